@@ -1,0 +1,103 @@
+from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from kefu.admin import ScopedModelAdmin
+
+from . import services
+from .models import LoginSession, User
+from .throttling import LoginLocked, login_failure_record, login_success_record, login_throttle_check
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin sign-in form, with the same throttling as the API."""
+
+    def clean(self):
+        ip = services.client_ip(self.request) if self.request else None
+        username = self.cleaned_data.get("username")
+        try:
+            login_throttle_check(ip=ip, username=username)
+        except LoginLocked as exc:
+            raise ValidationError(exc.message, code="login_locked") from None
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            login_failure_record(ip=ip, username=username)
+            raise
+        login_success_record(username=username)
+        return cleaned
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
+    list_display = ["username", "email", "is_superadmin", "is_active", "daily_request_quota", "login_count",
+                    "last_login_at"]
+    list_filter = ["is_superadmin", "is_active"]
+    search_fields = ["username", "email", "first_name", "last_name"]
+    readonly_fields = ["login_count", "last_login_at", "last_login", "date_joined"]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Role and quota"), {"fields": ("is_active", "is_superadmin", "is_staff", "daily_request_quota")}),
+        (_("Activity"), {"fields": ("login_count", "last_login_at", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "password1", "password2", "is_superadmin")}),
+    )
+
+    def save_model(self, request, obj, form, change):
+        services._apply_superadmin(obj)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(LoginSession)
+class LoginSessionAdmin(ScopedModelAdmin):
+    list_display = ["user", "kind", "ip", "device_info", "created_at", "last_activity_at", "expires_at", "state"]
+    list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "ip", "user_agent"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "kind", "ip", "user_agent", "device_info", "created_at", "last_activity_at",
+                       "expires_at", "revoked_at"]
+    fields = readonly_fields
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        if obj.revoked_at:
+            return _("revoked")
+        return _("active") if obj.is_active else _("expired")
+
+    @admin.action(description=_("Revoke selected sign-ins"))
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for login_session in queryset.filter(pk__in=self.manageable_queryset(request)):
+            services.login_session_revoke(login_session=login_session)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(n)d sign-in revoked.", "%(n)d sign-ins revoked.", count) % {"n": count},
+            messages.SUCCESS,
+        )
+
+    def get_actions(self, request):
+        # Revoking is a change, but the rows themselves are read-only.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

@@ -1,0 +1,116 @@
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from customer_service.selectors import user_roles
+from kefu.api.viewsets import ScopedModelViewSet
+from kefu.exceptions import KefuError
+
+from .. import services
+from ..models import LoginSession, User
+from .serializers import (
+    LoginInputSerializer,
+    LoginOutputSerializer,
+    LoginSessionSerializer,
+    LogoutInputSerializer,
+    MeSerializer,
+    UserSerializer,
+)
+
+
+def _me(user):
+    user.roles = user_roles(user=user)
+    return MeSerializer(user).data
+
+
+class LoginView(APIView):
+    """Exchange a username and password for the user, their roles and a JWT pair."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes = []
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(request=LoginInputSerializer, responses=LoginOutputSerializer)
+    def post(self, request):
+        data = LoginInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.auth_login(**data.validated_data, request=request)
+        return Response({"user": _me(result["user"]), "access": result["access"], "refresh": result["refresh"]})
+
+
+class LogoutView(APIView):
+    """End the current sign-in: the refresh token given, or the browser session."""
+
+    @extend_schema(request=LogoutInputSerializer, responses={204: None})
+    def post(self, request):
+        data = LogoutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = data.validated_data.get("refresh")
+        sessions = LoginSession.objects.filter(user=request.user)
+        if token:
+            try:
+                jti = RefreshToken(token)["jti"]
+            except TokenError:
+                raise KefuError(_("The refresh token is not valid."), code="invalid_token") from None
+            sessions = sessions.filter(refresh_jti=jti)
+        elif request.auth is not None and request.auth.get("sid") is not None:
+            sessions = sessions.filter(pk=request.auth["sid"])
+        elif request.session.session_key:
+            sessions = sessions.filter(session_key=request.session.session_key)
+        else:
+            sessions = sessions.none()
+        with transaction.atomic():
+            for login_session in sessions:
+                services.login_session_revoke(login_session=login_session)
+        if request.auth is None:
+            from django.contrib.auth import logout
+
+            logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        return Response(_me(request.user))
+
+
+class UserFilterSet(filters.FilterSet):
+    class Meta:
+        model = User
+        fields = ["is_active", "is_superadmin", "username"]
+
+
+class UserViewSet(ScopedModelViewSet):
+    """People: superadmins manage everyone; others see themselves and their shops' people."""
+
+    queryset = User.objects.all()
+    serializer_class = UserSerializer
+    filterset_class = UserFilterSet
+    search_fields = ["username", "email"]
+    ordering_fields = ["username", "date_joined", "last_login_at"]
+
+    def perform_create(self, serializer):
+        from ..services import user_create
+
+        serializer.instance = user_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        from ..services import user_update
+
+        serializer.instance = user_update(user=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(responses=LoginSessionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def sessions(self, request, pk=None):
+        user = self.get_object()
+        rows = LoginSession.objects.for_user(request.user).filter(user=user)[:100]
+        return Response(LoginSessionSerializer(rows, many=True).data)

@@ -1,0 +1,158 @@
+"""Sign-in, sign-out and login sessions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from kefu.exceptions import KefuError
+
+from .models import LoginSession, User
+from .throttling import login_failure_record, login_success_record, login_throttle_check
+
+ACTIVITY_WRITE_INTERVAL = timedelta(seconds=60)
+
+
+class InvalidCredentials(KefuError):
+    code = "invalid_credentials"
+    status_code = 401
+
+
+def client_ip(request) -> str | None:
+    # Only the direct peer: X-Forwarded-For is trusted only behind a proxy that
+    # sets REMOTE_ADDR itself (gunicorn behind nginx with proxy_protocol/real_ip).
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def device_from_user_agent(user_agent: str) -> str:
+    ua = user_agent.lower()
+    system = next(
+        (name for key, name in (("windows", "Windows"), ("iphone", "iPhone"), ("ipad", "iPad"),
+                                ("android", "Android"), ("mac os", "macOS"), ("linux", "Linux")) if key in ua),
+        "",
+    )
+    client = next(
+        (name for key, name in (("edg/", "Edge"), ("qianniu", "Qianniu"), ("chrome/", "Chrome"),
+                                ("firefox/", "Firefox"), ("safari/", "Safari"), ("python", "Python"),
+                                ("curl/", "curl")) if key in ua),
+        "",
+    )
+    return " / ".join(filter(None, (system, client)))[:128]
+
+
+def _session_values(request) -> dict:
+    user_agent = (request.META.get("HTTP_USER_AGENT") or "")[:512]
+    return {"ip": client_ip(request), "user_agent": user_agent, "device_info": device_from_user_agent(user_agent)}
+
+
+def _count_login(user: User) -> None:
+    now = timezone.now()
+    User.objects.filter(pk=user.pk).update(login_count=F("login_count") + 1, last_login_at=now, last_login=now)
+
+
+def login_session_record_browser(*, user: User, request) -> LoginSession:
+    """Record a browser sign-in (admin or browsable API) against its Django session."""
+    session: SessionBase = request.session
+    if not session.session_key:
+        session.save()
+    _count_login(user)
+    return LoginSession.objects.create(
+        user=user,
+        kind=LoginSession.Kind.SESSION,
+        session_key=session.session_key,
+        expires_at=timezone.now() + timedelta(seconds=session.get_expiry_age()),
+        **_session_values(request),
+    )
+
+
+@transaction.atomic
+def auth_login(*, username: str, password: str, request) -> dict:
+    """Check credentials and issue a JWT pair tied to a new LoginSession.
+
+    Returns: {"user": User, "access": str, "refresh": str, "session": LoginSession}.
+    Raises: LoginLocked after repeated failures, InvalidCredentials on a bad pair.
+    """
+    ip = client_ip(request)
+    login_throttle_check(ip=ip, username=username)
+    user = authenticate(request, username=username, password=password)
+    if user is None or not user.is_active:
+        login_failure_record(ip=ip, username=username)
+        raise InvalidCredentials(_("The username or password is wrong."))
+    login_success_record(username=username)
+    _count_login(user)
+    refresh = RefreshToken.for_user(user)
+    session = LoginSession.objects.create(
+        user=user,
+        kind=LoginSession.Kind.JWT,
+        refresh_jti=refresh["jti"],
+        expires_at=timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+        **_session_values(request),
+    )
+    refresh["sid"] = session.pk
+    return {"user": user, "refresh": str(refresh), "access": str(refresh.access_token), "session": session}
+
+
+@transaction.atomic
+def login_session_revoke(*, login_session: LoginSession) -> LoginSession:
+    """End a sign-in: its Django session is deleted and its refresh token blacklisted."""
+    if login_session.revoked_at is None:
+        login_session.revoked_at = timezone.now()
+        login_session.save(update_fields=["revoked_at", "updated_at"])
+    if login_session.session_key:
+        engine = import_string(settings.SESSION_ENGINE + ".SessionStore")
+        engine(session_key=login_session.session_key).delete()
+    if login_session.refresh_jti:
+        for token in OutstandingToken.objects.filter(jti=login_session.refresh_jti):
+            BlacklistedToken.objects.get_or_create(token=token)
+    return login_session
+
+
+def login_session_touch(*, login_session_id: int) -> None:
+    """Note activity, writing at most once a minute per session."""
+    now = timezone.now()
+    LoginSession.objects.filter(pk=login_session_id, last_activity_at__lt=now - ACTIVITY_WRITE_INTERVAL).update(
+        last_activity_at=now
+    )
+
+
+def _apply_superadmin(user: User) -> None:
+    # Superadmins get Django's superuser bit (every admin page); shop people
+    # need only the staff bit, given with their first membership.
+    user.is_superuser = user.is_superadmin
+    if user.is_superadmin:
+        user.is_staff = True
+
+
+@transaction.atomic
+def user_create(*, username: str, password: str | None = None, **fields) -> User:
+    user = User(username=username, **fields)
+    _apply_superadmin(user)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, password: str | None = None, **fields) -> User:
+    for name, value in fields.items():
+        setattr(user, name, value)
+    _apply_superadmin(user)
+    if password:
+        user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user

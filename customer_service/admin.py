@@ -1,0 +1,60 @@
+from django.contrib import admin
+
+from kefu.admin import ScopedModelAdmin
+
+from . import services
+from .models import Shop, ShopMembership
+
+
+class ShopMembershipInline(admin.TabularInline):
+    model = ShopMembership
+    extra = 0
+    raw_id_fields = ["user"]
+    fields = ["user", "role"]
+
+
+@admin.register(Shop)
+class ShopAdmin(ScopedModelAdmin):
+    list_display = ["name", "qianniu_title", "is_active", "updated_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "qianniu_title"]
+    inlines = [ShopMembershipInline]
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superadmin
+
+    def save_model(self, request, obj, form, change):
+        obj.stamp(request.user)
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        memberships = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        for membership in memberships:
+            services.shop_membership_set(
+                actor=request.user, shop=membership.shop, user=membership.user, role=membership.role
+            )
+        formset.save_m2m()
+
+
+@admin.register(ShopMembership)
+class ShopMembershipAdmin(ScopedModelAdmin):
+    list_display = ["shop", "user", "role", "created_at"]
+    list_filter = ["role", "shop"]
+    search_fields = ["user__username", "shop__name"]
+    list_select_related = ["shop", "user"]
+    raw_id_fields = ["user"]
+
+    def has_add_permission(self, request):
+        return self.has_change_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        services.shop_membership_set(actor=request.user, shop=obj.shop, user=obj.user, role=obj.role)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "shop":
+            from .models import Shop
+
+            kwargs["queryset"] = Shop.objects.manageable_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,0 +1,71 @@
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from accounts.models import User
+from kefu.api.viewsets import ScopedModelViewSet
+
+from .. import services
+from ..models import Shop, ShopMembership
+from .serializers import ShopMembershipInputSerializer, ShopMembershipSerializer, ShopSerializer
+
+
+class ShopFilterSet(filters.FilterSet):
+    class Meta:
+        model = Shop
+        fields = ["is_active", "name"]
+
+
+class ShopViewSet(ScopedModelViewSet):
+    """Shops: superadmins create and delete; shop admins change their own; agents read."""
+
+    queryset = Shop.objects.all()
+    serializer_class = ShopSerializer
+    filterset_class = ShopFilterSet
+    search_fields = ["name", "qianniu_title"]
+    ordering_fields = ["name", "created_at"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.shop_create(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.shop_update(
+            actor=self.request.user, shop=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        if not self.request.user.is_superadmin:
+            raise PermissionDenied()
+        instance.delete()
+
+    def _require_manager(self, shop):
+        if not Shop.objects.manageable_by(self.request.user).filter(pk=shop.pk).exists():
+            raise PermissionDenied()
+
+    @extend_schema(methods=["get"], responses=ShopMembershipSerializer(many=True))
+    @extend_schema(methods=["post"], request=ShopMembershipInputSerializer, responses=ShopMembershipSerializer)
+    @action(detail=True, methods=["get", "post"])
+    def members(self, request, pk=None):
+        shop = self.get_object()
+        if request.method == "GET":
+            rows = ShopMembership.objects.filter(shop=shop).select_related("user")
+            page = self.paginate_queryset(rows)
+            return self.get_paginated_response(ShopMembershipSerializer(page, many=True).data)
+        self._require_manager(shop)
+        data = ShopMembershipInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.shop_membership_set(actor=request.user, shop=shop, **data.validated_data)
+        return Response(ShopMembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"members/(?P<user_id>\d+)")
+    def remove_member(self, request, pk=None, user_id=None):
+        shop = self.get_object()
+        self._require_manager(shop)
+        user = get_object_or_404(User, pk=user_id)
+        services.shop_membership_remove(shop=shop, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,129 @@
+"""Base admin classes: shop scoping and soft delete, applied in one place."""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+
+class ScopedModelAdmin(admin.ModelAdmin):
+    """An admin whose rows come from ``model.objects.for_user(user)``.
+
+    Viewing needs the row in ``for_user``; changing and deleting need it in
+    ``manageable_by``. Django's per-model permissions are not used: roles come
+    from shop memberships.
+    """
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_user(request.user)
+
+    def manageable_queryset(self, request):
+        return self.model._default_manager.all().manageable_by(request.user)
+
+    def _is_member(self, request) -> bool:
+        from customer_service.selectors import shop_ids_for_user
+
+        user = request.user
+        return user.is_active and user.is_staff and (user.is_superadmin or bool(shop_ids_for_user(user=user)))
+
+    def has_module_permission(self, request):
+        return self._is_member(request)
+
+    def has_view_permission(self, request, obj=None):
+        if not self._is_member(request):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_change_permission(self, request, obj=None):
+        if not self._is_member(request):
+            return False
+        manageable = self.manageable_queryset(request)
+        return manageable.exists() if obj is None else manageable.filter(pk=obj.pk).exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return request.user.is_active and request.user.is_superadmin
+
+
+class SoftDeleteAdminMixin:
+    """Deleting in the admin hides the row; "restore" brings it back; "purge" removes it for good.
+
+    A "show deleted" filter lists the hidden rows. Purging goes through a
+    confirmation page, like Django's own delete action.
+    """
+
+    actions = ["restore_selected", "purge_selected"]
+
+    def get_queryset(self, request):
+        qs = self.model.all_objects.get_queryset()
+        ordering = self.get_ordering(request)
+        if ordering:
+            qs = qs.order_by(*ordering)
+        if hasattr(qs, "for_user"):
+            qs = qs.for_user(request.user)
+        return qs
+
+    def get_list_filter(self, request):
+        return (DeletedListFilter, *super().get_list_filter(request))
+
+    def delete_model(self, request, obj):
+        obj.soft_delete()
+
+    def delete_queryset(self, request, queryset):
+        queryset.soft_delete()
+
+    @admin.action(description=_("Restore selected (undo delete)"))
+    def restore_selected(self, request, queryset):
+        count = queryset.filter(deleted_at__isnull=False).restore()
+        self.message_user(
+            request, ngettext("%(n)d row restored.", "%(n)d rows restored.", count) % {"n": count}, messages.SUCCESS
+        )
+
+    @admin.action(description=_("Delete permanently (cannot be undone)"))
+    def purge_selected(self, request, queryset):
+        if request.POST.get("confirm_purge") == "yes":
+            count = queryset.count()
+            for obj in queryset:
+                obj.hard_delete()
+            self.message_user(
+                request,
+                ngettext("%(n)d row deleted permanently.", "%(n)d rows deleted permanently.", count) % {"n": count},
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Delete permanently?"),
+            "queryset": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/kefu/confirm_purge.html", context)
+
+
+class DeletedListFilter(admin.SimpleListFilter):
+    title = _("deleted")
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return (("no", _("Not deleted")), ("yes", _("Deleted")), ("all", _("All")))
+
+    def choices(self, changelist):
+        value = self.value() or "no"
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or "no"
+        if value == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        if value == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset

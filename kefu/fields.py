@@ -1,0 +1,148 @@
+"""Model fields whose values are encrypted at rest with AES-256-GCM.
+
+The database column holds only ciphertext. Decryption is lazy, on attribute
+access, so the error for a tampered value can name the row it came from.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core import checks
+from django.db import models
+
+from . import crypto
+
+
+class UndecryptableValue(Exception):
+    """Raised on access to an encrypted attribute whose ciphertext cannot be read."""
+
+
+class _StoredCiphertext(str):
+    """A ciphertext read from the database and not yet decrypted."""
+
+
+class _EncryptedAttribute:
+    def __init__(self, field: EncryptedFieldMixin):
+        self.field = field
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.field.attname)
+        if isinstance(value, _StoredCiphertext):
+            try:
+                value = self.field.decode(crypto.decrypt(value, context=self.field.context))
+            except crypto.DecryptionError as exc:
+                raise UndecryptableValue(
+                    f"{instance._meta.label} #{instance.pk}, field '{self.field.name}': "
+                    f"cannot decrypt: {exc}."
+                ) from None
+            instance.__dict__[self.field.attname] = value
+        return value
+
+    def __set__(self, instance, value):
+        if isinstance(value, str) and crypto.is_ciphertext(value) and not isinstance(value, _StoredCiphertext):
+            value = _StoredCiphertext(value)
+        instance.__dict__[self.field.attname] = value
+
+
+class EncryptedFieldMixin:
+    """Shared by the encrypted fields: the column is text, the attribute is clear."""
+
+    def get_internal_type(self):
+        return "TextField"
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        setattr(cls, self.attname, _EncryptedAttribute(self))
+
+    @property
+    def context(self) -> str:
+        return f"{self.model._meta.label_lower}.{self.name}"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return self.empty_value()
+        return _StoredCiphertext(value)
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, _StoredCiphertext):
+            return str(value)
+        if self.is_empty(value):
+            return ""
+        return crypto.encrypt(self.encode(value), context=self.context)
+
+    def value_to_string(self, obj):
+        # Serialisation (dumpdata) keeps the ciphertext, never the secret.
+        return self.get_prep_value(self.value_from_object(obj))
+
+    def check(self, **kwargs):
+        errors = super().check(**kwargs)
+        if getattr(self, "db_index", False) or getattr(self, "_unique", False):
+            errors.append(checks.Error("Encrypted fields cannot be indexed or unique.", obj=self, id="kefu.E001"))
+        return errors
+
+
+class EncryptedTextField(EncryptedFieldMixin, models.TextField):
+    """Text encrypted at rest; blank is stored as an empty string."""
+
+    def empty_value(self):
+        return ""
+
+    def is_empty(self, value):
+        return value == ""
+
+    def encode(self, value) -> str:
+        return str(value)
+
+    def decode(self, text: str):
+        return text
+
+    def to_python(self, value):
+        if isinstance(value, _StoredCiphertext) or value is None:
+            return value
+        return str(value)
+
+
+class EncryptedJSONField(EncryptedFieldMixin, models.TextField):
+    """A JSON document encrypted at rest as a whole."""
+
+    def empty_value(self):
+        return None
+
+    def is_empty(self, value):
+        return False
+
+    def encode(self, value) -> str:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def decode(self, text: str):
+        return json.loads(text)
+
+    def to_python(self, value):
+        if isinstance(value, str) and not isinstance(value, _StoredCiphertext):
+            try:
+                return json.loads(value)
+            except ValueError:
+                from django.core.exceptions import ValidationError
+
+                raise ValidationError("Enter valid JSON.", code="invalid") from None
+        return value
+
+    def formfield(self, **kwargs):
+        from django import forms
+
+        return super(models.TextField, self).formfield(**{"form_class": forms.JSONField, **kwargs})
+
+
+def encrypted_fields():
+    """Every (model, field) pair in the project that stores an encrypted value."""
+    from django.apps import apps
+
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, EncryptedFieldMixin):
+                yield model, field

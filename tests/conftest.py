@@ -1,0 +1,136 @@
+"""Fixtures shared by every app's tests: people in each role, API clients, real servers."""
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from customer_service.choices import ShopRole
+from tests.accounts.factories import SuperadminFactory, UserFactory
+from tests.customer_service.factories import ShopFactory, ShopMembershipFactory
+from tests.plugins.servers import RedisServer, missing
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class World:
+    """Two shops and one person in each role; ``outsider`` belongs to the other shop only."""
+
+    shop: object
+    other_shop: object
+    superadmin: object
+    shop_admin: object
+    agent: object
+    outsider: object
+
+
+@pytest.fixture
+def world(db):
+    shop, other_shop = ShopFactory(name="甜品旗舰店"), ShopFactory(name="数码专营店")
+    shop_admin, agent, outsider = UserFactory(username="shopadmin"), UserFactory(username="agent"), UserFactory(
+        username="outsider")
+    ShopMembershipFactory(shop=shop, user=shop_admin, role=ShopRole.ADMIN)
+    ShopMembershipFactory(shop=shop, user=agent, role=ShopRole.AGENT)
+    ShopMembershipFactory(shop=other_shop, user=outsider, role=ShopRole.ADMIN)
+    return World(shop=shop, other_shop=other_shop, superadmin=SuperadminFactory(username="root"),
+                 shop_admin=shop_admin, agent=agent, outsider=outsider)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """``client_for(user)`` → an APIClient signed in as ``user`` (None: anonymous)."""
+
+    def make(user):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    try:
+        server = RedisServer().start()
+    except RuntimeError as exc:
+        missing("Redis", str(exc))
+    yield server
+    server.stop()
+
+
+def _database_url_for_worker(settings) -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def _reset_celery_connections(app):
+    # Celery caches its connection pools and control mailbox on first use;
+    # drop them so the next call connects to the broker now configured.
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.__dict__.pop("control", None)
+    app.__dict__.pop("backend", None)
+    app._local.__dict__.clear()
+
+
+@pytest.fixture
+def celery_worker_process(redis_server, settings, transactional_db):
+    """A real ``celery worker`` process on the real Redis, reading the test database.
+
+    Sends from this process go to Redis too while the fixture is active.
+    """
+    from kefu.celery import app
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "kefu.settings.test",
+        "KEFU_TEST_BROKER_URL": redis_server.url,
+        "KEFU_TEST_RESULT_BACKEND": redis_server.url,
+        "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
+        "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR),
+    }
+    hostname = f"kefu-test-{os.getpid()}@localhost"
+    log_path = Path(settings.TEST_RUNTIME_DIR) / "celery-worker.log"
+    log = log_path.open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", "default,llm", "-P", "solo", "-n", hostname,
+         "--without-mingle", "--without-gossip", "-l", "warning"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
+    app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url, task_always_eager=False)
+    _reset_celery_connections(app)
+    settings.CELERY_BROKER_URL = redis_server.url
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                pytest.fail(f"the celery worker exited: {log_path.read_text()}")
+            if app.control.ping(destination=[hostname], timeout=0.5):
+                break
+        else:
+            pytest.fail(f"the celery worker did not answer ping within 60 s: {log_path.read_text()}")
+        yield app
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+        app.conf.update(saved)
+        _reset_celery_connections(app)
