@@ -13,6 +13,18 @@ app.conf.task_queues = [Queue(name) for name in ("default", "llm", "desktop")]
 app.autodiscover_tasks()
 
 
+def _ensure_filesystem_broker_folders() -> None:
+    # kombu's filesystem transport expects its folders to exist.
+    options = app.conf.broker_transport_options or {}
+    if str(app.conf.broker_url).startswith("filesystem://"):
+        for key in ("data_folder_in", "data_folder_out", "control_folder"):
+            if options.get(key):
+                os.makedirs(options[key], exist_ok=True)
+
+
+app.on_after_configure.connect(lambda sender, **kwargs: _ensure_filesystem_broker_folders(), weak=False)
+
+
 @app.task(name="kefu.ping")
 def ping():
     """Round trip through the broker, used by the health check and smoke tests."""

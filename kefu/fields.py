@@ -18,8 +18,8 @@ class UndecryptableValue(Exception):
     """Raised on access to an encrypted attribute whose ciphertext cannot be read."""
 
 
-class _StoredCiphertext(str):
-    """A ciphertext read from the database and not yet decrypted."""
+class StoredCiphertext(str):
+    """A ciphertext as stored: written back unchanged, decrypted only on access."""
 
 
 class _EncryptedAttribute:
@@ -30,7 +30,7 @@ class _EncryptedAttribute:
         if instance is None:
             return self
         value = instance.__dict__.get(self.field.attname)
-        if isinstance(value, _StoredCiphertext):
+        if isinstance(value, StoredCiphertext):
             try:
                 value = self.field.decode(crypto.decrypt(value, context=self.field.context))
             except crypto.DecryptionError as exc:
@@ -42,8 +42,6 @@ class _EncryptedAttribute:
         return value
 
     def __set__(self, instance, value):
-        if isinstance(value, str) and crypto.is_ciphertext(value) and not isinstance(value, _StoredCiphertext):
-            value = _StoredCiphertext(value)
         instance.__dict__[self.field.attname] = value
 
 
@@ -64,12 +62,12 @@ class EncryptedFieldMixin:
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return self.empty_value()
-        return _StoredCiphertext(value)
+        return StoredCiphertext(value)
 
     def get_prep_value(self, value):
         if value is None:
             return None
-        if isinstance(value, _StoredCiphertext):
+        if isinstance(value, StoredCiphertext):
             return str(value)
         if self.is_empty(value):
             return ""
@@ -102,7 +100,7 @@ class EncryptedTextField(EncryptedFieldMixin, models.TextField):
         return text
 
     def to_python(self, value):
-        if isinstance(value, _StoredCiphertext) or value is None:
+        if isinstance(value, StoredCiphertext) or value is None:
             return value
         return str(value)
 
@@ -123,7 +121,7 @@ class EncryptedJSONField(EncryptedFieldMixin, models.TextField):
         return json.loads(text)
 
     def to_python(self, value):
-        if isinstance(value, str) and not isinstance(value, _StoredCiphertext):
+        if isinstance(value, str) and not isinstance(value, StoredCiphertext):
             try:
                 return json.loads(value)
             except ValueError:

@@ -207,7 +207,7 @@ CORS_URLS_REGEX = r"^/api/.*$"
 # Without REDIS_URL the broker is kombu's filesystem transport: it needs no
 # server, supports the broadcast that `celery inspect ping` and the health
 # check use, and measured lower latency than sqla+sqlite (README, "Broker").
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"

@@ -1,0 +1,74 @@
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+
+from kefu import crypto
+from kefu.fields import encrypted_fields
+from kefu.health import CheckResult, run_service_checks
+
+
+def check_migrations() -> CheckResult:
+    try:
+        executor = MigrationExecutor(connections["default"])
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as exc:
+        return CheckResult("migrations", False, f"{type(exc).__name__}: {exc}")
+    if pending:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in pending[:5])
+        return CheckResult("migrations", False, f"{len(pending)} not applied ({names}…): run manage.py migrate")
+    return CheckResult("migrations", True, "all applied")
+
+
+def check_encryption() -> CheckResult:
+    try:
+        ring = crypto.keyring()
+        probe = crypto.encrypt("diagnose", context="kefu.diagnose")
+        assert crypto.decrypt(probe, context="kefu.diagnose") == "diagnose"
+    except Exception as exc:
+        return CheckResult("encryption", False, str(exc))
+    unreadable, old_key = 0, 0
+    for model, field in encrypted_fields():
+        try:
+            values = model._base_manager.exclude(**{field.attname: ""}).values_list(field.attname, flat=True)
+            for value in values.iterator():
+                if not value:
+                    continue
+                key_id = crypto.key_id_of(value)
+                if key_id not in ring.keys:
+                    unreadable += 1
+                elif key_id != ring.current_id:
+                    old_key += 1
+        except Exception as exc:  # table missing before migrate
+            return CheckResult("encryption", False, f"{model._meta.label}: {exc}")
+    if unreadable:
+        return CheckResult("encryption", False, f"{unreadable} value(s) under keys that KEFU_ENCRYPTION_KEYS lacks")
+    note = f"; {old_key} value(s) under older keys (run rotate_encryption_key)" if old_key else ""
+    return CheckResult("encryption", True, f"keys {', '.join(ring.keys)}; current {ring.current_id}{note}")
+
+
+def check_static() -> CheckResult:
+    if finders.find("admin/css/base.css") is None:
+        return CheckResult("static files", False, "admin static files not found")
+    root = settings.STATIC_ROOT
+    if not settings.DEBUG and not (root and (root / "admin" / "css" / "base.css").exists()):
+        return CheckResult("static files", False, f"not collected into {root}: run manage.py collectstatic")
+    return CheckResult("static files", True, f"served from {root}" if not settings.DEBUG else "served by Django")
+
+
+class Command(BaseCommand):
+    help = "Check the database, cache, broker, worker queues, migrations, encryption keys and static files."
+
+    def handle(self, *args, **options):
+        results = [*run_service_checks(), check_migrations(), check_encryption(), check_static()]
+        width = max(len(r.name) for r in results)
+        for result in results:
+            mark = self.style.SUCCESS(" OK ") if result.ok else self.style.ERROR("FAIL")
+            self.stdout.write(f"[{mark}] {result.name.ljust(width)}  {result.detail}")
+        failed = [r.name for r in results if not r.ok]
+        if failed:
+            raise CommandError(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+        self.stdout.write(self.style.SUCCESS("Everything kefu needs is working."))
+
+
