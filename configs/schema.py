@@ -1,0 +1,200 @@
+"""JSON Schema handling for config values: defaults, validation, secret field paths.
+
+A secret is a string property marked ``"writeOnly": true``. Its path is the
+dotted chain of property names from the root (``llm.api_key``); secrets
+inside arrays are not supported (check_template_schema refuses them).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from django.utils.translation import gettext as _
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import SchemaError
+
+from kefu import crypto
+
+from .constants import SECRET_PLACEHOLDER
+from .exceptions import ConfigValidationError
+
+
+def _extend_with_default(validator_class):
+    """A validator that, while validating, fills each missing property that has a ``default``."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if validator.is_type(instance, "object"):
+            for name, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+FillingValidator = _extend_with_default(Draft202012Validator)
+
+
+def _walk_secrets(schema: dict, prefix: str, in_array: bool) -> Iterator[tuple[str, bool]]:
+    if not isinstance(schema, dict):
+        return
+    for name, sub in (schema.get("properties") or {}).items():
+        if not isinstance(sub, dict):
+            continue
+        path = f"{prefix}.{name}" if prefix else name
+        if sub.get("writeOnly"):
+            yield path, in_array
+        yield from _walk_secrets(sub, path, in_array)
+    items = schema.get("items")
+    if isinstance(items, dict):
+        yield from _walk_secrets(items, prefix + "[]", True)
+
+
+def secret_paths(schema: dict) -> list[str]:
+    """Dotted paths of the secret (``writeOnly``) properties of ``schema``."""
+    return sorted(path for path, in_array in _walk_secrets(schema, "", False) if not in_array)
+
+
+def check_template_schema(schema: Any, defaults: Any) -> None:
+    """Refuse a schema that is not a valid JSON Schema for an object, or defaults that break it."""
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        raise ConfigValidationError(_("A template schema must be a JSON object with \"type\": \"object\"."),
+                                    detail=[{"path": "schema", "message": "root type must be object"}])
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ConfigValidationError(
+            _("The template schema is not valid JSON Schema: %(error)s") % {"error": exc.message},
+            detail=[{"path": "schema", "message": exc.message}],
+        ) from None
+    in_arrays = [path for path, in_array in _walk_secrets(schema, "", False) if in_array]
+    if in_arrays:
+        raise ConfigValidationError(
+            _("Secret fields inside arrays are not supported: %(paths)s") % {"paths": ", ".join(in_arrays)}
+        )
+    if not isinstance(defaults, dict):
+        raise ConfigValidationError(_("Template defaults must be a JSON object."))
+    fill_and_validate(schema=schema, values=defaults, secrets=secret_paths(schema))
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``override`` on top of ``base``; nested objects merge, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _error_path(error) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "(root)"
+
+
+def fill_and_validate(*, schema: dict, values: Any, secrets: list[str] = (), defaults: dict | None = None) -> dict:
+    """Return ``values`` with template defaults and schema defaults filled in, or raise.
+
+    Raises ConfigValidationError with ``detail`` = ``[{path, message}]``; a
+    message about a secret field never quotes the value.
+    """
+    if not isinstance(values, dict):
+        raise ConfigValidationError(
+            _("Config values must be a JSON object."), detail=[{"path": "(root)", "message": "must be an object"}]
+        )
+    document = deep_merge(defaults or {}, values)
+    validator = FillingValidator(schema, format_checker=FormatChecker())
+    # Fill first (the filling pass may report errors on a half-filled document),
+    # then validate the filled document on its own.
+    list(validator.iter_errors(document))
+    errors = sorted(Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(document),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        secret_set = set(secrets)
+        detail = []
+        for error in errors:
+            path = _error_path(error)
+            if any(path == s or path.startswith(s + ".") for s in secret_set):
+                message = _("invalid value (%(rule)s); the value is secret and not shown") % {"rule": error.validator}
+            else:
+                message = error.message
+            detail.append({"path": path, "message": message})
+        first = detail[0]
+        raise ConfigValidationError(
+            _("The values do not match the template: %(path)s: %(message)s") % first, detail=detail
+        )
+    return document
+
+
+_ABSENT = object()
+
+
+def get_path(document: dict, path: str, default=None):
+    """The value at dotted ``path``, or ``default`` when any step is missing."""
+    node = document
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def has_path(document: dict, path: str) -> bool:
+    return get_path(document, path, _ABSENT) is not _ABSENT
+
+
+def set_path(document: dict, path: str, value) -> None:
+    *parents, leaf = path.split(".")
+    node = document
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def secret_context(path: str) -> str:
+    """Associated data bound to a secret's ciphertext: the field path, not the row, so exports move."""
+    return f"configs.userconfig.values:{path}"
+
+
+def encrypt_secret(path: str, plain: str) -> str:
+    return crypto.encrypt(plain, context=secret_context(path))
+
+
+def decrypt_secret(path: str, ciphertext: str) -> str:
+    return crypto.decrypt(ciphertext, context=secret_context(path))
+
+
+def mask_value(path: str, stored) -> str:
+    """How a stored secret is shown: ``sk-…a1b2`` for a long one, ``…****`` otherwise."""
+    if stored in (None, ""):
+        return ""
+    if crypto.is_ciphertext(stored):
+        try:
+            return crypto.mask_secret(decrypt_secret(path, stored))
+        except crypto.DecryptionError:
+            return SECRET_PLACEHOLDER
+    return SECRET_PLACEHOLDER
+
+
+def masked(document: dict | None, paths: list[str]) -> dict | None:
+    """A copy of a stored document with every secret path masked."""
+    if document is None:
+        return None
+    copy_ = copy.deepcopy(document)
+    for path in paths:
+        if has_path(copy_, path):
+            set_path(copy_, path, mask_value(path, get_path(copy_, path)))
+    return copy_
+
+
+def decrypted(document: dict, paths: list[str]) -> dict:
+    """A copy of a stored document with every secret path in clear (for the code that uses the secret)."""
+    copy_ = copy.deepcopy(document)
+    for path in paths:
+        stored = get_path(copy_, path)
+        if crypto.is_ciphertext(stored):
+            set_path(copy_, path, decrypt_secret(path, stored))
+    return copy_

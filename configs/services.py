@@ -1,0 +1,616 @@
+"""Writes for configs. Every config write validates, encrypts, versions and records history in one transaction.
+
+Callers (admin, API, Celery, commands) pass ``actor`` and, when they have
+them, ``reason``, ``ip`` and ``user_agent`` for the history row.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from jsonschema import Draft202012Validator, FormatChecker
+
+from kefu import crypto
+
+from . import cache as config_cache
+from . import schema as schema_utils
+from .choices import ConfigScope, HistoryAction, ValueType
+from .constants import DEFAULT_CONFIG_KEY, SHOP_SETTINGS_KEY, SHOP_SETTINGS_TEMPLATE
+from .exceptions import (
+    ConfigConflict,
+    ConfigError,
+    ConfigNotFound,
+    ConfigPermissionDenied,
+    ConfigValidationError,
+)
+from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, UserConfig
+from .rules import check_rules
+
+logger = logging.getLogger(__name__)
+
+
+def _person(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _django_errors(exc: ValidationError) -> ConfigValidationError:
+    if hasattr(exc, "error_dict"):
+        detail = [{"path": field, "message": " ".join(msgs)} for field, msgs in exc.message_dict.items()]
+    else:
+        detail = [{"path": "(root)", "message": m} for m in exc.messages]
+    first = detail[0] if detail else {"path": "(root)", "message": ""}
+    message = first["message"] if first["path"] in ("(root)", "__all__") else f"{first['path']}: {first['message']}"
+    return ConfigValidationError(message, detail=detail)
+
+
+def _full_clean(obj, **kwargs) -> None:
+    try:
+        obj.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise _django_errors(exc) from None
+
+
+# --- values: validation, secrets ------------------------------------------------
+
+
+def _prepare_values(
+    *, template: ConfigTemplate, values: Any, current: dict | None = None, fill: bool = True,
+    allow_ciphertext: bool = False,
+) -> tuple[dict, list[str]]:
+    """Validate ``values`` against ``template`` and return (stored document, encrypted paths).
+
+    1. A secret that is left out, or sent back as its masked form, keeps the
+       current ciphertext (the caller never saw the clear value).
+    2. Template defaults, then schema defaults, fill what is missing; the schema
+       and the template's rules validate the result.
+    3. Each non-empty secret is encrypted; an unchanged one keeps its
+       ciphertext, so history shows it as unchanged.
+    """
+    if not isinstance(values, dict):
+        raise ConfigValidationError(
+            _("Config values must be a JSON object."), detail=[{"path": "(root)", "message": "must be an object"}]
+        )
+    secrets = template.secret_paths()
+    plain = copy.deepcopy(values)
+    kept: dict[str, str] = {}
+    for path in secrets:
+        stored = schema_utils.get_path(current or {}, path)
+        incoming = schema_utils.get_path(plain, path)
+        if crypto.is_ciphertext(stored) and (
+            not schema_utils.has_path(plain, path)
+            or incoming in (stored, schema_utils.mask_value(path, stored))
+        ):
+            schema_utils.set_path(plain, path, schema_utils.decrypt_secret(path, stored))
+            kept[path] = stored
+        elif crypto.is_ciphertext(incoming):
+            if not allow_ciphertext:
+                raise ConfigValidationError(
+                    _("%(path)s: send the secret itself, not an encrypted value.") % {"path": path},
+                    detail=[{"path": path, "message": "encrypted values cannot be set directly"}],
+                )
+            try:  # an import with --with-secrets: the key that wrote it must be one of ours
+                schema_utils.set_path(plain, path, schema_utils.decrypt_secret(path, incoming))
+            except crypto.DecryptionError as exc:
+                raise ConfigValidationError(
+                    _("%(path)s: cannot decrypt the imported secret: %(why)s") % {"path": path, "why": exc},
+                    detail=[{"path": path, "message": str(exc)}],
+                ) from None
+            kept[path] = incoming
+    if fill:
+        document = schema_utils.fill_and_validate(
+            schema=template.schema, values=plain, secrets=secrets, defaults=template.defaults
+        )
+    else:
+        document = plain
+        errors = list(Draft202012Validator(template.schema, format_checker=FormatChecker()).iter_errors(document))
+        if errors:
+            raise ConfigValidationError(
+                _("Those values no longer match the template (version %(v)s).") % {"v": template.version},
+                detail=[{"path": ".".join(map(str, e.absolute_path)) or "(root)",
+                         "message": e.message if not any(".".join(map(str, e.absolute_path)).startswith(s)
+                                                         for s in secrets) else _("invalid secret value")}
+                        for e in errors],
+            )
+    rule_errors = check_rules(template.code, document)
+    if rule_errors:
+        raise ConfigValidationError(rule_errors[0]["message"], detail=rule_errors)
+    encrypted: list[str] = []
+    for path in secrets:
+        value = schema_utils.get_path(document, path)
+        if isinstance(value, str) and value != "":
+            schema_utils.set_path(document, path, kept.get(path) or schema_utils.encrypt_secret(path, value))
+            encrypted.append(path)
+    return document, encrypted
+
+
+def config_values_validate(*, template: ConfigTemplate, values: Any, config: UserConfig | None = None) -> dict:
+    """Check ``values`` as a write would, without writing; return the masked, filled document."""
+    document, paths = _prepare_values(template=template, values=values, current=config.values if config else None)
+    return schema_utils.masked(document, paths)
+
+
+# --- history ------------------------------------------------------------------------
+
+
+def _record(
+    *,
+    config: UserConfig,
+    action: str,
+    actor,
+    old: dict | None,
+    old_paths: list[str],
+    reason: str,
+    ip: str | None,
+    user_agent: str,
+) -> ConfigHistory:
+    new = config.values if action != HistoryAction.DELETE else None
+    return ConfigHistory.objects.create(
+        config=config,
+        config_ref=config.pk,
+        template=config.template,
+        actor=_person(actor),
+        action=action,
+        version=config.version,
+        old_values=schema_utils.masked(old, old_paths),
+        new_values=schema_utils.masked(new, config.encrypted_paths) if new is not None else None,
+        snapshot=copy.deepcopy(new),
+        reason=(reason or "")[:500],
+        ip=ip or None,
+        user_agent=(user_agent or "")[:512],
+    )
+
+
+def _bump(config: UserConfig, *, actor, expected_version: int | None, **fields) -> None:
+    """Save ``fields`` as version n+1 only if the row is still at version n; else ConfigConflict."""
+    expected = config.version if expected_version is None else expected_version
+    now = timezone.now()
+    rows = UserConfig.objects.filter(pk=config.pk, version=expected).update(
+        version=F("version") + 1, updated_at=now, updated_by=_person(actor), **fields
+    )
+    if rows != 1:
+        current = UserConfig.objects.filter(pk=config.pk).values_list("version", flat=True).first()
+        if current is None:
+            raise ConfigNotFound(_("This config no longer exists."))
+        raise ConfigConflict(
+            _("This config was changed by someone else (now version %(current)s, you edited version %(expected)s). "
+              "Reload it and apply your change again.") % {"current": current, "expected": expected},
+            detail={"current_version": current, "expected_version": expected},
+        )
+    for name, value in fields.items():
+        setattr(config, name, value)
+    config.version = expected + 1
+    config.updated_at = now
+    config.updated_by = _person(actor)
+
+
+# --- configs ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def config_create(
+    *,
+    actor,
+    template: ConfigTemplate,
+    values: dict | None = None,
+    user=None,
+    shop=None,
+    key: str = DEFAULT_CONFIG_KEY,
+    display_name: str = "",
+    scope: str = ConfigScope.GLOBAL,
+    expires_at: datetime | None = None,
+    is_active: bool = True,
+    reason: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> UserConfig:
+    """Create a config (version 1) for ``user`` or ``shop`` and record it.
+
+    Raises ConfigValidationError (schema, rules, owner, duplicate key).
+    """
+    if not template.is_active:
+        raise ConfigValidationError(_("Template '%(code)s' is not active.") % {"code": template.code})
+    document, paths = _prepare_values(template=template, values=values or {})
+    config = UserConfig(
+        template=template, user=user, shop=shop, key=key, display_name=display_name, values=document,
+        encrypted_paths=paths, scope=scope, expires_at=expires_at, is_active=is_active, version=1,
+    )
+    config.stamp(actor)
+    _full_clean(config)
+    try:
+        with transaction.atomic():
+            config.save()
+    except IntegrityError:
+        raise ConfigConflict(_("A config with this template and key already exists for this owner.")) from None
+    _record(config=config, action=HistoryAction.CREATE, actor=actor, old=None, old_paths=[], reason=reason,
+            ip=ip, user_agent=user_agent)
+    config_cache.invalidate(config_cache.config_key(config))
+    logger.info("config %s created (template %s, v1) by %s", config.pk, template.code, _person(actor))
+    return config
+
+
+@transaction.atomic
+def config_update(
+    *,
+    config: UserConfig,
+    actor,
+    values: dict | None = None,
+    expected_version: int | None = None,
+    display_name: str | None = None,
+    scope: str | None = None,
+    expires_at: datetime | type[Ellipsis] | None = ...,
+    reason: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> UserConfig:
+    """Replace the values (and optionally name / scope / expiry) as a new version.
+
+    ``values`` is the whole document (defaults fill what is left out; a
+    secret left out or sent masked is kept). ``expected_version`` is the
+    version the caller edited; a newer one in the database raises
+    ConfigConflict and nothing is written.
+    """
+    old, old_paths = copy.deepcopy(config.values), list(config.encrypted_paths)
+    fields: dict[str, Any] = {}
+    if values is not None:
+        fields["values"], fields["encrypted_paths"] = _prepare_values(
+            template=config.template, values=values, current=config.values
+        )
+    if display_name is not None:
+        fields["display_name"] = display_name
+    if scope is not None:
+        fields["scope"] = scope
+    if expires_at is not ...:
+        fields["expires_at"] = expires_at
+    probe = copy.copy(config)
+    for name, value in fields.items():
+        setattr(probe, name, value)
+    _full_clean(probe, exclude=["values", "encrypted_paths"], validate_unique=False)
+    _bump(config, actor=actor, expected_version=expected_version, **fields)
+    _record(config=config, action=HistoryAction.UPDATE, actor=actor, old=old, old_paths=old_paths,
+            reason=reason, ip=ip, user_agent=user_agent)
+    config_cache.invalidate(config_cache.config_key(config))
+    logger.info("config %s updated to v%s by %s", config.pk, config.version, _person(actor))
+    return config
+
+
+@transaction.atomic
+def config_set_active(
+    *,
+    config: UserConfig,
+    actor,
+    active: bool,
+    expected_version: int | None = None,
+    reason: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> UserConfig:
+    """Activate or deactivate; recorded as its own version with the values unchanged."""
+    if config.is_active == active:
+        return config
+    _bump(config, actor=actor, expected_version=expected_version, is_active=active)
+    _record(config=config, action=HistoryAction.ACTIVATE if active else HistoryAction.DEACTIVATE, actor=actor,
+            old=config.values, old_paths=config.encrypted_paths, reason=reason, ip=ip, user_agent=user_agent)
+    config_cache.invalidate(config_cache.config_key(config))
+    return config
+
+
+@transaction.atomic
+def config_rollback(
+    *,
+    config: UserConfig,
+    version: int,
+    actor,
+    expected_version: int | None = None,
+    reason: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> UserConfig:
+    """Restore exactly the values of ``version`` as a new version (action "rollback").
+
+    Raises ConfigNotFound for an unknown version, ConfigValidationError when
+    the template has since changed so that those values no longer fit.
+    """
+    entry = (
+        ConfigHistory.objects.filter(config_ref=config.pk, version=version, snapshot__isnull=False)
+        .order_by("-pk")
+        .first()
+    )
+    if entry is None:
+        raise ConfigNotFound(
+            _("Config #%(id)s has no version %(version)s to roll back to.") % {"id": config.pk, "version": version}
+        )
+    if version == config.version:
+        raise ConfigError(_("Version %(v)s is already the current version.") % {"v": version}, code="config_noop")
+    restored = copy.deepcopy(entry.snapshot)
+    paths = [p for p in config.template.secret_paths() if crypto.is_ciphertext(schema_utils.get_path(restored, p))]
+    plain = schema_utils.decrypted(restored, paths)
+    _prepare_values(template=config.template, values=plain, fill=False)  # still valid under today's schema?
+    old, old_paths = copy.deepcopy(config.values), list(config.encrypted_paths)
+    _bump(config, actor=actor, expected_version=expected_version, values=restored, encrypted_paths=paths)
+    _record(config=config, action=HistoryAction.ROLLBACK, actor=actor, old=old, old_paths=old_paths,
+            reason=reason or _("Rolled back to version %(v)s") % {"v": version}, ip=ip, user_agent=user_agent)
+    config_cache.invalidate(config_cache.config_key(config))
+    logger.info("config %s rolled back to v%s as v%s by %s", config.pk, version, config.version, _person(actor))
+    return config
+
+
+@transaction.atomic
+def config_delete(
+    *,
+    config: UserConfig,
+    actor,
+    expected_version: int | None = None,
+    reason: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> None:
+    """Delete the config; its history stays (an orphan, removed by ``config_cleanup`` after retention)."""
+    key = config_cache.config_key(config)
+    _bump(config, actor=actor, expected_version=expected_version)
+    _record(config=config, action=HistoryAction.DELETE, actor=actor, old=config.values,
+            old_paths=config.encrypted_paths, reason=reason, ip=ip, user_agent=user_agent)
+    config.delete()
+    config_cache.invalidate(key)
+
+
+def config_expire_due(*, now: datetime | None = None) -> int:
+    """Deactivate every active config whose ``expires_at`` has passed; each is recorded. Returns the count."""
+    now = now or timezone.now()
+    count = 0
+    for pk in UserConfig.objects.due_to_expire(now).values_list("pk", flat=True):
+        with transaction.atomic():
+            config = UserConfig.objects.select_for_update().select_related("template").filter(pk=pk).first()
+            if config is None or not config.is_active or config.expires_at is None or config.expires_at > now:
+                continue
+            config_set_active(config=config, actor=None, active=False, reason=_("Expired at %(t)s") % {
+                "t": config.expires_at.isoformat()})
+            count += 1
+    return count
+
+
+def history_cleanup(*, older_than_days: int, dry_run: bool = False) -> int:
+    """Delete history rows of deleted configs older than ``older_than_days``. Returns the count."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    rows = ConfigHistory.objects.orphaned().filter(created_at__lt=cutoff)
+    count = rows.count()
+    if not dry_run:
+        rows.delete()
+    return count
+
+
+# --- templates and categories ----------------------------------------------------------
+
+
+def _template_invalidate(template: ConfigTemplate) -> None:
+    keys = [config_cache.template_key(template.code)]
+    for config in template.configs.select_related("template"):
+        keys.append(config_cache.config_key(config))
+    config_cache.invalidate(*keys)
+
+
+@transaction.atomic
+def template_create(
+    *, actor, code: str, name: str, schema: dict, defaults: dict | None = None, category: ConfigCategory | None = None,
+    description: str = "", is_system: bool = False, is_active: bool = True,
+) -> ConfigTemplate:
+    defaults = defaults or {}
+    schema_utils.check_template_schema(schema, defaults)
+    template = ConfigTemplate(code=code, name=name, schema=schema, defaults=defaults, category=category,
+                              description=description, is_system=is_system, is_active=is_active)
+    template.stamp(actor)
+    _full_clean(template)
+    template.save()
+    _template_invalidate(template)
+    return template
+
+
+@transaction.atomic
+def template_update(*, template: ConfigTemplate, actor, **fields) -> ConfigTemplate:
+    """Change a template; a new schema or defaults bumps its version. Existing configs are not rewritten."""
+    schema, defaults = fields.get("schema", template.schema), fields.get("defaults", template.defaults)
+    if "schema" in fields or "defaults" in fields:
+        schema_utils.check_template_schema(schema, defaults)
+        if schema != template.schema or defaults != template.defaults:
+            template.version += 1
+    if "code" in fields and fields["code"] != template.code and template.is_system:
+        raise ConfigValidationError(_("A system template's code cannot change."))
+    for name, value in fields.items():
+        setattr(template, name, value)
+    template.stamp(actor)
+    _full_clean(template)
+    template.save()
+    _template_invalidate(template)
+    return template
+
+
+@transaction.atomic
+def template_delete(*, template: ConfigTemplate, actor) -> None:
+    if template.is_system:
+        raise ConfigError(_("System templates cannot be deleted."), code="config_template_system")
+    if template.configs.exists():
+        raise ConfigError(_("The template still has configs; delete them first."), code="config_template_in_use")
+    _template_invalidate(template)
+    template.delete()
+
+
+# --- shop settings ----------------------------------------------------------------------
+
+
+def _shop_settings_template() -> ConfigTemplate:
+    template = ConfigTemplate.objects.filter(code=SHOP_SETTINGS_TEMPLATE).first()
+    if template is None:
+        raise ConfigNotFound(_("The shop settings template is missing; run the configs migrations."))
+    return template
+
+
+@transaction.atomic
+def shop_settings_update(
+    *,
+    shop,
+    actor,
+    values: dict,
+    reason: str = "",
+    expected_version: int | None = None,
+    ip: str | None = None,
+    user_agent: str = "",
+) -> UserConfig:
+    """Change ``shop``'s settings: ``values`` are merged key by key onto the current ones.
+
+    Only a superadmin or an admin of ``shop`` may (ConfigPermissionDenied).
+    The first change creates the shop's config (``expected_version`` None or 0).
+    """
+    from customer_service.models import Shop
+
+    if not Shop.objects.manageable_by(actor).filter(pk=shop.pk).exists():
+        raise ConfigPermissionDenied(_("Only an admin of %(shop)s may change its settings.") % {"shop": shop})
+    if not isinstance(values, dict):
+        raise ConfigValidationError(_("Shop settings must be a JSON object."))
+    template = _shop_settings_template()
+    config = (
+        UserConfig.objects.select_for_update().select_related("template")
+        .filter(shop=shop, template=template, key=SHOP_SETTINGS_KEY).first()
+    )
+    if config is None:
+        if expected_version not in (None, 0):
+            raise ConfigConflict(_("These shop settings were deleted or never saved; reload them."))
+        return config_create(actor=actor, template=template, values=values, shop=shop, key=SHOP_SETTINGS_KEY,
+                             display_name=str(shop), reason=reason, ip=ip, user_agent=user_agent)
+    merged = {**config.values, **values}
+    return config_update(config=config, actor=actor, values=merged, expected_version=expected_version,
+                         reason=reason, ip=ip, user_agent=user_agent)
+
+
+# --- system configs -------------------------------------------------------------------------
+
+
+def system_value_parse(value_type: str, raw: Any) -> Any:
+    """The Python value of ``raw`` (text, or already a Python value) as ``value_type``; ConfigValidationError if not."""
+    def refuse(why: str):
+        raise ConfigValidationError(
+            _("Not a valid %(type)s value: %(why)s") % {"type": value_type, "why": why},
+            detail=[{"path": "value", "message": why}],
+        )
+
+    if value_type == ValueType.STRING:
+        if not isinstance(raw, str):
+            refuse(_("expected text"))
+        return raw
+    if value_type == ValueType.BOOL:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"true", "1", "yes", "on"}:
+            return True
+        if text in {"false", "0", "no", "off"}:
+            return False
+        refuse(_("use true or false"))
+    if value_type == ValueType.INT:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            refuse(_("expected a whole number"))
+        try:
+            return int(str(raw).strip()) if not isinstance(raw, float) else int(raw)
+        except ValueError:
+            refuse(_("expected a whole number"))
+    if value_type == ValueType.FLOAT:
+        if isinstance(raw, bool):
+            refuse(_("expected a number"))
+        try:
+            number = float(str(raw).strip())
+        except ValueError:
+            refuse(_("expected a number"))
+        if not math.isfinite(number):
+            refuse(_("expected a finite number"))
+        return number
+    if value_type == ValueType.JSON:
+        if isinstance(raw, str):
+            try:
+                return json.loads(raw)
+            except ValueError as exc:
+                refuse(_("invalid JSON (%(e)s)") % {"e": exc.msg})
+        return raw
+    refuse(_("unknown type '%(t)s'") % {"t": value_type})
+
+
+def _system_text(value_type: str, value: Any) -> str:
+    parsed = system_value_parse(value_type, value)
+    if value_type == ValueType.JSON:
+        return json.dumps(parsed, ensure_ascii=False, sort_keys=True)
+    if value_type == ValueType.BOOL:
+        return "true" if parsed else "false"
+    return str(parsed) if value_type != ValueType.FLOAT else repr(parsed)
+
+
+SYSTEM_CONTEXT = "configs.systemconfig.value"
+
+
+@transaction.atomic
+def system_config_create(
+    *, actor, key: str, value_type: str, value: Any, description: str = "", is_public: bool = False,
+    is_encrypted: bool = False,
+) -> SystemConfig:
+    text = _system_text(value_type, value)
+    config = SystemConfig(key=key, value_type=value_type, description=description, is_public=is_public,
+                          is_encrypted=is_encrypted)
+    config.value = crypto.encrypt(text, context=SYSTEM_CONTEXT) if is_encrypted else text
+    config.stamp(actor)
+    _full_clean(config)
+    if is_public and is_encrypted:
+        raise ConfigValidationError(_("A secret system config cannot be public."))
+    config.save()
+    config_cache.invalidate(config_cache.system_key(key))
+    return config
+
+
+@transaction.atomic
+def system_config_update(
+    *, config: SystemConfig, actor, expected_version: int | None = None, **fields
+) -> SystemConfig:
+    """Change a system config as a new version; ``value`` is checked against the (new) type."""
+    value_type = fields.get("value_type", config.value_type)
+    is_encrypted = fields.get("is_encrypted", config.is_encrypted)
+    is_public = fields.get("is_public", config.is_public)
+    if is_public and is_encrypted:
+        raise ConfigValidationError(_("A secret system config cannot be public."))
+    if "value" in fields:
+        text = _system_text(value_type, fields.pop("value"))
+    else:
+        text = _system_text(value_type, system_config_plain(config))
+    new = {
+        "value_type": value_type, "is_encrypted": is_encrypted, "is_public": is_public,
+        "description": fields.get("description", config.description),
+        "value": crypto.encrypt(text, context=SYSTEM_CONTEXT) if is_encrypted else text,
+    }
+    expected = config.version if expected_version is None else expected_version
+    rows = SystemConfig.objects.filter(pk=config.pk, version=expected).update(
+        version=F("version") + 1, updated_at=timezone.now(), updated_by=_person(actor), **new
+    )
+    if rows != 1:
+        raise ConfigConflict(
+            _("System config '%(key)s' was changed by someone else; reload it.") % {"key": config.key}
+        )
+    config.refresh_from_db()
+    config_cache.invalidate(config_cache.system_key(config.key))
+    return config
+
+
+@transaction.atomic
+def system_config_delete(*, config: SystemConfig, actor) -> None:
+    config_cache.invalidate(config_cache.system_key(config.key))
+    config.delete()
+
+
+def system_config_plain(config: SystemConfig) -> str:
+    """The clear text of a system config's value (decrypted when encrypted)."""
+    if config.is_encrypted and crypto.is_ciphertext(config.value):
+        return crypto.decrypt(config.value, context=SYSTEM_CONTEXT)
+    return config.value

@@ -1,0 +1,45 @@
+import factory
+
+from configs.models import ConfigCategory, ConfigTemplate
+from tests.accounts.factories import UserFactory  # noqa: F401 - re-exported for configs tests
+
+LLM_SCHEMA = {
+    "type": "object",
+    "title": "LLM routing",
+    "additionalProperties": False,
+    "properties": {
+        "model": {"type": "string", "minLength": 1, "default": "deepseek-chat"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2, "default": 0.7},
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 32000, "default": 1024},
+        "api_key": {"type": "string", "writeOnly": True, "minLength": 8, "title": "API key"},
+        "proxy": {
+            "type": "object",
+            "default": {},
+            "properties": {
+                "url": {"type": "string", "default": ""},
+                "password": {"type": "string", "writeOnly": True},
+            },
+        },
+        "prompts": {"type": "array", "items": {"type": "string"}, "default": []},
+    },
+    "required": ["model", "temperature"],
+}
+
+
+class ConfigCategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConfigCategory
+
+    code = factory.Sequence(lambda n: f"cat-{n}")
+    name = factory.Sequence(lambda n: f"Category {n}")
+
+
+class ConfigTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConfigTemplate
+
+    code = factory.Sequence(lambda n: f"llm-{n}")
+    name = factory.Sequence(lambda n: f"LLM routing {n}")
+    category = factory.SubFactory(ConfigCategoryFactory)
+    schema = factory.LazyFunction(lambda: LLM_SCHEMA)
+    defaults = factory.LazyFunction(dict)

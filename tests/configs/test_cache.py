@@ -1,0 +1,72 @@
+"""A write in one process is seen by a read in another right after commit (the shared cache is invalidated)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.cache import cache
+
+from configs import cache as config_cache
+from configs import selectors, services
+from configs.models import UserConfig
+from tests.conftest import PROJECT_DIR, _database_url_for_worker
+
+READER = """
+import json, sys, django
+django.setup()
+from configs.selectors import config_values_get
+from accounts.models import User
+user = User.objects.get(pk=int(sys.argv[1]))
+print(json.dumps(config_values_get(template_code=sys.argv[2], user=user)))
+"""
+
+
+def read_in_another_process(settings, user, template_code) -> dict:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "kefu.settings.test",
+        "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
+        "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR),
+    }
+    done = subprocess.run([sys.executable, "-c", READER, str(user.pk), template_code], cwd=PROJECT_DIR, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_write_here_is_read_by_another_process_right_after_commit(settings, template, owner):
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+    assert read_in_another_process(settings, owner, template.code)["model"] == "v1"
+    # The other process filled the shared cache: this process sees its entry.
+    assert cache.get(config_cache.config_key(config))["version"] == 1
+
+    services.config_update(config=config, actor=owner, values={"model": "v2"})
+    assert read_in_another_process(settings, owner, template.code)["model"] == "v2"
+
+    services.config_rollback(config=config, version=1, actor=owner)
+    assert read_in_another_process(settings, owner, template.code)["model"] == "v1"
+
+    # Control: a change that bypasses the services is NOT seen, which proves the
+    # reads above came through the cache and the services' invalidation is what made them fresh.
+    UserConfig.objects.filter(pk=config.pk).update(values={**config.values, "model": "sneaky"})
+    assert read_in_another_process(settings, owner, template.code)["model"] == "v1"
+
+
+@pytest.mark.django_db
+def test_reads_are_served_from_the_cache(template, owner, django_assert_num_queries):
+    services.config_create(actor=owner, template=template, user=owner, values={"model": "m"})
+    selectors.config_values_get(template_code=template.code, user=owner)
+    with django_assert_num_queries(0):
+        assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "m"
+
+
+@pytest.mark.django_db
+def test_nothing_in_the_cache_is_a_clear_secret(config, owner):
+    from .conftest import SECRET
+
+    selectors.config_values_get(template_code=config.template.code, user=owner)
+    assert SECRET not in json.dumps(cache.get(config_cache.config_key(config)))

@@ -1,0 +1,245 @@
+import json
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from configs import selectors, services
+from configs.choices import ConfigScope, HistoryAction
+from configs.exceptions import ConfigConflict, ConfigNotFound, ConfigValidationError
+from configs.models import ConfigHistory, UserConfig
+from kefu import crypto
+from tests.accounts.factories import UserFactory
+
+from .conftest import PROXY_SECRET, SECRET
+from .factories import ConfigTemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def raw_rows(table: str) -> str:
+    """Everything a table holds, as the database has it: no model, no decryption."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+        return json.dumps(cursor.fetchall(), default=str, ensure_ascii=False)
+
+
+def test_create_fills_defaults_encrypts_secrets_and_records_version_1(config):
+    assert config.version == 1
+    assert config.values["max_tokens"] == 1024  # schema default
+    assert config.values["prompts"] == []
+    assert config.values["proxy"]["url"] == ""
+    assert sorted(config.encrypted_paths) == ["api_key", "proxy.password"]
+    assert crypto.is_ciphertext(config.values["api_key"])
+    assert crypto.is_ciphertext(config.values["proxy"]["password"])
+    [row] = ConfigHistory.objects.filter(config=config)
+    assert (row.action, row.version, row.old_values) == (HistoryAction.CREATE, 1, None)
+    assert row.new_values["model"] == "gpt-4o"
+    assert row.new_values["api_key"] == crypto.mask_secret(SECRET)
+    assert (row.reason, row.ip, row.user_agent) == ("first", "10.0.0.1", "pytest")
+
+
+def test_values_violating_the_schema_are_refused_and_nothing_is_stored(template, owner, config):
+    before_configs, before_history = UserConfig.objects.count(), ConfigHistory.objects.count()
+    for bad in ({"model": "x", "temperature": 5}, {"model": "", "temperature": 1}, {"unknown": 1}, [1, 2], "text"):
+        with pytest.raises(ConfigValidationError) as exc:
+            services.config_create(actor=owner, template=template, user=owner, key="other", values=bad)
+        assert exc.value.detail
+    with pytest.raises(ConfigValidationError) as exc:
+        services.config_update(config=config, actor=owner, values={"model": "x", "temperature": -1})
+    assert exc.value.detail[0]["path"] == "temperature"
+    config.refresh_from_db()
+    assert config.version == 1 and config.values["temperature"] == 0.2
+    assert (UserConfig.objects.count(), ConfigHistory.objects.count()) == (before_configs, before_history)
+
+
+def test_an_invalid_secret_is_refused_without_quoting_it(template, owner):
+    with pytest.raises(ConfigValidationError) as exc:
+        services.config_create(actor=owner, template=template, user=owner, values={"api_key": "short1"})
+    assert "short1" not in json.dumps(exc.value.detail) + exc.value.message
+    assert exc.value.detail[0]["path"] == "api_key"
+
+
+def test_each_update_writes_exactly_one_history_row_with_old_and_new(config, owner):
+    services.config_update(config=config, actor=owner, values={**config.values, "temperature": 0.9}, reason="warmer")
+    services.config_update(config=config, actor=owner, values={**config.values, "model": "qwen-max"})
+    rows = list(ConfigHistory.objects.filter(config=config).order_by("version"))
+    assert [(r.action, r.version) for r in rows] == [("create", 1), ("update", 2), ("update", 3)]
+    assert (rows[1].old_values["temperature"], rows[1].new_values["temperature"]) == (0.2, 0.9)
+    assert (rows[2].old_values["model"], rows[2].new_values["model"]) == ("gpt-4o", "qwen-max")
+    assert rows[1].reason == "warmer"
+    config.refresh_from_db()
+    assert config.version == 3
+
+
+def test_a_secret_is_never_in_clear_in_the_database_history_or_logs(config, owner, caplog):
+    caplog.set_level(logging.DEBUG)
+    services.config_update(config=config, actor=owner, values={**config.values, "api_key": SECRET + "-new"})
+    services.config_rollback(config=config, version=1, actor=owner)
+    for table in ("configs_userconfig", "configs_confighistory"):
+        dump = raw_rows(table)
+        assert SECRET not in dump and PROXY_SECRET not in dump
+        assert "THISISTHESECRET" not in dump
+    assert SECRET not in caplog.text and "THISISTHESECRET" not in caplog.text
+    # …while the code that needs it reads it in clear.
+    values = selectors.config_values_get(template_code=config.template.code, user=owner)
+    assert values["api_key"] == SECRET
+    assert values["proxy"]["password"] == PROXY_SECRET
+
+
+def test_a_secret_sent_back_masked_or_left_out_is_kept(config, owner):
+    masked = selectors.config_masked_values(config=config)
+    assert masked["api_key"] == crypto.mask_secret(SECRET)
+    services.config_update(config=config, actor=owner, values={**masked, "temperature": 1.0})
+    without = {k: v for k, v in masked.items() if k != "api_key"}
+    services.config_update(config=config, actor=owner, values=without)
+    values = selectors.config_values_get(template_code=config.template.code, user=owner)
+    assert values["api_key"] == SECRET and values["proxy"]["password"] == PROXY_SECRET
+    assert values["temperature"] == 0.2  # ``without`` carries v1's 0.2
+
+
+def test_an_unchanged_secret_keeps_its_ciphertext(config, owner):
+    before = config.values["api_key"]
+    services.config_update(config=config, actor=owner, values={**config.values, "temperature": 1.5})
+    assert config.values["api_key"] == before
+
+
+def test_rollback_restores_exactly_version_k_as_a_new_version(config, owner):
+    v1 = dict(config.values)
+    services.config_update(config=config, actor=owner, values={**config.values, "temperature": 0.9,
+                                                                "api_key": "sk-second-secret-000"})
+    v2 = dict(config.values)
+    services.config_update(config=config, actor=owner, values={**config.values, "model": "qwen-max",
+                                                                "prompts": ["你好"]})
+    services.config_rollback(config=config, version=1, actor=owner, reason="bad prompt")
+    config.refresh_from_db()
+    assert config.version == 4
+    assert config.values == v1
+    assert selectors.config_values_get(template_code=config.template.code, user=owner)["api_key"] == SECRET
+    last = ConfigHistory.objects.filter(config=config).order_by("-version").first()
+    assert (last.action, last.version, last.reason) == (HistoryAction.ROLLBACK, 4, "bad prompt")
+    assert last.old_values["model"] == "qwen-max" and last.new_values["model"] == "gpt-4o"
+    services.config_rollback(config=config, version=2, actor=owner)
+    config.refresh_from_db()
+    assert config.values == v2 and config.version == 5
+    assert ConfigHistory.objects.filter(config=config).count() == 5
+
+
+def test_rollback_to_an_unknown_version_is_refused(config, owner):
+    with pytest.raises(ConfigNotFound):
+        services.config_rollback(config=config, version=7, actor=owner)
+
+
+def test_a_stale_version_is_refused_with_a_conflict_and_the_first_change_stays(config, owner):
+    first = UserConfig.objects.get(pk=config.pk)
+    second = UserConfig.objects.get(pk=config.pk)
+    services.config_update(config=first, actor=owner, values={**first.values, "temperature": 0.5})
+    with pytest.raises(ConfigConflict) as exc:
+        services.config_update(config=second, actor=owner, values={**second.values, "temperature": 1.5})
+    assert exc.value.status_code == 409 and exc.value.detail == {"current_version": 2, "expected_version": 1}
+    with pytest.raises(ConfigConflict):
+        services.config_update(config=first, actor=owner, values=first.values, expected_version=1)
+    config.refresh_from_db()
+    assert (config.version, config.values["temperature"]) == (2, 0.5)
+    assert ConfigHistory.objects.filter(config=config).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_updates_one_wins_the_other_gets_a_conflict(template, owner):
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "m"})
+    barrier, outcomes = threading.Barrier(2), []
+
+    def edit(temperature):
+        try:
+            mine = UserConfig.objects.select_related("template").get(pk=config.pk)
+            barrier.wait(5)
+            services.config_update(config=mine, actor=owner, values={**mine.values, "temperature": temperature})
+            outcomes.append(("ok", temperature))
+        except ConfigConflict:
+            outcomes.append(("conflict", temperature))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=edit, args=(t,)) for t in (0.3, 1.3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(kind for kind, _ in outcomes) == ["conflict", "ok"]
+    winner = next(t for kind, t in outcomes if kind == "ok")
+    config.refresh_from_db()
+    assert (config.version, config.values["temperature"]) == (2, winner)
+    assert list(ConfigHistory.objects.filter(config_ref=config.pk).values_list("version", flat=True)
+                .order_by("version")) == [1, 2]
+
+
+def test_activate_deactivate_and_delete_are_versioned_and_recorded(config, owner):
+    services.config_set_active(config=config, actor=owner, active=False, reason="pause")
+    assert selectors.config_values_get(template_code=config.template.code, user=owner, default=None) is None
+    services.config_set_active(config=config, actor=owner, active=True)
+    pk = config.pk
+    services.config_delete(config=config, actor=owner, reason="gone")
+    assert not UserConfig.objects.filter(pk=pk).exists()
+    rows = list(ConfigHistory.objects.filter(config_ref=pk).order_by("version"))
+    assert [(r.action, r.version) for r in rows] == [
+        ("create", 1), ("deactivate", 2), ("activate", 3), ("delete", 4)]
+    assert all(r.config_id is None for r in rows)  # orphaned: kept for audit until config_cleanup
+    assert rows[-1].new_values is None and rows[-1].old_values["model"] == "gpt-4o"
+
+
+def test_temporary_configs_expire_and_the_expiry_is_recorded(template, owner):
+    soon = timezone.now() + timedelta(minutes=5)
+    temp = services.config_create(actor=owner, template=template, user=owner, key="trial",
+                                  scope=ConfigScope.TEMPORARY, expires_at=soon, values={"model": "t"})
+    assert services.config_expire_due() == 0
+    assert services.config_expire_due(now=soon + timedelta(seconds=1)) == 1
+    temp.refresh_from_db()
+    assert not temp.is_active and temp.version == 2
+    assert ConfigHistory.objects.get(config=temp, version=2).action == HistoryAction.DEACTIVATE
+    assert services.config_expire_due(now=soon + timedelta(hours=1)) == 0
+
+
+def test_scope_rules(template, owner):
+    with pytest.raises(ConfigValidationError, match="expiry"):
+        services.config_create(actor=owner, template=template, user=owner, key="t", scope=ConfigScope.TEMPORARY)
+    with pytest.raises(ConfigValidationError):
+        services.config_create(actor=owner, template=template, user=owner, key="g",
+                               expires_at=timezone.now())
+
+
+def test_one_config_per_user_template_and_key(config, template, owner):
+    with pytest.raises(ConfigValidationError, match="already has"):
+        services.config_create(actor=owner, template=template, user=owner, values={"model": "x"})
+    other = UserFactory()
+    services.config_create(actor=other, template=template, user=other, values={"model": "x"})
+
+
+def test_a_bad_template_schema_or_defaults_is_refused(owner):
+    with pytest.raises(ConfigValidationError):
+        services.template_create(actor=owner, code="bad", name="bad", schema={"type": "object",
+                                                                              "properties": {"a": {"type": "nope"}}})
+    with pytest.raises(ConfigValidationError):
+        services.template_create(actor=owner, code="bad2", name="bad", schema={"type": "array"})
+    with pytest.raises(ConfigValidationError):
+        services.template_create(actor=owner, code="bad3", name="bad",
+                                 schema={"type": "object", "properties": {"n": {"type": "integer"}}},
+                                 defaults={"n": "x"})
+
+
+def test_template_change_bumps_its_version_and_new_defaults_reach_readers(config, owner):
+    template = config.template
+    selectors.config_values_get(template_code=template.code, user=owner)  # warm the cache
+    schema = {**template.schema, "properties": {**template.schema["properties"],
+                                                "top_p": {"type": "number", "default": 0.8}}}
+    services.template_update(template=template, actor=owner, schema=schema)
+    assert template.version == 2
+    assert selectors.config_values_get(template_code=template.code, user=owner)["top_p"] == 0.8
+
+
+def test_template_defaults_fill_under_user_values(owner):
+    template = ConfigTemplateFactory(defaults={"model": "from-template", "max_tokens": 99})
+    config = services.config_create(actor=owner, template=template, user=owner, values={"temperature": 1})
+    assert (config.values["model"], config.values["max_tokens"]) == ("from-template", 99)
