@@ -1,0 +1,15 @@
+from django.core.management.base import BaseCommand
+
+from billing.services import catalogue_seed
+
+
+class Command(BaseCommand):
+    help = "Load the AI providers, common models and their list prices (idempotent; never overwrites edits)."
+
+    def handle(self, *args, **options):
+        created = catalogue_seed()
+        self.stdout.write(
+            self.style.SUCCESS(
+                "billing_seed: created {providers} providers, {models} models, {prices} prices.".format(**created)
+            )
+        )

@@ -1,0 +1,116 @@
+"""The small base every provider client implements, and the shared error classification."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+
+from ..choices import ErrorCode
+from ..exceptions import ProviderError
+
+# Bodies that mean "the account is out of money or quota", whatever the HTTP status:
+# OpenAI insufficient_quota (429), DeepSeek "Insufficient Balance" (402), DashScope
+# Arrearage (400), Moonshot exceeded_current_quota_error (429), Volcengine Ark
+# AccountOverdueError (403), Anthropic "credit balance is too low" (400), OpenRouter 402.
+QUOTA_MARKERS = (
+    "insufficient_quota",
+    "exceeded_current_quota",
+    "arrearage",
+    "accountoverdue",
+    "insufficient balance",
+    "insufficient_balance",
+    "credit balance is too low",
+    "billing_hard_limit",
+    "payment required",
+    "余额不足",
+    "欠费",
+)
+
+
+@dataclass
+class ChatResult:
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model: str = ""
+    raw_usage: dict = field(default_factory=dict)
+
+
+@dataclass
+class EmbedResult:
+    vectors: list[list[float]]
+    input_tokens: int = 0
+    model: str = ""
+
+
+def classify_status(status: int | None, body: object) -> str:
+    """ErrorCode for an HTTP error answer: quota exhaustion is recognised from the body, then the status."""
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, default=str)
+    lowered = (text or "").lower()
+    if status == 402 or any(marker in lowered for marker in QUOTA_MARKERS):
+        return ErrorCode.QUOTA_EXHAUSTED
+    if status == 429:
+        return ErrorCode.RATE_LIMITED
+    if status in (401, 403):
+        return ErrorCode.AUTHENTICATION
+    if status is not None and status >= 500:
+        return ErrorCode.SERVER_ERROR
+    if status is not None and 400 <= status < 500:
+        return ErrorCode.BAD_REQUEST
+    return ErrorCode.ERROR
+
+
+class ProviderClient:
+    """One configured endpoint. Subclasses implement :meth:`chat` and :meth:`embed` with an official SDK.
+
+    Clients are cached per config fingerprint so the SDK's HTTP connection pool is reused across calls.
+    """
+
+    _cache: dict[tuple, ProviderClient] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, *, api_key: str, base_url: str, timeout: float, max_retries: int, headers: dict | None):
+        self.api_key = api_key
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.headers = headers or {}
+
+    @classmethod
+    def for_config(cls, config) -> ProviderClient:
+        if not config.api_key:
+            raise ProviderError(ErrorCode.NO_KEY, "the config has no API key")
+        headers = config.extra_headers or {}
+        fingerprint = (
+            cls.__name__,
+            config.pk,
+            hashlib.sha256(config.api_key.encode()).hexdigest(),
+            config.effective_base_url,
+            float(config.timeout_seconds),
+            int(config.max_retries),
+            json.dumps(headers, sort_keys=True),
+        )
+        client = cls._cache.get(fingerprint)
+        if client is None:
+            with cls._lock:
+                client = cls._cache.get(fingerprint)
+                if client is None:
+                    client = cls(
+                        api_key=config.api_key,
+                        base_url=config.effective_base_url,
+                        timeout=float(config.timeout_seconds),
+                        max_retries=int(config.max_retries),
+                        headers=headers,
+                    )
+                    cls._cache[fingerprint] = client
+        return client
+
+    def chat(
+        self, messages: list[dict], *, model: str, max_tokens: int | None, temperature: float | None
+    ) -> ChatResult:
+        raise NotImplementedError
+
+    def embed(self, texts: list[str], *, model: str) -> EmbedResult:
+        raise ProviderError(ErrorCode.BAD_REQUEST, f"{type(self).__name__} has no embeddings endpoint")

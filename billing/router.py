@@ -1,0 +1,215 @@
+"""The one way kefu calls an AI model: candidates, budgets, breaker, failover, a usage record per attempt.
+
+    result = router.chat(messages, user=user, shop=shop, message=msg)
+    result.text, result.usage (UsageRecord of the successful attempt), result.model (AIModel)
+
+``AllProvidersFailed`` (a KefuError) is raised when no candidate answered; its ``detail``
+lists every attempt. The caller sends the message to human review with that error.
+``BudgetExceeded`` is raised before any call when a quota or budget would be exceeded.
+
+Usage records are written as each attempt ends, in their own short transaction (or in the
+caller's, if the caller holds one): the provider is paid for the attempt whatever the
+caller later does, so the record must not wait for the caller's commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kefu.logging import redact
+
+from . import breaker, budgets, conf, selectors
+from .choices import Capability, ErrorCode, UsageStatus, UsageType
+from .exceptions import AllProvidersFailed, BillingError, NoProviderConfigured, ProviderError
+from .models import AIModel, ModelConfig, RequestLog, UsageRecord
+from .providers import client_for
+
+logger = logging.getLogger(__name__)
+
+ROLES = {"system", "user", "assistant"}
+# Failures that say nothing about the provider's health do not count towards its breaker.
+NOT_COUNTED = {ErrorCode.BAD_REQUEST, ErrorCode.NO_KEY}
+OPENS_AT_ONCE = {ErrorCode.QUOTA_EXHAUSTED, ErrorCode.AUTHENTICATION}
+
+
+@dataclass
+class RouterResult:
+    """What a routed call produced: ``text`` (chat) or ``vectors`` (embed), the usage record, the model."""
+
+    usage: UsageRecord
+    model: AIModel
+    config: ModelConfig
+    text: str = ""
+    vectors: list[list[float]] = field(default_factory=list)
+    attempts: list[dict] = field(default_factory=list)
+
+
+def _check_messages(messages) -> list[dict]:
+    if not isinstance(messages, list | tuple) or not messages:
+        raise BillingError(_("messages must be a non-empty list."), code="invalid_messages")
+    for item in messages:
+        if not isinstance(item, dict) or item.get("role") not in ROLES or not isinstance(item.get("content"), str):
+            raise BillingError(
+                _("Each message needs a role (system, user, assistant) and text content."), code="invalid_messages"
+            )
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def _check_texts(texts) -> list[str]:
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, list | tuple) or not texts or not all(isinstance(t, str) for t in texts):
+        raise BillingError(_("texts must be a non-empty list of strings."), code="invalid_texts")
+    return list(texts)
+
+
+def _ensure_model(config: ModelConfig) -> None:
+    """Find or create the catalogue row of a config whose model is missing, so usage is never orphaned."""
+    if config.model_id is None:
+        from .services import ai_model_ensure
+
+        model_type = "embedding" if config.capability == Capability.EMBEDDING else "text"
+        config.model = ai_model_ensure(provider=config.provider, code=config.model_code, model_type=model_type)
+        ModelConfig.objects.filter(pk=config.pk).update(model=config.model)
+
+
+def chat(messages, *, capability: str = Capability.TEXT, user=None, shop=None, message=None,
+         config=None) -> RouterResult:
+    """Send chat ``messages`` to the first candidate that answers. See the module docstring."""
+    messages = _check_messages(messages)
+    return _route(UsageType.CHAT, messages, capability=capability, user=user, shop=shop, message=message,
+                  config=config)
+
+
+def embed(texts, *, user=None, shop=None, message=None, config=None) -> RouterResult:
+    """Embed ``texts`` (a string or a list) with the first embedding candidate that answers."""
+    texts = _check_texts(texts)
+    return _route(UsageType.EMBEDDING, texts, capability=Capability.EMBEDDING, user=user, shop=shop,
+                  message=message, config=config)
+
+
+def _route(kind, payload, *, capability, user, shop, message, config) -> RouterResult:
+    user = user if getattr(user, "is_authenticated", False) else None
+    candidates = selectors.config_candidates(capability=capability, user=user, shop=shop, config=config)
+    if not candidates:
+        raise NoProviderConfigured(
+            _("No active AI model config offers '%(cap)s'.") % {"cap": capability}, detail={"attempts": []}
+        )
+    for candidate in candidates:
+        _ensure_model(candidate)
+    prices = selectors.prices_in_force(model_ids={c.model_id for c in candidates}, at=timezone.now())
+    estimated_in = selectors.estimate_input_tokens(payload)
+
+    def estimate(candidate):
+        out = 0 if kind == UsageType.EMBEDDING else (candidate.max_tokens or conf.default_max_tokens())
+        return selectors.cost_of(prices.get(candidate.model_id, {}), input_tokens=estimated_in, output_tokens=out)
+
+    reservation = budgets.reserve(user=user, shop=shop, amount=max(estimate(c) for c in candidates))
+    request_id = uuid.uuid4().hex
+    message_ref = getattr(message, "pk", message)
+    attempts: list[dict] = []
+    spent = Decimal(0)
+    try:
+        for candidate in candidates:
+            allowed, observed = breaker.allow(candidate.pk, trial_seconds=candidate.timeout_seconds + 5)
+            if not allowed:
+                attempts.append({"config": candidate.pk, "name": candidate.name, "skipped": "circuit_open"})
+                continue
+            config_hold = budgets.reserve_config(config=candidate, amount=estimate(candidate))
+            if config_hold is None:
+                attempts.append({"config": candidate.pk, "name": candidate.name, "skipped": "config_budget_exceeded"})
+                if observed == breaker.HALF_OPEN:
+                    breaker.release_trial(candidate.pk)
+                continue
+            number = sum(1 for a in attempts if "skipped" not in a) + 1
+            record, result = _attempt(kind, payload, candidate, prices.get(candidate.model_id, {}), observed,
+                                      user=user, shop=shop, message_ref=message_ref, request_id=request_id,
+                                      number=number)
+            spent += record.cost
+            budgets.settle(config_hold, actual=record.cost)
+            attempts.append({"config": candidate.pk, "name": candidate.name, "status": record.status,
+                             "error": record.error_code, "usage": record.pk})
+            if result is not None:
+                budgets.settle(reservation, actual=spent, succeeded=True)
+                return RouterResult(usage=record, model=candidate.model, config=candidate, attempts=attempts,
+                                    text=getattr(result, "text", ""), vectors=getattr(result, "vectors", []))
+    finally:
+        budgets.settle(reservation, actual=spent, succeeded=False)
+    if attempts and all(a.get("skipped") == "config_budget_exceeded" for a in attempts):
+        from .exceptions import BudgetExceeded
+
+        raise BudgetExceeded(_("Every model config's monthly budget is used up."), code="config_budget_exceeded",
+                             detail={"attempts": attempts})
+    raise AllProvidersFailed(
+        _("No AI provider answered (%(n)d tried).") % {"n": len(attempts)}, detail={"attempts": attempts}
+    )
+
+
+def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref, request_id, number):
+    """Call ``config`` once; write its usage record; update its breaker. Returns (record, result or None)."""
+    started = time.perf_counter()
+    result, error = None, None
+    try:
+        client = client_for(config)
+        if kind == UsageType.EMBEDDING:
+            result = client.embed(payload, model=config.model_code)
+        else:
+            result = client.chat(payload, model=config.model_code, max_tokens=config.max_tokens,
+                                 temperature=config.temperature)
+    except ProviderError as exc:
+        error = exc
+    except Exception as exc:  # a client bug must fail over too, not lose the message
+        logger.exception("billing: unexpected error from config %s", config.pk)
+        error = ProviderError(ErrorCode.ERROR, f"{type(exc).__name__}: {exc}")
+    latency_ms = int((time.perf_counter() - started) * 1000)
+    input_tokens = getattr(result, "input_tokens", 0) if result else 0
+    output_tokens = getattr(result, "output_tokens", 0) if result else 0
+    record = UsageRecord.objects.create(
+        request_id=request_id, attempt=number, model_id=config.model_id, config=config, config_name=config.name,
+        user=user, shop=shop, message_ref=message_ref, usage_type=kind,
+        input_tokens=input_tokens, output_tokens=output_tokens,
+        cost=selectors.cost_of(prices, input_tokens=input_tokens, output_tokens=output_tokens) if result else 0,
+        latency_ms=latency_ms,
+        status=UsageStatus.SUCCESS if result else UsageStatus.ERROR,
+        error_code=error.code if error else "",
+        error_text=redact(error.message)[:1000] if error else "",
+    )
+    if config.log_requests:
+        RequestLog.objects.create(
+            usage=record,
+            prompt=redact(json.dumps(payload, ensure_ascii=False)),
+            response=redact(getattr(result, "text", "") or (f"[{len(result.vectors)} vectors]" if result else "")),
+        )
+    if error is None:
+        breaker.record_success(config.pk, observed)
+    elif error.code not in NOT_COUNTED:
+        new_state = breaker.record_failure(config.pk, observed, open_now=error.code in OPENS_AT_ONCE)
+        logger.warning("billing: config %s failed (%s), breaker %s", config.pk, error.code, new_state)
+    elif observed == breaker.HALF_OPEN:
+        breaker.release_trial(config.pk)
+    return record, result
+
+
+def probe(*, config: ModelConfig) -> tuple[bool, str]:
+    """One cheap real call to ``config`` alone (no failover, no budgets), metered. Returns (ok, message)."""
+    _ensure_model(config)
+    prices = selectors.prices_in_force(model_ids=[config.model_id], at=timezone.now()).get(config.model_id, {})
+    if config.capability == Capability.EMBEDDING:
+        kind, payload = UsageType.EMBEDDING, ["ping"]
+    else:
+        kind, payload = UsageType.CHAT, [{"role": "user", "content": "ping"}]
+    observed = breaker.state(config.pk)
+    record, _result = _attempt(kind, payload, config, prices, observed, user=None, shop=None, message_ref=None,
+                               request_id=uuid.uuid4().hex, number=1)
+    if record.status == UsageStatus.SUCCESS:
+        return True, _("OK in %(ms)d ms (%(tokens)d tokens).") % {"ms": record.latency_ms,
+                                                                  "tokens": record.total_tokens}
+    return False, f"{record.error_code}: {record.error_text}"

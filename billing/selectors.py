@@ -1,0 +1,197 @@
+"""Reads of the billing app: routing candidates, prices in force, costs, usage aggregates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+
+from . import conf
+from .choices import Currency, PricingType, UsageStatus
+from .models import ModelConfig, ModelPricing, ShopModelChoice, UsageRecord
+
+MICRO = Decimal("0.000001")
+THOUSAND = Decimal(1000)
+
+
+def config_candidates(*, capability: str, user=None, shop=None, config=None) -> list[ModelConfig]:
+    """Configs to try, in order, each once: the one asked for (or the shop's choice), the user's own keys,
+    system defaults, then the other system configs by priority. Inactive configs and disabled providers
+    are never returned.
+    """
+    base = ModelConfig.objects.usable().filter(capability=capability).select_related("provider", "model", "budget")
+    first: list[ModelConfig] = []
+    if config is not None:
+        config_id = config.pk if isinstance(config, ModelConfig) else int(config)
+        first = list(base.filter(pk=config_id))
+    elif shop is not None:
+        chosen = ShopModelChoice.objects.filter(shop=shop, capability=capability).values_list("config_id", flat=True)
+        first = list(base.filter(pk__in=chosen))
+    owner_filter = Q(owner__isnull=True)
+    if getattr(user, "is_authenticated", False):
+        owner_filter |= Q(owner=user)
+    rest = list(base.filter(owner_filter))
+    # user's own first, then defaults, then priority (stable on id)
+    rest.sort(key=lambda c: (c.owner_id is None, not c.is_default, c.priority, c.pk))
+    seen, ordered = set(), []
+    for candidate in first + rest:
+        if candidate.pk not in seen:
+            seen.add(candidate.pk)
+            ordered.append(candidate)
+    return ordered
+
+
+def prices_in_force(*, model_ids, at) -> dict[int, dict[str, tuple[Decimal, str]]]:
+    """``{model_id: {pricing_type: (unit_price, currency)}}`` for the prices in force at ``at``.
+
+    Where periods overlap (a data error billing_check reports) the latest start wins.
+    """
+    rows = (
+        ModelPricing.objects.filter(model_id__in=list(model_ids), effective_from__lte=at)
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=at))
+        .order_by("effective_from")
+        .values_list("model_id", "pricing_type", "unit_price", "currency")
+    )
+    table: dict[int, dict[str, tuple[Decimal, str]]] = defaultdict(dict)
+    for model_id, pricing_type, unit_price, currency in rows:
+        table[model_id][pricing_type] = (unit_price, currency)
+    return table
+
+
+def cost_of(prices: dict[str, tuple[Decimal, str]], *, input_tokens=0, output_tokens=0, images=0, calls=1) -> Decimal:
+    """The cost in CNY of one call under ``prices`` (USD converted at KEFU_BILLING_USD_CNY_RATE), to 1e-6."""
+    total = Decimal(0)
+    for pricing_type, quantity in (
+        (PricingType.INPUT_1K, Decimal(input_tokens) / THOUSAND),
+        (PricingType.OUTPUT_1K, Decimal(output_tokens) / THOUSAND),
+        (PricingType.IMAGE, Decimal(images)),
+        (PricingType.CALL, Decimal(calls)),
+    ):
+        if pricing_type in prices and quantity:
+            unit_price, currency = prices[pricing_type]
+            amount = unit_price * quantity
+            if currency == Currency.USD:
+                amount *= conf.usd_cny_rate()
+            total += amount
+    return total.quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+def estimate_input_tokens(messages_or_texts) -> int:
+    """An upper-side guess of input tokens for budget reservations: a token per character plus overhead."""
+    total = 0
+    for item in messages_or_texts:
+        content = item.get("content", "") if isinstance(item, dict) else item
+        total += len(str(content)) + 8
+    return total
+
+
+# Usage reports -----------------------------------------------------------------------------
+
+GROUPS = {
+    "model": ("model_id", True),
+    "shop": ("shop_id", True),
+    "user": ("user_id", True),
+    "config": ("config_id", True),
+    "day": ("day", False),
+    "status": ("status", False),
+}
+
+
+def usage_filter(*, queryset=None, date_from=None, date_to=None, shop=None, user=None, model=None, config=None,
+                 status=None):
+    """Usage rows in [date_from, date_to) and matching the other filters (each optional)."""
+    qs = UsageRecord.objects.all() if queryset is None else queryset
+    if date_from is not None:
+        qs = qs.filter(created_at__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(created_at__lt=date_to)
+    for name, value in (("shop", shop), ("user", user), ("model", model), ("config", config), ("status", status)):
+        if value is not None:
+            qs = qs.filter(**{name: value})
+    return qs
+
+
+def _totals_expr():
+    return {
+        "calls": Count("id"),
+        "errors": Count("id", filter=Q(status=UsageStatus.ERROR)),
+        "input_tokens": Sum("input_tokens"),
+        "output_tokens": Sum("output_tokens"),
+        "cost": Sum("cost"),
+    }
+
+
+def _clean(row: dict) -> dict:
+    for key in ("input_tokens", "output_tokens"):
+        row[key] = row.get(key) or 0
+    row["cost"] = (row.get("cost") or Decimal(0)).quantize(MICRO)
+    return row
+
+
+def usage_totals(queryset) -> dict:
+    return _clean(queryset.aggregate(**_totals_expr()))
+
+
+def usage_grouped(queryset, *, by: str, limit: int | None = None) -> list[dict]:
+    """Totals per ``by`` (model, shop, user, config, day, status), most expensive first (days in order)."""
+    if by not in GROUPS:
+        raise ValueError(by)
+    key, labels = GROUPS[by]
+    qs = queryset.order_by()
+    if by == "day":
+        qs = qs.annotate(day=TruncDate("created_at"))
+    grouped = qs.values(key).annotate(**_totals_expr())
+    grouped = grouped.order_by(key) if by == "day" else grouped.order_by("-cost", key)
+    if limit:
+        grouped = grouped[:limit]
+    rows = [_clean(dict(row)) for row in grouped]
+    if labels:
+        names = _labels(by, [row[key] for row in rows if row[key] is not None])
+        for row in rows:
+            row["label"] = names.get(row[key], "—") if row[key] is not None else "—"
+    else:
+        for row in rows:
+            row["label"] = str(row[key])
+    for row in rows:
+        row["key"] = row.pop(key)
+        if by == "day":
+            row["key"] = row["key"].isoformat() if row["key"] else None
+    return rows
+
+
+def _labels(by: str, ids: list) -> dict:
+    """Names of the grouped rows, read from their own tables (not by joining the usage rows)."""
+    from accounts.models import User
+    from customer_service.models import Shop
+
+    from .models import AIModel
+
+    if not ids:
+        return {}
+    if by == "model":
+        models = AIModel.objects.filter(pk__in=ids).select_related("provider")
+        return {m.pk: f"{m.provider.code}/{m.code}" for m in models}
+    if by == "shop":
+        return dict(Shop.objects.filter(pk__in=ids).values_list("pk", "name"))
+    if by == "user":
+        return dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
+    if by == "config":
+        return dict(ModelConfig.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return {}
+
+
+def usage_report(queryset, *, by: str | None = None, top: int = 10) -> dict:
+    """The report of usage_report and /api/usage/aggregates: totals, by model, top configs, most active users,
+    plus the grouping asked for."""
+    report = {
+        "totals": usage_totals(queryset),
+        "by_model": usage_grouped(queryset, by="model"),
+        "top_configs": usage_grouped(queryset, by="config", limit=top),
+        "top_users": sorted(usage_grouped(queryset, by="user"), key=lambda r: -r["calls"])[:top],
+    }
+    if by:
+        report["by"] = by
+        report["rows"] = usage_grouped(queryset, by=by)
+    return report

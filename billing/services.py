@@ -1,0 +1,168 @@
+"""Writes of the billing app: catalogue, configs, tests of configs, budgets, request-log upkeep.
+
+The router (billing.router) and the budget ledger (billing.budgets) are services too,
+kept in their own modules because each is a unit of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kefu.logging import redact
+
+from . import seeds
+from .choices import BudgetScope, Capability, ModelType, PricingType
+from .exceptions import BillingError
+from .models import AIModel, Budget, ModelConfig, ModelPricing, Provider, RequestLog
+
+logger = logging.getLogger(__name__)
+
+
+# Catalogue ---------------------------------------------------------------------------------
+
+
+def ai_model_ensure(*, provider: Provider, code: str, model_type: str = ModelType.TEXT, name: str = "") -> AIModel:
+    """Find or create the catalogue row for ``provider`` + ``code`` (safe under concurrent callers)."""
+    found = AIModel.objects.filter(provider=provider, code=code).first()
+    if found:
+        return found
+    try:
+        with transaction.atomic():
+            return AIModel.objects.create(provider=provider, code=code, name=name or code, model_type=model_type)
+    except IntegrityError:
+        return AIModel.objects.get(provider=provider, code=code)
+
+
+@transaction.atomic
+def catalogue_seed() -> dict[str, int]:
+    """Create the seed providers, models and prices that are missing; never overwrite edits.
+
+    Returns counts of rows created per kind. Running it twice creates nothing the second time.
+    """
+    created = {"providers": 0, "models": 0, "prices": 0}
+    effective = datetime.fromisoformat(seeds.SEED_PRICES_EFFECTIVE)
+    providers = {}
+    for code, name, style, base_url, website in seeds.PROVIDERS:
+        provider, was_created = Provider.objects.get_or_create(
+            code=code, defaults={"name": name, "api_style": style, "default_base_url": base_url, "website": website}
+        )
+        providers[code] = provider
+        created["providers"] += was_created
+    for provider_code, code, name, model_type, currency, per_1k_in, per_1k_out in seeds.MODELS:
+        model, was_created = AIModel.objects.get_or_create(
+            provider=providers[provider_code], code=code, defaults={"name": name, "model_type": model_type}
+        )
+        created["models"] += was_created
+        for pricing_type, price in ((PricingType.INPUT_1K, per_1k_in), (PricingType.OUTPUT_1K, per_1k_out)):
+            if price is None:
+                continue
+            _row, was_created = ModelPricing.objects.get_or_create(
+                model=model, pricing_type=pricing_type, effective_from=effective,
+                defaults={"unit_price": price, "currency": currency, "note": "seed: public list price"},
+            )
+            created["prices"] += was_created
+    return created
+
+
+# Configs -----------------------------------------------------------------------------------
+
+
+def _config_link_model(config: ModelConfig) -> None:
+    model = config.model if config.model_id else None
+    if model is None or model.code != config.model_code or model.provider_id != config.provider_id:
+        model_type = ModelType.EMBEDDING if config.capability == Capability.EMBEDDING else ModelType.TEXT
+        config.model = ai_model_ensure(provider=config.provider, code=config.model_code, model_type=model_type)
+
+
+@transaction.atomic
+def model_config_create(*, actor, provider: Provider, name: str, model_code: str, **fields) -> ModelConfig:
+    """Create a config; its catalogue model is found or created from ``model_code``."""
+    config = ModelConfig(provider=provider, name=name, model_code=model_code, **fields)
+    _config_link_model(config)
+    config.stamp(actor)
+    config.full_clean()
+    config.save()
+    return config
+
+
+@transaction.atomic
+def model_config_update(*, actor, config: ModelConfig, **fields) -> ModelConfig:
+    """Change a config. An empty or missing ``api_key`` keeps the stored key (keys are write-only)."""
+    if not fields.get("api_key"):
+        fields.pop("api_key", None)
+    for name, value in fields.items():
+        setattr(config, name, value)
+    _config_link_model(config)
+    config.stamp(actor)
+    config.full_clean()
+    config.save()
+    return config
+
+
+def model_config_disable(*, actor, config: ModelConfig) -> ModelConfig:
+    """Take a config out of routing at once: the router never calls an inactive config."""
+    config.is_active = False
+    config.stamp(actor)
+    config.save(update_fields=["is_active", "updated_at", "updated_by"])
+    return config
+
+
+def model_config_test(*, config: ModelConfig) -> tuple[bool, str]:
+    """Make one real, cheap call with ``config`` (not through the router, no failover) and store the result.
+
+    Returns (ok, message). The call is metered like any other (a usage record is written).
+    """
+    from . import router
+
+    ok, message = router.probe(config=config)
+    message = redact(message)[:500]
+    ModelConfig.objects.filter(pk=config.pk).update(
+        last_tested_at=timezone.now(), last_test_ok=ok, last_test_message=message
+    )
+    config.refresh_from_db(fields=["last_tested_at", "last_test_ok", "last_test_message"])
+    return ok, message
+
+
+# Budgets -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def budget_set(*, actor, shop=None, config=None, monthly_limit, is_active: bool = True) -> Budget:
+    """Set (create or change) the monthly CNY budget of one shop or one config."""
+    if (shop is None) == (config is None):
+        raise BillingError(_("A budget is for one shop or one config."), code="invalid_budget_target")
+    budget = Budget.objects.filter(shop=shop, config=config).first() or Budget(
+        scope=BudgetScope.SHOP if shop else BudgetScope.CONFIG, shop=shop, config=config
+    )
+    budget.monthly_limit = monthly_limit
+    budget.is_active = is_active
+    budget.stamp(actor)
+    budget.full_clean(validate_unique=False)
+    budget.save()
+    return budget
+
+
+# Request log upkeep ------------------------------------------------------------------------
+
+
+def request_log_purge(*, now=None) -> int:
+    """Delete request-log rows older than their config's retention (and any whose config is gone).
+
+    Returns the number of rows deleted. Run daily by the beat task billing.purge_request_logs.
+    """
+    now = now or timezone.now()
+    deleted = 0
+    for config_id, days in ModelConfig.objects.values_list("id", "log_retention_days"):
+        count, _detail = RequestLog.objects.filter(
+            usage__config_id=config_id, created_at__lt=now - timedelta(days=days)
+        ).delete()
+        deleted += count
+    # A log whose config was deleted keeps the shortest default retention.
+    orphan_cutoff = now - timedelta(days=7)
+    count, _detail = RequestLog.objects.filter(usage__config__isnull=True, created_at__lt=orphan_cutoff).delete()
+    return deleted + count
