@@ -26,3 +26,28 @@ def config(template, owner):
         values={"model": "gpt-4o", "temperature": 0.2, "api_key": SECRET, "proxy": {"password": PROXY_SECRET}},
         reason="first", ip="10.0.0.1", user_agent="pytest",
     )
+
+
+@pytest.fixture
+def shop_settings_template(db):
+    """The seeded template (re-seeded if a transactional test flushed the database)."""
+    import importlib
+
+    from django.apps import apps
+
+    from configs.models import ConfigTemplate
+
+    seed = importlib.import_module("configs.migrations.0002_seed_shop_settings_template").seed
+    if not ConfigTemplate.objects.filter(code="shop_settings").exists():
+        seed(apps, None)
+    return ConfigTemplate.objects.get(code="shop_settings")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The file cache outlives a test's rolled-back rows; ids get reused, so start each test empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

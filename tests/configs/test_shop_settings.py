@@ -1,0 +1,119 @@
+import pytest
+
+from configs import selectors, services
+from configs.choices import HistoryAction
+from configs.exceptions import ConfigConflict, ConfigPermissionDenied, ConfigValidationError
+from configs.models import ConfigHistory
+
+pytestmark = pytest.mark.django_db
+
+DEFAULTS = {
+    "ocr_region": {"x": 0, "y": 0, "w": 800, "h": 600},
+    "unread_threshold": 0.5,
+    "auto_mode": False,
+    "auto_send_threshold": 0.9,
+    "draft_threshold": 0.6,
+    "reply_delay_seconds": 2,
+    "business_hours": {"enabled": False, "start": "09:00", "end": "23:00", "days": [1, 2, 3, 4, 5, 6, 7]},
+    "buyer_blacklist": [],
+    "buyer_whitelist": [],
+    "keyword_blacklist": [],
+    "keyword_whitelist": [],
+    "ai_model_config_id": 0,
+    "forbidden_phrases": [],
+}
+
+
+def test_the_migration_seeds_a_system_template(shop_settings_template):
+    assert shop_settings_template.is_system
+    assert shop_settings_template.category.code == "shop"
+
+
+def test_a_shop_never_configured_reads_the_defaults(world, shop_settings_template):
+    assert selectors.shop_settings_get(shop=world.shop) == DEFAULTS
+
+
+def test_a_shop_admin_changes_their_shop_and_the_pipeline_reads_it(world, shop_settings_template):
+    config = services.shop_settings_update(
+        shop=world.shop, actor=world.shop_admin, reason="go live",
+        values={"auto_mode": True, "ocr_region": {"x": 10, "y": 20, "w": 300, "h": 400},
+                "forbidden_phrases": ["最低价"]},
+    )
+    assert config.version == 1 and config.shop == world.shop and config.user is None
+    settings = selectors.shop_settings_get(shop=world.shop)
+    assert settings["auto_mode"] is True and settings["ocr_region"]["w"] == 300
+    assert settings["forbidden_phrases"] == ["最低价"]
+    assert settings["auto_send_threshold"] == 0.9  # untouched default
+    assert selectors.shop_settings_get(shop=world.other_shop) == DEFAULTS  # one config per shop
+
+    # A later change merges key by key: what it leaves out keeps its value.
+    services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={"reply_delay_seconds": 5},
+                                  expected_version=1)
+    settings = selectors.shop_settings_get(shop=world.shop)
+    assert settings["reply_delay_seconds"] == 5 and settings["auto_mode"] is True
+
+
+def test_draft_threshold_above_auto_threshold_is_refused(world, shop_settings_template):
+    with pytest.raises(ConfigValidationError, match="draft threshold"):
+        services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                      values={"draft_threshold": 0.95})
+    with pytest.raises(ConfigValidationError):
+        services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                      values={"auto_send_threshold": 1.5})
+    with pytest.raises(ConfigValidationError):
+        services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                      values={"business_hours": {"start": "25:00"}})
+    with pytest.raises(ConfigValidationError, match="both"):
+        services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                      values={"buyer_blacklist": ["tb_123"], "buyer_whitelist": ["tb_123"]})
+    assert selectors.shop_settings_config(shop=world.shop) is None
+    assert selectors.shop_settings_get(shop=world.shop) == DEFAULTS
+
+
+@pytest.mark.parametrize("who", ["agent", "outsider"])
+def test_agents_and_other_shops_admins_cannot_change_a_shops_settings(world, shop_settings_template, who):
+    with pytest.raises(ConfigPermissionDenied):
+        services.shop_settings_update(shop=world.shop, actor=getattr(world, who), values={"auto_mode": True})
+
+
+def test_a_superadmin_changes_any_shop(world, shop_settings_template):
+    services.shop_settings_update(shop=world.other_shop, actor=world.superadmin, values={"auto_mode": True})
+    assert selectors.shop_settings_get(shop=world.other_shop)["auto_mode"] is True
+
+
+def test_stale_shop_settings_edit_is_a_conflict(world, shop_settings_template):
+    services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={"auto_mode": True})
+    services.shop_settings_update(shop=world.shop, actor=world.superadmin, values={"reply_delay_seconds": 9},
+                                  expected_version=1)
+    with pytest.raises(ConfigConflict):
+        services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={"auto_mode": False},
+                                      expected_version=1)
+    assert selectors.shop_settings_get(shop=world.shop)["auto_mode"] is True
+
+
+def test_shop_settings_history_and_rollback_end_to_end(world, shop_settings_template):
+    services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={"draft_threshold": 0.5},
+                                  reason="v1")
+    services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                  values={"auto_mode": True, "keyword_blacklist": ["退款"]}, reason="v2")
+    services.shop_settings_update(shop=world.shop, actor=world.superadmin,
+                                  values={"auto_send_threshold": 0.8, "draft_threshold": 0.7}, reason="v3")
+    config = selectors.shop_settings_config(shop=world.shop)
+    history = list(selectors.config_history_list(config=config))
+    assert [(h.version, h.action, h.reason) for h in history] == [
+        (3, HistoryAction.UPDATE, "v3"), (2, HistoryAction.UPDATE, "v2"), (1, HistoryAction.CREATE, "v1")]
+    assert history[0].actor == world.superadmin
+    diff = selectors.config_versions_diff(config=config, from_version=1, to_version=3)
+    assert [(d["path"], d["change"], d["old"], d["new"]) for d in diff] == [
+        ("auto_mode", "changed", False, True),
+        ("auto_send_threshold", "changed", 0.9, 0.8),
+        ("draft_threshold", "changed", 0.5, 0.7),
+        ("keyword_blacklist", "changed", [], ["退款"]),
+    ]
+
+    services.config_rollback(config=config, version=1, actor=world.shop_admin, reason="too aggressive")
+    settings = selectors.shop_settings_get(shop=world.shop)
+    assert settings == {**DEFAULTS, "draft_threshold": 0.5}
+    assert config.version == 4
+    last = ConfigHistory.objects.filter(config=config).order_by("-version").first()
+    assert (last.action, last.reason, last.actor) == (HistoryAction.ROLLBACK, "too aggressive", world.shop_admin)
