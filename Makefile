@@ -1,6 +1,6 @@
 # kefu: `make run` (embedded defaults, one machine) and `make test` (every test, SQLite then PostgreSQL).
 PYTHON ?= python3.11
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
@@ -32,7 +32,7 @@ run: setup
 	@echo "kefu admin: http://127.0.0.1:$${KEFU_PORT:-8000}/admin/   API: http://127.0.0.1:$${KEFU_PORT:-8000}/api/"
 	@echo "Sign in with the superadmin printed above (KEFU_ADMIN_USER, default 'admin')."
 	@echo ""
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
 test: $(VENV)/.dev-installed
 	$(PY) manage.py compilemessages --ignore=.venv -v 0

@@ -51,10 +51,3 @@ class ShopMembershipAdmin(ScopedModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.shop_membership_set(actor=request.user, shop=obj.shop, user=obj.user, role=obj.role)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "shop":
-            from .models import Shop
-
-            kwargs["queryset"] = Shop.objects.manageable_by(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -7,6 +7,16 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A foreign-key filter that offers only the related rows the person may see."""
+
+    def field_choices(self, field, request, model_admin):
+        related = field.related_model._default_manager.all()
+        if hasattr(related, "for_user"):
+            related = related.for_user(request.user)
+        return [(obj.pk, str(obj)) for obj in related]
+
+
 class ScopedModelAdmin(admin.ModelAdmin):
     """An admin whose rows come from ``model.objects.for_user(user)``.
 
@@ -17,6 +27,23 @@ class ScopedModelAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).for_user(request.user)
+
+    def get_list_filter(self, request):
+        # A plain foreign-key filter would list every shop; scope its choices.
+        scoped = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and "__" not in entry:
+                field = self.model._meta.get_field(entry)
+                if field.is_relation and field.many_to_one:
+                    entry = (entry, ScopedRelatedFieldListFilter)
+            scoped.append(entry)
+        return scoped
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model._default_manager.all()
+        if "queryset" not in kwargs and hasattr(related, "manageable_by") and db_field.name not in self.raw_id_fields:
+            kwargs["queryset"] = related.manageable_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def manageable_queryset(self, request):
         return self.model._default_manager.all().manageable_by(request.user)

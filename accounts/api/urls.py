@@ -1,10 +1,10 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
+from kefu.api.routers import OptionalSlashRouter
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from .views import LoginView, LogoutView, MeView, UserViewSet
 
-router = DefaultRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("users", UserViewSet, basename="user")
 
 urlpatterns = [

@@ -1,7 +1,7 @@
-from rest_framework.routers import DefaultRouter
+from kefu.api.routers import OptionalSlashRouter
 
 from .views import ShopViewSet
 
-router = DefaultRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("shops", ShopViewSet, basename="shop")
 urlpatterns = router.urls

@@ -164,8 +164,9 @@ KEFU_ENCRYPTION_KEYS = env("KEFU_ENCRYPTION_KEYS", default="")
 # REST framework ----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.SessionAuthentication",
+        # JWT first: its WWW-Authenticate header makes a missing login a 401.
         "accounts.authentication.JWTAuthentication",
+        "accounts.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [

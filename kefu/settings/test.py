@@ -11,7 +11,7 @@ from pathlib import Path
 from .base import *  # noqa: F403
 from .base import DATABASES, LOGGING, env
 
-SECRET_KEY = "kefu-tests-not-secret"  # noqa: S105
+SECRET_KEY = "kefu-tests-not-secret-but-long-enough-for-hs256"  # noqa: S105
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -59,3 +59,4 @@ KEFU_LOGIN_DELAY_SECONDS = 0.0
 LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

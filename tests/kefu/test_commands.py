@@ -1,0 +1,104 @@
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import User
+from customer_service.models import Shop, ShopMembership
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run_command(*args, **kwargs):
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO(), **kwargs)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_bootstrap_prints_a_generated_password_once_and_is_idempotent(settings):
+    settings.KEFU_ADMIN_USER, settings.KEFU_ADMIN_PASSWORD = "boss", ""
+    first = run_command("bootstrap", "--demo")
+    password = first.split("Superadmin created: boss / ")[1].split()[0]
+    boss = User.objects.get(username="boss")
+    assert boss.is_superadmin and boss.is_superuser and boss.check_password(password)
+    assert len(password) >= 16
+    second = run_command("bootstrap", "--demo")
+    assert password not in second and "already exists" in second
+    assert User.objects.filter(username="boss").count() == 1
+    shop = Shop.objects.get()
+    assert sorted(ShopMembership.objects.filter(shop=shop).values_list("user__username", "role")) == [
+        ("demo_admin", "admin"),
+        ("demo_agent", "agent"),
+    ]
+
+
+@pytest.mark.django_db
+def test_bootstrap_uses_the_configured_password(settings):
+    settings.KEFU_ADMIN_USER, settings.KEFU_ADMIN_PASSWORD = "boss", "Configured-Pass-123"
+    output = run_command("bootstrap")
+    assert "Configured-Pass-123" not in output
+    assert User.objects.get(username="boss").check_password("Configured-Pass-123")
+
+
+def test_init_env_writes_keys_once(tmp_path):
+    target = tmp_path / ".env"
+    run_command("init_env", "--path", str(target))
+    text = target.read_text()
+    assert "DJANGO_SECRET_KEY=" in text and "KEFU_ENCRYPTION_KEYS=k1:" in text
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    run_command("init_env", "--path", str(target))
+    assert target.read_text() == text
+
+
+@pytest.mark.django_db
+def test_diagnose_fails_readably_when_no_worker_runs():
+    out = StringIO()
+    with pytest.raises(CommandError, match="queue:default"):
+        call_command("diagnose", stdout=out)
+    report = out.getvalue()
+    assert "[ OK ] database" in report.replace("\x1b[32;1m", "").replace("\x1b[0m", "") or "database" in report
+    assert "no worker consumes this queue" in report
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_diagnose_passes_with_a_worker(celery_worker_process, settings):
+    settings.KEFU_HEALTH_QUEUES = ["default", "llm"]
+    settings.DEBUG = True  # static files served by Django, nothing to collect
+    report = run_command("diagnose")
+    assert "Everything kefu needs is working." in report
+
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "kefu.settings.production",
+    "DJANGO_SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-entropy-1234567890",
+    "DJANGO_ALLOWED_HOSTS": "kefu.example.com",
+    "DATABASE_URL": "postgres://kefu:pw@127.0.0.1:5432/kefu",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "KEFU_ENCRYPTION_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    "DJANGO_READ_DOT_ENV_FILE": "false",
+}
+
+
+def _manage(*args, env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEFU_", "DATABASE_URL", "REDIS"))}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_check_deploy_passes_with_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_production_refuses_to_start_without_an_encryption_key():
+    result = _manage("check", env={**PRODUCTION_ENV, "KEFU_ENCRYPTION_KEYS": ""})
+    assert result.returncode != 0
+    assert "KEFU_ENCRYPTION_KEYS" in result.stderr

@@ -1,0 +1,171 @@
+"""Role × endpoint × shop: every person gets exactly what their role allows, and no foreign row.
+
+``world`` has two shops: 甜品旗舰店 (shop admin "shopadmin", agent "agent") and
+数码专营店 (its admin "outsider"), plus the superadmin "root".
+"""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
+
+ROLES = ["superadmin", "shop_admin", "agent", "outsider", "anonymous"]
+
+
+def person(world, role):
+    return None if role == "anonymous" else getattr(world, role)
+
+
+def names(response):
+    body = response.json()
+    rows = body["results"] if isinstance(body, dict) and "results" in body else body
+    return sorted(row.get("name") or row.get("username") for row in rows)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "role, expected",
+    [
+        ("superadmin", ["数码专营店", "甜品旗舰店"]),
+        ("shop_admin", ["甜品旗舰店"]),
+        ("agent", ["甜品旗舰店"]),
+        ("outsider", ["数码专营店"]),
+    ],
+)
+def test_shop_list_shows_only_the_persons_shops(world, client_for, role, expected):
+    response = client_for(person(world, role)).get("/api/shops/")
+    assert response.status_code == 200
+    assert names(response) == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "role, expected",
+    [
+        ("superadmin", ["agent", "outsider", "root", "shopadmin"]),
+        ("shop_admin", ["agent", "shopadmin"]),
+        ("agent", ["agent", "shopadmin"]),
+        ("outsider", ["outsider"]),
+    ],
+)
+def test_user_list_shows_only_the_people_of_the_persons_shops(world, client_for, role, expected):
+    response = client_for(person(world, role)).get("/api/users/")
+    assert response.status_code == 200
+    assert names(response) == expected
+
+
+# (method, path template, body) → status for superadmin, shop_admin, agent, outsider, anonymous
+SHOP_MATRIX = [
+    ("get", "/api/shops/{shop}/", None, [200, 200, 200, 404, 401]),
+    ("patch", "/api/shops/{shop}/", {"qianniu_title": "新标题"}, [200, 200, 403, 404, 401]),
+    ("post", "/api/shops/", {"name": "新店"}, [201, 403, 403, 403, 401]),
+    ("delete", "/api/shops/{shop}/", None, [204, 403, 403, 404, 401]),
+    ("get", "/api/shops/{shop}/members/", None, [200, 200, 200, 404, 401]),
+    ("post", "/api/shops/{shop}/members/", {"user": "{outsider}", "role": "agent"}, [201, 201, 403, 404, 401]),
+    ("delete", "/api/shops/{shop}/members/{agent}", None, [204, 204, 403, 404, 401]),
+    ("get", "/api/users/{root}/", None, [200, 404, 404, 404, 401]),
+    ("get", "/api/users/{agent}/", None, [200, 200, 200, 404, 401]),
+    ("patch", "/api/users/{agent}/", {"daily_request_quota": 5}, [200, 403, 403, 404, 401]),
+    ("post", "/api/users/", {"username": "newbie", "password": "A-long-pass-phrase-9"}, [201, 403, 403, 403, 401]),
+    ("get", "/api/users/{agent}/sessions/", None, [200, 200, 200, 404, 401]),
+    ("get", "/api/auth/me", None, [200, 200, 200, 200, 401]),
+]
+
+
+def fill(template, world):
+    values = {"shop": world.shop.pk, "outsider": world.outsider.pk, "agent": world.agent.pk, "root": world.superadmin.pk}
+    if isinstance(template, str):
+        text = template.format(**values)
+        return int(text) if text.isdigit() else text
+    if isinstance(template, dict):
+        return {k: fill(v, world) for k, v in template.items()}
+    return template
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, path, body, statuses", SHOP_MATRIX, ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("role_index", range(len(ROLES)), ids=ROLES)
+def test_endpoint_matrix(world, client_for, method, path, body, statuses, role_index):
+    client = client_for(person(world, ROLES[role_index]))
+    response = getattr(client, method)(fill(path, world), fill(body, world), format="json")
+    assert response.status_code == statuses[role_index], response.content[:300]
+    if response.status_code >= 400:
+        assert response["Content-Type"].startswith("application/json")
+        assert set(response.json()) == {"error", "message", "detail"}
+
+
+def _list_endpoints():
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    return sorted(path for path, methods in paths.items() if "get" in methods and "{" not in path)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_no_list_endpoint_leaks_the_other_shop(world, client_for, role):
+    """Every GET list endpoint that exists: no 500, and nobody sees a shop they are not in."""
+    client = client_for(person(world, role))
+    foreign = {"shop_admin": "数码专营店", "agent": "数码专营店", "outsider": "甜品旗舰店"}.get(role)
+    for path in _list_endpoints():
+        if path.startswith("/api/schema") or path.startswith("/api/docs"):
+            continue
+        response = client.get(path)
+        assert response.status_code < 500, path
+        if foreign:
+            assert foreign not in response.content.decode(), f"{role} sees {foreign} at {path}"
+
+
+ADMIN_ROLES = ["superadmin", "shop_admin", "agent", "outsider"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_every_admin_changelist_is_scoped(world, client, role):
+    client.force_login(person(world, role))
+    foreign = {"shop_admin": "数码专营店", "agent": "数码专营店", "outsider": "甜品旗舰店"}.get(role)
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        response = client.get(url)
+        assert response.status_code in (200, 403), url
+        if response.status_code == 200 and foreign:
+            assert foreign not in response.content.decode(), f"{role} sees {foreign} at {url}"
+
+
+@pytest.mark.django_db
+def test_anonymous_admin_requests_go_to_the_login_page(client):
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_an_agent_sees_the_shop_page_read_only_and_cannot_post_changes(world, client):
+    client.force_login(world.agent)
+    url = reverse("admin:customer_service_shop_change", args=[world.shop.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    response = client.post(url, {"name": "改名", "qianniu_title": "x", "is_active": "on"})
+    assert response.status_code == 403
+    world.shop.refresh_from_db()
+    assert world.shop.name == "甜品旗舰店"
+
+
+@pytest.mark.django_db
+def test_a_shop_admin_changes_their_shop_but_not_another(world, client):
+    client.force_login(world.shop_admin)
+    own = reverse("admin:customer_service_shop_change", args=[world.shop.pk])
+    data = {
+        "name": "甜品旗舰店",
+        "qianniu_title": "改过的标题",
+        "is_active": "on",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+    assert client.post(own, data).status_code == 302
+    world.shop.refresh_from_db()
+    assert world.shop.qianniu_title == "改过的标题"
+    foreign = reverse("admin:customer_service_shop_change", args=[world.other_shop.pk])
+    assert client.get(foreign).status_code == 302  # "does not exist", back to the index
+    assert client.post(foreign, {**data, "name": "数码专营店"}).status_code in (302, 403)
+    world.other_shop.refresh_from_db()
+    assert world.other_shop.qianniu_title != "改过的标题"
