@@ -188,6 +188,26 @@ class ModelConfig(AuditedModel):
             raise ValidationError({"temperature": _("Between 0 and 2.")})
 
 
+class SuperadminOnlyQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self if _superadmin(user) else self.none()
+
+    def manageable_by(self, user):
+        return self.for_user(user)
+
+
+class ShopModelChoiceQuerySet(models.QuerySet):
+    def for_user(self, user):
+        from customer_service.models import Shop
+
+        return self.filter(shop__in=Shop.objects.for_user(user))
+
+    def manageable_by(self, user):
+        from customer_service.models import Shop
+
+        return self.filter(shop__in=Shop.objects.manageable_by(user))
+
+
 class ShopModelChoice(TimestampedModel):
     """The config a shop chose for a capability; the router tries it first for that shop's calls."""
 
@@ -196,6 +216,8 @@ class ShopModelChoice(TimestampedModel):
     )
     capability = models.CharField(_("capability"), max_length=16, choices=Capability.choices, default=Capability.TEXT)
     config = models.ForeignKey(ModelConfig, verbose_name=_("config"), on_delete=models.CASCADE, related_name="+")
+
+    objects = ShopModelChoiceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("shop model choice")
@@ -336,6 +358,8 @@ class RequestLog(models.Model):
     prompt = models.TextField(_("prompt"))
     response = models.TextField(_("response"), blank=True)
 
+    objects = SuperadminOnlyQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("request log")
         verbose_name_plural = _("request logs")
@@ -410,6 +434,8 @@ class SpendCounter(models.Model):
     reserved = models.DecimalField(_("reserved (CNY)"), default=Decimal("0"), **MONEY)
     spent = models.DecimalField(_("spent (CNY)"), default=Decimal("0"), **MONEY)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = SuperadminOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("spend counter")

@@ -104,6 +104,22 @@ def model_config_update(*, actor, config: ModelConfig, **fields) -> ModelConfig:
     return config
 
 
+@transaction.atomic
+def model_config_save(*, actor, config: ModelConfig, api_key: str | None = None,
+                      extra_headers: dict | None = None) -> ModelConfig:
+    """Validate and save ``config`` as edited in a form; a new key or headers replace the stored ones
+    only when given (they are write-only: forms never show them)."""
+    if api_key:
+        config.api_key = api_key
+    if extra_headers is not None:
+        config.extra_headers = extra_headers
+    _config_link_model(config)
+    config.stamp(actor)
+    config.full_clean()
+    config.save()
+    return config
+
+
 def model_config_disable(*, actor, config: ModelConfig) -> ModelConfig:
     """Take a config out of routing at once: the router never calls an inactive config."""
     config.is_active = False

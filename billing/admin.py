@@ -1,0 +1,196 @@
+"""Admin for providers, models, configs (key write-only), prices, budgets, usage (read-only, totals, chart)."""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kefu.admin import ScopedModelAdmin
+
+from . import breaker, selectors, services
+from .charts import daily_svg
+from .models import (
+    AIModel,
+    Budget,
+    ModelConfig,
+    ModelPricing,
+    Provider,
+    RequestLog,
+    ShopModelChoice,
+    SpendCounter,
+    UsageRecord,
+)
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Provider)
+class ProviderAdmin(ScopedModelAdmin):
+    list_display = ["code", "name", "api_style", "default_base_url", "enabled"]
+    list_filter = ["api_style", "enabled"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(AIModel)
+class AIModelAdmin(ScopedModelAdmin):
+    list_display = ["code", "name", "provider", "model_type", "enabled"]
+    list_filter = ["provider", "model_type", "enabled"]
+    search_fields = ["code", "name"]
+    list_select_related = ["provider"]
+
+
+class ModelConfigForm(forms.ModelForm):
+    """The key and extra headers are write-only: the form never shows them; blank keeps what is stored."""
+
+    new_api_key = forms.CharField(
+        label=_("API key"), required=False, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Write-only. Leave blank to keep the stored key."),
+    )
+    base_url = forms.URLField(label=_("base URL"), required=False, assume_scheme="https",
+                              help_text=_("Empty: the provider's."))
+    new_extra_headers = forms.JSONField(
+        label=_("extra headers"), required=False,
+        help_text=_('Write-only JSON object, e.g. {"HTTP-Referer": "https://shop.example"}; blank keeps.'),
+    )
+
+    class Meta:
+        model = ModelConfig
+        fields = ["name", "provider", "model_code", "model", "owner", "capability", "base_url", "temperature",
+                  "max_tokens", "timeout_seconds", "max_retries", "is_default", "priority", "is_active",
+                  "log_requests", "log_retention_days"]
+
+
+@admin.register(ModelConfig)
+class ModelConfigAdmin(ScopedModelAdmin):
+    form = ModelConfigForm
+    list_display = ["name", "provider", "model_code", "capability", "owner", "is_default", "priority", "is_active",
+                    "masked_key", "breaker_state", "last_test_ok", "last_tested_at"]
+    list_filter = ["capability", "is_active", "is_default", "provider"]
+    search_fields = ["name", "model_code"]
+    list_select_related = ["provider", "owner"]
+    raw_id_fields = ["owner", "model"]
+    readonly_fields = ["masked_key", "header_names", "last_tested_at", "last_test_ok", "last_test_message"]
+    actions = ["test_connection", "disable", "reset_breaker"]
+    fieldsets = [
+        (None, {"fields": ["name", "provider", "model_code", "model", "owner", "capability"]}),
+        (_("Credentials"), {"fields": ["masked_key", "new_api_key", "base_url", "header_names",
+                                       "new_extra_headers"]}),
+        (_("Parameters"), {"fields": ["temperature", "max_tokens", "timeout_seconds", "max_retries"]}),
+        (_("Routing"), {"fields": ["is_default", "priority", "is_active"]}),
+        (_("Request log"), {"fields": ["log_requests", "log_retention_days"]}),
+        (_("Last test"), {"fields": ["last_tested_at", "last_test_ok", "last_test_message"]}),
+    ]
+
+    @admin.display(description=_("API key"))
+    def masked_key(self, obj):
+        return obj.api_key_masked or "—"
+
+    @admin.display(description=_("extra header names"))
+    def header_names(self, obj):
+        return ", ".join(sorted(obj.extra_headers or {})) or "—"
+
+    @admin.display(description=_("breaker"))
+    def breaker_state(self, obj):
+        return breaker.state(obj.pk)
+
+    def save_model(self, request, obj, form, change):
+        services.model_config_save(
+            actor=request.user, config=obj, api_key=form.cleaned_data.get("new_api_key") or None,
+            extra_headers=form.cleaned_data.get("new_extra_headers"),
+        )
+
+    @admin.action(description=_("Test connection (one real, cheap call)"))
+    def test_connection(self, request, queryset):
+        for config in queryset:
+            ok, message = services.model_config_test(config=config)
+            self.message_user(request, f"{config}: {message}", messages.SUCCESS if ok else messages.ERROR)
+
+    @admin.action(description=_("Disable (take out of routing)"))
+    def disable(self, request, queryset):
+        for config in queryset:
+            services.model_config_disable(actor=request.user, config=config)
+        self.message_user(request, _("%(n)d configs disabled.") % {"n": queryset.count()}, messages.SUCCESS)
+
+    @admin.action(description=_("Reset circuit breaker"))
+    def reset_breaker(self, request, queryset):
+        for config in queryset:
+            breaker.reset(config.pk)
+        self.message_user(request, _("Breakers reset."), messages.SUCCESS)
+
+
+@admin.register(ModelPricing)
+class ModelPricingAdmin(ScopedModelAdmin):
+    list_display = ["model", "pricing_type", "unit_price", "currency", "effective_from", "effective_to", "note"]
+    list_filter = ["pricing_type", "currency", "model__provider"]
+    search_fields = ["model__code"]
+    list_select_related = ["model__provider"]
+    raw_id_fields = ["model"]
+    date_hierarchy = "effective_from"
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
+    list_display = ["created_at", "usage_type", "model", "config_name", "shop", "user", "status", "error_code",
+                    "input_tokens", "output_tokens", "cost", "latency_ms", "attempt", "message_ref"]
+    list_filter = ["status", "usage_type", "error_code", "model__provider", "shop"]
+    search_fields = ["request_id", "config_name", "model__code", "user__username"]
+    list_select_related = ["model__provider", "shop", "user"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if not context or "cl" not in context:
+            return response
+        queryset = context["cl"].queryset
+        context["usage_totals"] = selectors.usage_totals(queryset)
+        # The chart covers the filtered rows of the last 31 days (or the period filtered on).
+        if not any(key.startswith("created_at") for key in request.GET):
+            queryset = queryset.filter(created_at__gte=timezone.now() - timedelta(days=31))
+        context["usage_chart"] = daily_svg(selectors.usage_grouped(queryset, by="day"))
+        return response
+
+
+@admin.register(RequestLog)
+class RequestLogAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
+    list_display = ["created_at", "usage"]
+    raw_id_fields = ["usage"]
+
+
+@admin.register(Budget)
+class BudgetAdmin(ScopedModelAdmin):
+    list_display = ["scope", "shop", "config", "monthly_limit", "is_active", "updated_at"]
+    list_filter = ["scope", "is_active"]
+    raw_id_fields = ["config"]
+
+    def save_model(self, request, obj, form, change):
+        obj.stamp(request.user)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(SpendCounter)
+class SpendCounterAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
+    list_display = ["scope", "scope_id", "period", "requests", "reserved", "spent", "updated_at"]
+    list_filter = ["scope", "period"]
+
+
+@admin.register(ShopModelChoice)
+class ShopModelChoiceAdmin(ScopedModelAdmin):
+    list_display = ["shop", "capability", "config"]
+    raw_id_fields = ["config"]
+
+    def has_add_permission(self, request):
+        return self.has_change_permission(request)
