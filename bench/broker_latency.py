@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -32,9 +31,28 @@ def run(broker: str, tasks: int, workdir: Path) -> dict:
     }
     (workdir / "results").mkdir(parents=True, exist_ok=True)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", "default", "-P", "solo", "-n", "bench@local",
-         "--without-mingle", "--without-gossip", "-l", "error"],
-        cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kefu",
+            "worker",
+            "-Q",
+            "default",
+            "-P",
+            "solo",
+            "-n",
+            "bench@local",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "error",
+        ],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     code = f"""
 import json, os, statistics, time, django
@@ -51,8 +69,9 @@ except Exception:
 print(json.dumps({{"samples": samples, "broadcast": broadcast}}))
 """
     try:
-        out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=env, capture_output=True, text=True,
-                             timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300
+        )
         import json
 
         data = json.loads(out.stdout.strip().splitlines()[-1])
@@ -73,8 +92,10 @@ def main():
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, broker in (("filesystem://", "filesystem://localhost//"),
-                             ("sqla+sqlite", f"sqla+sqlite:///{tmp}/broker.sqlite3")):
+        for name, broker in (
+            ("filesystem://", "filesystem://localhost//"),
+            ("sqla+sqlite", f"sqla+sqlite:///{tmp}/broker.sqlite3"),
+        ):
             workdir = Path(tmp) / name.replace("/", "").replace(":", "").replace("+", "_")
             workdir.mkdir()
             rows.append((name, run(broker, args.tasks, workdir)))

@@ -73,7 +73,12 @@ SHOP_MATRIX = [
 
 
 def fill(template, world):
-    values = {"shop": world.shop.pk, "outsider": world.outsider.pk, "agent": world.agent.pk, "root": world.superadmin.pk}
+    values = {
+        "shop": world.shop.pk,
+        "outsider": world.outsider.pk,
+        "agent": world.agent.pk,
+        "root": world.superadmin.pk,
+    }
     if isinstance(template, str):
         text = template.format(**values)
         return int(text) if text.isdigit() else text

@@ -66,7 +66,8 @@ def test_every_write_endpoint_refuses_bad_bodies_with_json(world, client_for, co
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "query", ["page=abc", "page=99999", "page_size=-5", "ordering=no_such_field", "is_active=maybe", "search=" + "x" * 5000]
+    "query",
+    ["page=abc", "page=99999", "page_size=-5", "ordering=no_such_field", "is_active=maybe", "search=" + "x" * 5000],
 )
 def test_list_endpoints_survive_odd_query_strings(world, client_for, query):
     client = client_for(world.superadmin)

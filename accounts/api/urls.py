@@ -1,6 +1,7 @@
 from django.urls import path
-from kefu.api.routers import OptionalSlashRouter
 from rest_framework_simplejwt.views import TokenRefreshView
+
+from kefu.api.routers import OptionalSlashRouter
 
 from .views import LoginView, LogoutView, MeView, UserViewSet
 

@@ -58,5 +58,5 @@ REST_FRAMEWORK = {
 KEFU_LOGIN_DELAY_SECONDS = 0.0
 LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ def test_make_run_serves_the_admin_and_starts_worker_and_beat(tmp_path):
         deadline, page = time.monotonic() + 240, None
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2) as response:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2) as response:
                     page = response.read().decode()
                     break
             except OSError:
