@@ -61,7 +61,9 @@ from kefu.celery import app, ping
 ping.delay().get(timeout=60)  # warm up: worker ready
 samples = []
 for _ in range({tasks}):
-    t = time.perf_counter(); ping.delay().get(timeout=30, interval=0.005); samples.append((time.perf_counter() - t) * 1000)
+    t = time.perf_counter()
+    ping.delay().get(timeout=30, interval=0.005)
+    samples.append((time.perf_counter() - t) * 1000)
 try:
     broadcast = bool(app.control.inspect(timeout=2).ping())
 except Exception:
