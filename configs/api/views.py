@@ -1,0 +1,232 @@
+"""Configs API: thin views over configs.services and configs.selectors."""
+
+from django.db.models import ProtectedError
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from customer_service.models import Shop
+from kefu.api.viewsets import ScopedModelViewSet
+
+from .. import selectors, services
+from ..exceptions import ConfigError
+from ..models import ConfigCategory, ConfigTemplate, SystemConfig, UserConfig
+from .serializers import (
+    ConfigCategorySerializer,
+    ConfigHistorySerializer,
+    ConfigTemplateSerializer,
+    DiffRowSerializer,
+    RollbackSerializer,
+    SystemConfigInputSerializer,
+    SystemConfigSerializer,
+    UserConfigCreateSerializer,
+    UserConfigSerializer,
+    UserConfigUpdateSerializer,
+)
+
+
+def request_meta(request) -> dict:
+    """What the history row records about where a change came from."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    ip = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
+    return {"ip": ip or None, "user_agent": request.META.get("HTTP_USER_AGENT", "")[:512]}
+
+
+class UserConfigFilterSet(filters.FilterSet):
+    template_code = filters.CharFilter(field_name="template__code")
+    expired = filters.BooleanFilter(method="filter_expired")
+
+    class Meta:
+        model = UserConfig
+        fields = ["template", "template_code", "user", "shop", "key", "scope", "is_active"]
+
+    def filter_expired(self, queryset, name, value):
+        expired = queryset.expired()
+        return expired if value else queryset.exclude(pk__in=expired.values("pk"))
+
+
+class UserConfigViewSet(ScopedModelViewSet):
+    """Configs: yours and your shops'. Shop admins change their shops' configs; agents read them."""
+
+    queryset = UserConfig.objects.select_related("template", "user", "shop")
+    serializer_class = UserConfigSerializer
+    filterset_class = UserConfigFilterSet
+    search_fields = ["key", "display_name", "template__code", "template__name"]
+    ordering_fields = ["updated_at", "created_at", "key", "version"]
+
+    def can_create(self, request) -> bool:
+        return True  # who may own the new config is checked in perform_create
+
+    @extend_schema(request=UserConfigCreateSerializer, responses={201: UserConfigSerializer})
+    def create(self, request, *args, **kwargs):
+        data = UserConfigCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        user, shop = fields.pop("user", None), fields.pop("shop", None)
+        me = request.user
+        if shop is not None:
+            if user is not None:
+                raise ValidationError({"shop": ["Give a user or a shop, not both."]})
+            if not Shop.objects.manageable_by(me).filter(pk=shop.pk).exists():
+                raise PermissionDenied("Only an admin of this shop may add configs to it.")
+        else:
+            user = user or me
+            if user != me and not me.is_superadmin:
+                raise PermissionDenied("You may only create configs for yourself.")
+        config = services.config_create(actor=me, user=user, shop=shop, **fields, **request_meta(request))
+        return Response(UserConfigSerializer(config).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=UserConfigUpdateSerializer, responses=UserConfigSerializer)
+    def update(self, request, *args, **kwargs):
+        config = self.get_object()
+        data = UserConfigUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        expected = fields.pop("version", None)
+        active = fields.pop("is_active", None)
+        reason = fields.pop("reason", "")
+        meta = request_meta(request)
+        if fields:
+            services.config_update(config=config, actor=request.user, expected_version=expected, reason=reason,
+                                   **fields, **meta)
+            expected = None
+        if active is not None and active != config.is_active:
+            services.config_set_active(config=config, actor=request.user, active=active, expected_version=expected,
+                                       reason=reason, **meta)
+        return Response(UserConfigSerializer(config).data)
+
+    @extend_schema(request=UserConfigUpdateSerializer, responses=UserConfigSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @extend_schema(parameters=[OpenApiParameter("version", int, description="The version you are deleting.")])
+    def destroy(self, request, *args, **kwargs):
+        config = self.get_object()
+        version = request.query_params.get("version")
+        if version is not None and not version.isdigit():
+            raise ValidationError({"version": ["A whole number is required."]})
+        services.config_delete(config=config, actor=request.user, expected_version=int(version) if version else None,
+                               reason=request.query_params.get("reason", ""), **request_meta(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=ConfigHistorySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        config = self.get_object()
+        page = self.paginate_queryset(selectors.config_history_list(config=config))
+        return self.get_paginated_response(ConfigHistorySerializer(page, many=True).data)
+
+    @extend_schema(request=RollbackSerializer, responses=UserConfigSerializer)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        config = self.get_object()
+        data = RollbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.config_rollback(config=config, actor=request.user, **data.validated_data, **request_meta(request))
+        return Response(UserConfigSerializer(config).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)],
+        responses=DiffRowSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def diff(self, request, pk=None):
+        config = self.get_object()
+        try:
+            v1, v2 = int(request.query_params["from"]), int(request.query_params["to"])
+        except (KeyError, ValueError):
+            raise ValidationError({"from": ["Give two versions: ?from=1&to=3."]}) from None
+        rows = selectors.config_versions_diff(config=config, from_version=v1, to_version=v2)
+        return Response(DiffRowSerializer(rows, many=True).data)
+
+
+class ConfigTemplateViewSet(ScopedModelViewSet):
+    """Templates: every signed-in user reads them; superadmins write them."""
+
+    queryset = ConfigTemplate.objects.select_related("category")
+    serializer_class = ConfigTemplateSerializer
+    filterset_fields = ["category", "is_system", "is_active", "code"]
+    search_fields = ["code", "name"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.template_create(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.template_update(
+            template=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.template_delete(template=instance, actor=self.request.user)
+
+
+class ConfigCategoryViewSet(ScopedModelViewSet):
+    """Categories (a tree): every signed-in user reads them; superadmins write them."""
+
+    queryset = ConfigCategory.objects.all()
+    serializer_class = ConfigCategorySerializer
+    filterset_fields = ["parent", "is_active", "code"]
+    search_fields = ["code", "name"]
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise ConfigError("The category still has sub-categories.", code="config_category_in_use") from None
+
+
+class PublicReadSuperadminWrite(permissions.BasePermission):
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return bool(request.user and request.user.is_authenticated and request.user.is_superadmin)
+
+
+class SystemConfigViewSet(viewsets.ModelViewSet):
+    """Typed system configs: public ones readable without signing in; the rest, and all writes, superadmin only."""
+
+    queryset = SystemConfig.objects.all()
+    serializer_class = SystemConfigSerializer
+    permission_classes = [PublicReadSuperadminWrite]
+    lookup_field = "key"
+    lookup_value_regex = r"[A-Za-z0-9_.\-]+"
+    filterset_fields = ["value_type", "is_public", "is_encrypted"]
+    search_fields = ["key", "description"]
+
+    def get_queryset(self):
+        return super().get_queryset().for_user(self.request.user)
+
+    @extend_schema(request=SystemConfigInputSerializer, responses={201: SystemConfigSerializer})
+    def create(self, request, *args, **kwargs):
+        data = SystemConfigInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields.pop("version", None)
+        missing = [name for name in ("key", "value_type", "value") if name not in fields]
+        if missing:
+            raise ValidationError({name: ["This field is required."] for name in missing})
+        config = services.system_config_create(actor=request.user, **fields)
+        return Response(SystemConfigSerializer(config).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SystemConfigInputSerializer, responses=SystemConfigSerializer)
+    def update(self, request, *args, **kwargs):
+        config = self.get_object()
+        data = SystemConfigInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "key" in fields and fields.pop("key") != config.key:
+            raise ValidationError({"key": ["A key cannot be renamed; create a new one."]})
+        expected = fields.pop("version", None)
+        config = services.system_config_update(config=config, actor=request.user, expected_version=expected,
+                                               **fields)
+        return Response(SystemConfigSerializer(config).data)
+
+    @extend_schema(request=SystemConfigInputSerializer, responses=SystemConfigSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        services.system_config_delete(config=instance, actor=self.request.user)
