@@ -52,5 +52,8 @@ test-postgres: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 
+pgvector:
+	bash .ci/install-pgvector.sh
+
 clean:
 	rm -rf $(VENV) var

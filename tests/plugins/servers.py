@@ -60,6 +60,7 @@ class PostgresServer:
         self.dir = Path(tempfile.mkdtemp(prefix="kefu-pg-"))
         self.data = self.dir / "data"
         self.port = free_port()
+        self.has_pgvector = False
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
 
@@ -74,8 +75,13 @@ class PostgresServer:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         run([self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start"])
         psql = find_binary("psql", PG_BIN_DIRS) or "psql"
-        subprocess.run([psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c",
-                        "CREATE DATABASE kefu"], check=True, capture_output=True)
+        sql = lambda db, command: subprocess.run(  # noqa: E731
+            [psql, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", db, "-c", command],
+            capture_output=True, text=True,
+        )
+        sql("postgres", "CREATE DATABASE kefu").check_returncode()
+        # In template1, so the test database pytest-django creates has it too.
+        self.has_pgvector = sql("template1", "CREATE EXTENSION IF NOT EXISTS vector").returncode == 0
         return self
 
     def stop(self) -> None:
@@ -156,4 +162,6 @@ def pytest_unconfigure(config):
 
 
 def pytest_report_header(config):
-    return f"kefu database: {'PostgreSQL ' + _postgres.url if _postgres else 'SQLite'}; CI={IN_CI}"
+    if _postgres:
+        return f"kefu database: PostgreSQL {_postgres.url} (pgvector: {_postgres.has_pgvector}); CI={IN_CI}"
+    return f"kefu database: SQLite; CI={IN_CI}"
