@@ -1,0 +1,27 @@
+import pytest
+
+
+@pytest.mark.django_db
+def test_the_admin_speaks_simplified_chinese_by_default(client):
+    page = client.get("/admin/login/").content.decode()
+    assert "登录" in page and "kefu 智能客服后台" in page
+
+
+@pytest.mark.django_db
+def test_english_can_be_chosen(client):
+    client.post("/i18n/setlang/", {"language": "en", "next": "/admin/login/"})
+    page = client.get("/admin/login/").content.decode()
+    assert "Log in" in page and "kefu customer service" in page
+
+
+@pytest.mark.django_db
+def test_api_errors_follow_the_chosen_language(client):
+    zh = client.post("/api/auth/login", {"username": "nobody", "password": "x"}, content_type="application/json")
+    assert zh.json()["message"] == "用户名或密码错误。"
+    en = client.post("/api/auth/login", {"username": "nobody", "password": "x"}, content_type="application/json",
+                     HTTP_ACCEPT_LANGUAGE="en")
+    assert en.json()["message"] == "The username or password is wrong."
+
+
+def test_times_are_stored_in_utc_and_shown_in_shanghai(settings):
+    assert settings.USE_TZ is True and settings.TIME_ZONE == "Asia/Shanghai"
