@@ -63,13 +63,22 @@ def _full_clean(obj, **kwargs) -> None:
 # --- values: validation, secrets ------------------------------------------------
 
 
+def _remove_path(document: dict, path: str) -> None:
+    *parents, leaf = path.split(".")
+    node = document
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(leaf, None)
+
+
 def _prepare_values(
     *, template: ConfigTemplate, values: Any, current: dict | None = None, fill: bool = True,
     allow_ciphertext: bool = False,
 ) -> tuple[dict, list[str]]:
     """Validate ``values`` against ``template`` and return (stored document, encrypted paths).
 
-    1. A secret that is left out, or sent back as its masked form, keeps the
+    1. A secret that is left out, sent empty, or sent back masked keeps the
        current ciphertext (the caller never saw the clear value).
     2. Template defaults, then schema defaults, fill what is missing; the schema
        and the template's rules validate the result.
@@ -86,6 +95,9 @@ def _prepare_values(
     for path in secrets:
         stored = schema_utils.get_path(current or {}, path)
         incoming = schema_utils.get_path(plain, path)
+        if incoming == "" or (incoming is None and schema_utils.has_path(plain, path)):
+            # Forms send an untouched secret as empty: it means "no change", never "set it to empty".
+            _remove_path(plain, path)
         if crypto.is_ciphertext(stored) and (
             not schema_utils.has_path(plain, path)
             or incoming in (stored, schema_utils.mask_value(path, stored))

@@ -1,0 +1,129 @@
+"""Admin forms: the config values editor is generated from the template's JSON Schema (django-jsonform)."""
+
+import json
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django_jsonform.forms.fields import JSONFormField
+
+from . import schema as schema_utils
+from . import selectors, services
+from .choices import ValueType
+from .exceptions import ConfigError
+from .models import ConfigTemplate, SystemConfig, UserConfig
+
+
+class SchemaValuesField(JSONFormField):
+    """django-jsonform's editor; validation is left to configs.services so admin and API refuse alike."""
+
+    def validate(self, value):
+        forms.JSONField.validate(self, value)
+
+
+def _errors_to_form(form: forms.Form, exc: ConfigError, field: str) -> None:
+    details = exc.detail if isinstance(exc.detail, list) else []
+    if not details:
+        form.add_error(field if field in form.fields else None, exc.message)
+    for row in details:
+        form.add_error(field if field in form.fields else None, f"{row['path']}: {row['message']}")
+
+
+class UserConfigAddForm(forms.ModelForm):
+    """Step one: the template and owner; the values start from the template's defaults."""
+
+    reason = forms.CharField(label=_("reason"), max_length=500, required=False)
+
+    class Meta:
+        model = UserConfig
+        fields = ["template", "user", "shop", "key", "display_name", "scope", "expires_at", "is_active"]
+
+
+class UserConfigChangeForm(forms.ModelForm):
+    """Step two: the values in a form generated from the template's schema; secrets shown masked."""
+
+    values = SchemaValuesField(schema={"type": "object"}, label=_("values"), required=False)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    reason = forms.CharField(label=_("reason"), max_length=500, required=False,
+                             help_text=_("Why the change: kept in the history."))
+
+    class Meta:
+        model = UserConfig
+        fields = ["display_name", "values", "scope", "expires_at", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        config = self.instance
+        schema = dict(config.template.schema)
+        self.fields["values"].widget.schema = schema
+        self.fields["values"].help_text = _(
+            "Generated from template “%(t)s” v%(v)s. A secret is shown masked: leave it as is to keep it."
+        ) % {"t": config.template.name, "v": config.template.version}
+        self.initial["values"] = selectors.config_masked_values(config=config)
+        self.initial.setdefault("expected_version", config.version)
+
+    def clean(self):
+        cleaned = super().clean()
+        config = self.instance
+        expected = cleaned.get("expected_version") or config.version
+        current = UserConfig.objects.filter(pk=config.pk).values_list("version", flat=True).first()
+        if current != expected:
+            raise forms.ValidationError(
+                _("Someone saved version %(now)s while you were editing version %(you)s. Reload the page.")
+                % {"now": current, "you": expected}
+            )
+        if "values" in cleaned and cleaned["values"] is not None:
+            try:
+                services.config_values_validate(template=config.template, values=cleaned["values"],
+                                                config=UserConfig.objects.get(pk=config.pk))
+            except ConfigError as exc:
+                _errors_to_form(self, exc, "values")
+        return cleaned
+
+
+class ConfigTemplateForm(forms.ModelForm):
+    class Meta:
+        model = ConfigTemplate
+        fields = ["code", "name", "category", "description", "schema", "defaults", "is_system", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "schema" in cleaned and "defaults" in cleaned:
+            try:
+                schema_utils.check_template_schema(cleaned["schema"], cleaned["defaults"] or {})
+            except ConfigError as exc:
+                _errors_to_form(self, exc, "schema")
+        return cleaned
+
+
+class SystemConfigForm(forms.ModelForm):
+    value_text = forms.CharField(
+        label=_("value"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Text form of the value: 42, 0.5, true / false, or JSON. For a secret, leave empty to keep it."),
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = SystemConfig
+        fields = ["key", "value_type", "description", "is_public", "is_encrypted"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        config = self.instance
+        if config.pk:
+            self.fields["key"].disabled = True
+            self.initial["expected_version"] = config.version
+            if not config.is_encrypted:
+                value = selectors.system_config_masked(config=config)
+                self.initial["value_text"] = json.dumps(value, ensure_ascii=False) if config.value_type in (
+                    ValueType.JSON,) else config.value
+
+    def clean(self):
+        cleaned = super().clean()
+        text = cleaned.get("value_text", "")
+        keep_secret = self.instance.pk and self.instance.is_encrypted and text == ""
+        if not keep_secret and cleaned.get("value_type"):
+            try:
+                services.system_value_parse(cleaned["value_type"], text)
+            except ConfigError as exc:
+                self.add_error("value_text", exc.message)
+        return cleaned

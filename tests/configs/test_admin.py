@@ -1,0 +1,199 @@
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from configs import selectors, services
+from configs.choices import ConfigScope
+from configs.models import ConfigHistory, UserConfig
+
+from .conftest import PROXY_SECRET, SECRET
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def change_url(config):
+    return reverse("admin:configs_userconfig_change", args=[config.pk])
+
+
+def change_post(config, values, **extra):
+    return {
+        "display_name": config.display_name,
+        "values": json.dumps(values, ensure_ascii=False),
+        "scope": config.scope,
+        "expires_at_0": "",
+        "expires_at_1": "",
+        "is_active": "on" if config.is_active else "",
+        "reason": "admin edit",
+        "expected_version": config.version,
+        **extra,
+    }
+
+
+@pytest.fixture
+def root_config(world, template):
+    return services.config_create(
+        actor=world.superadmin, template=template, user=world.superadmin,
+        values={"model": "gpt-4o", "temperature": 0.2, "api_key": SECRET, "proxy": {"password": PROXY_SECRET}},
+    )
+
+
+def test_the_change_form_is_generated_from_the_schema_and_masks_secrets(world, root_config):
+    response = signed_in(world.superadmin).get(change_url(root_config))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "django_jsonform" in html and "data-django-jsonform" in html  # the schema editor, not a textarea
+    assert '\\"temperature\\"' in html or "&quot;temperature&quot;" in html  # the schema reached the widget
+    assert SECRET not in html and PROXY_SECRET not in html and "THISISTHESECRET" not in html
+    assert "sk-\\u2026" in html or "sk-…" in html
+
+
+def test_a_value_violating_the_schema_is_refused_in_the_admin(world, root_config):
+    masked = selectors.config_masked_values(config=root_config)
+    response = signed_in(world.superadmin).post(change_url(root_config),
+                                                change_post(root_config, {**masked, "temperature": 7}))
+    assert response.status_code == 200  # the form again, with the error
+    assert "temperature" in response.content.decode() and "errornote" in response.content.decode()
+    root_config.refresh_from_db()
+    assert root_config.version == 1 and root_config.values["temperature"] == 0.2
+    assert ConfigHistory.objects.filter(config=root_config).count() == 1
+
+
+def test_a_valid_change_is_versioned_and_keeps_the_masked_secret(world, root_config):
+    masked = selectors.config_masked_values(config=root_config)
+    response = signed_in(world.superadmin).post(
+        change_url(root_config), change_post(root_config, {**masked, "temperature": 1.2}),
+        HTTP_USER_AGENT="Firefox/1")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    root_config.refresh_from_db()
+    assert root_config.version == 2
+    values = selectors.config_values_get(template_code=root_config.template.code, user=world.superadmin)
+    assert values["temperature"] == 1.2 and values["api_key"] == SECRET
+    row = ConfigHistory.objects.get(config=root_config, version=2)
+    assert (row.reason, row.user_agent, row.actor) == ("admin edit", "Firefox/1", world.superadmin)
+
+
+def test_an_edit_of_a_stale_version_is_refused(world, root_config):
+    masked = selectors.config_masked_values(config=root_config)
+    stale = change_post(root_config, {**masked, "temperature": 1.0})
+    services.config_update(config=root_config, actor=world.superadmin, values={**masked, "temperature": 0.4})
+    response = signed_in(world.superadmin).post(change_url(root_config), stale)
+    assert response.status_code == 200 and "Reload the page" in response.content.decode()
+    root_config.refresh_from_db()
+    assert root_config.values["temperature"] == 0.4
+
+
+def test_versions_page_shows_a_readable_diff_and_rolls_back(world, root_config):
+    masked = selectors.config_masked_values(config=root_config)
+    services.config_update(config=root_config, actor=world.superadmin, values={**masked, "model": "qwen-max"})
+    services.config_update(config=root_config, actor=world.superadmin,
+                           values={**masked, "model": "deepseek", "api_key": "sk-another-secret-123"})
+    client = signed_in(world.superadmin)
+    url = reverse("admin:configs_userconfig_versions", args=[root_config.pk])
+    html = client.get(url + "?a=1&b=3").content.decode()
+    assert "<code>model</code>" in html and "gpt-4o" in html and "deepseek" in html
+    assert "<code>api_key</code>" in html  # the changed secret is listed, masked
+    assert SECRET not in html and "sk-another-secret-123" not in html
+
+    response = client.post(url, {"version": 1, "reason": "back to basics", "expected_version": 3})
+    assert response.status_code == 302
+    root_config.refresh_from_db()
+    assert root_config.version == 4
+    assert selectors.config_values_get(template_code=root_config.template.code,
+                                       user=world.superadmin)["api_key"] == SECRET
+    assert ConfigHistory.objects.get(config=root_config, version=4).reason == "back to basics"
+
+
+def test_a_read_only_viewer_sees_masked_values_not_ciphertext(world, template):
+    config = services.config_create(actor=world.shop_admin, template=template, shop=world.shop,
+                                    values={"model": "m", "api_key": SECRET})
+    html = signed_in(world.agent).get(change_url(config)).content.decode()
+    assert "enc1:" not in html and SECRET not in html and "sk-…" in html
+
+
+def test_history_admin_rollback_action(world, root_config):
+    masked = selectors.config_masked_values(config=root_config)
+    services.config_update(config=root_config, actor=world.superadmin, values={**masked, "model": "qwen-max"})
+    first = ConfigHistory.objects.get(config=root_config, version=1)
+    response = signed_in(world.superadmin).post(
+        reverse("admin:configs_confighistory_changelist"),
+        {"action": "rollback_to_version", "_selected_action": [first.pk]})
+    assert response.status_code == 302
+    root_config.refresh_from_db()
+    assert root_config.version == 3 and root_config.values["model"] == "gpt-4o"
+    html = signed_in(world.superadmin).get(
+        reverse("admin:configs_confighistory_change", args=[first.pk])).content.decode()
+    assert SECRET not in html and PROXY_SECRET not in html
+
+
+def test_agents_see_but_cannot_change_or_roll_back_shop_settings(world, shop_settings_template):
+    config = services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={"auto_mode": True})
+    agent = signed_in(world.agent)
+    assert agent.get(change_url(config)).status_code == 200
+    assert agent.post(change_url(config), change_post(config, config.values)).status_code == 403
+    versions = reverse("admin:configs_userconfig_versions", args=[config.pk])
+    assert agent.get(versions).status_code == 200
+    assert agent.post(versions, {"version": 1}).status_code == 403
+    assert signed_in(world.outsider).get(change_url(config)).status_code in (302, 404)
+    # The shop admin edits through the generated form.
+    response = signed_in(world.shop_admin).post(
+        change_url(config), change_post(config, {**config.values, "draft_threshold": 0.99}))
+    assert response.status_code == 200 and "draft threshold" in response.content.decode()
+    response = signed_in(world.shop_admin).post(
+        change_url(config), change_post(config, {**config.values, "reply_delay_seconds": 7}))
+    assert response.status_code == 302
+    assert selectors.shop_settings_get(shop=world.shop)["reply_delay_seconds"] == 7
+
+
+def test_add_then_edit(world, template):
+    client = signed_in(world.superadmin)
+    response = client.post(reverse("admin:configs_userconfig_add"), {
+        "template": template.pk, "user": world.superadmin.pk, "shop": "", "key": "fresh", "display_name": "",
+        "scope": "global", "expires_at_0": "", "expires_at_1": "", "is_active": "on", "reason": "new"})
+    config = UserConfig.objects.get(key="fresh")
+    assert response.status_code == 302 and response["Location"] == change_url(config)
+    assert config.values["model"] == "deepseek-chat"  # defaults filled
+    assert ConfigHistory.objects.get(config=config).reason == "new"
+
+
+def test_filters_by_scope_expired_template(world, template):
+    services.config_create(actor=world.superadmin, template=template, user=world.superadmin, key="old",
+                           scope=ConfigScope.TEMPORARY, expires_at=timezone.now() - timedelta(hours=1))
+    services.config_create(actor=world.superadmin, template=template, user=world.superadmin, key="live")
+    client = signed_in(world.superadmin)
+    url = reverse("admin:configs_userconfig_changelist")
+    for query, expect, absent in (
+        ("?expired=yes", "old", "live"),
+        ("?expired=no", "live", "old"),
+        ("?scope__exact=temporary", "old", "live"),
+        (f"?template__id__exact={template.pk}&owner=user", "live", None),
+    ):
+        html = client.get(url + query).content.decode()
+        assert f"· {expect}<" in html or f"· {expect}</a>" in html, query
+        if absent:
+            assert f"· {absent}</a>" not in html, query
+
+
+def test_system_config_admin_masks_secrets(world):
+    services.system_config_create(actor=world.superadmin, key="smtp.password", value_type="string",
+                                  value=PROXY_SECRET, is_encrypted=True)
+    client = signed_in(world.superadmin)
+    html = client.get(reverse("admin:configs_systemconfig_changelist")).content.decode()
+    assert "smtp.password" in html and PROXY_SECRET not in html
+    config = services.system_config_create(actor=world.superadmin, key="batch", value_type="int", value=3)
+    response = client.post(reverse("admin:configs_systemconfig_change", args=[config.pk]), {
+        "key": "batch", "value_type": "int", "value_text": "lots", "description": "", "expected_version": 1})
+    assert response.status_code == 200 and "whole number" in response.content.decode()
+    response = client.post(reverse("admin:configs_systemconfig_change", args=[config.pk]), {
+        "key": "batch", "value_type": "int", "value_text": "8", "description": "", "expected_version": 1})
+    assert response.status_code == 302
+    assert selectors.system_config_value("batch") == 8
