@@ -402,6 +402,7 @@ class Budget(AuditedModel):
     class Meta:
         verbose_name = _("budget")
         verbose_name_plural = _("budgets")
+        ordering = ["scope", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=(Q(scope="shop", shop__isnull=False, config__isnull=True)

@@ -99,6 +99,20 @@ GROUPS = {
 }
 
 
+def period_bounds(date_from=None, date_to=None):
+    """Aware datetimes for a report over local dates ``date_from`` .. ``date_to`` (both days included)."""
+    from datetime import datetime, time, timedelta
+
+    from django.utils import timezone
+
+    def start_of(day):
+        return timezone.make_aware(datetime.combine(day, time.min))
+
+    start = start_of(date_from) if date_from else None
+    end = start_of(date_to + timedelta(days=1)) if date_to else None
+    return start, end
+
+
 def usage_filter(*, queryset=None, date_from=None, date_to=None, shop=None, user=None, model=None, config=None,
                  status=None):
     """Usage rows in [date_from, date_to) and matching the other filters (each optional)."""

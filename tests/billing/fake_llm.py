@@ -47,6 +47,11 @@ QUOTA_BODIES = {
 }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that timed out and hung up (the "slow" behaviour) is expected
+
+
 class FakeLLMServer:
     def __init__(self):
         self.behaviours: dict[str, list] = {}
@@ -54,7 +59,7 @@ class FakeLLMServer:
         self.calls: dict[str, int] = defaultdict(int)
         self.requests: list[dict] = []
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
