@@ -13,6 +13,9 @@ class VaultEntry(models.Model):
     secret = EncryptedTextField(blank=True)
     payload = EncryptedJSONField(null=True, blank=True)
 
+    def __str__(self):
+        return self.name
+
 
 class NoteQuerySet(SoftDeleteQuerySet):
     def for_user(self, user):
