@@ -5,7 +5,6 @@ cache shared by every process on the machine, so a delete made by the web
 process is seen by a worker's next read.
 """
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -13,7 +12,9 @@ PREFIX = "configs:v1"
 
 
 def timeout() -> int:
-    return getattr(settings, "KEFU_CONFIG_CACHE_SECONDS", 300)
+    from .conf import cache_seconds
+
+    return cache_seconds()
 
 
 def owner_key(*, user_id: int | None, shop_id: int | None, template_code: str, key: str) -> str:

@@ -223,3 +223,71 @@ def system_config_value(key: str, default: Any = _MISSING) -> Any:
         return default
 
 
+
+
+# --- export ---------------------------------------------------------------------------------
+
+EXPORT_FORMAT = "kefu-configs"
+EXPORT_VERSION = 1
+
+
+def _without_secrets(values: dict, paths: list[str]) -> dict:
+    import copy as _copy
+
+    document = _copy.deepcopy(values)
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node = document
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return document
+
+
+def configs_export(*, with_secrets: bool = False, template_codes: list[str] | None = None) -> dict:
+    """Everything configs holds, as a JSON-ready document for ``config_import``.
+
+    Secrets are left out, or with ``with_secrets`` kept as ciphertext (never
+    clear): importing them needs one of the keys that wrote them.
+    """
+    from .models import ConfigCategory
+
+    templates = ConfigTemplate.objects.select_related("category").order_by("code")
+    configs = UserConfig.objects.select_related("template", "user", "shop").order_by("template__code", "pk")
+    if template_codes:
+        templates = templates.filter(code__in=template_codes)
+        configs = configs.filter(template__code__in=template_codes)
+    document = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "with_secrets": with_secrets,
+        "key_id": crypto.keyring().current_id if with_secrets else None,
+        "categories": [
+            {"code": c.code, "name": c.name, "parent": c.parent.code if c.parent_id else None,
+             "description": c.description, "sort_order": c.sort_order, "is_active": c.is_active}
+            for c in ConfigCategory.objects.select_related("parent").order_by("sort_order", "code")
+        ],
+        "templates": [
+            {"code": t.code, "name": t.name, "category": t.category.code if t.category_id else None,
+             "description": t.description, "schema": t.schema, "defaults": t.defaults, "is_system": t.is_system,
+             "is_active": t.is_active, "version": t.version}
+            for t in templates
+        ],
+        "configs": [
+            {"template": c.template.code,
+             "owner": {"shop": c.shop.name} if c.shop_id else {"user": c.user.username},
+             "key": c.key, "display_name": c.display_name, "scope": c.scope,
+             "expires_at": c.expires_at.isoformat() if c.expires_at else None, "is_active": c.is_active,
+             "version": c.version,
+             "values": c.values if with_secrets else _without_secrets(c.values, c.encrypted_paths),
+             "encrypted_paths": c.encrypted_paths if with_secrets else []}
+            for c in configs
+        ],
+        "system_configs": [
+            {"key": s.key, "value_type": s.value_type, "description": s.description, "is_public": s.is_public,
+             "is_encrypted": s.is_encrypted, "value": s.value if (with_secrets or not s.is_encrypted) else None}
+            for s in SystemConfig.objects.order_by("key")
+        ],
+    }
+    return document

@@ -224,14 +224,17 @@ def config_create(
     reason: str = "",
     ip: str | None = None,
     user_agent: str = "",
+    encrypted_secrets: bool = False,
 ) -> UserConfig:
     """Create a config (version 1) for ``user`` or ``shop`` and record it.
 
-    Raises ConfigValidationError (schema, rules, owner, duplicate key).
+    ``encrypted_secrets``: secrets in ``values`` may be ciphertext under one of
+    our keys (``config_import --with-secrets``). Raises ConfigValidationError
+    (schema, rules, owner), ConfigConflict (owner + template + key taken).
     """
     if not template.is_active:
         raise ConfigValidationError(_("Template '%(code)s' is not active.") % {"code": template.code})
-    document, paths = _prepare_values(template=template, values=values or {})
+    document, paths = _prepare_values(template=template, values=values or {}, allow_ciphertext=encrypted_secrets)
     config = UserConfig(
         template=template, user=user, shop=shop, key=key, display_name=display_name, values=document,
         encrypted_paths=paths, scope=scope, expires_at=expires_at, is_active=is_active, version=1,
@@ -263,6 +266,7 @@ def config_update(
     reason: str = "",
     ip: str | None = None,
     user_agent: str = "",
+    encrypted_secrets: bool = False,
 ) -> UserConfig:
     """Replace the values (and optionally name / scope / expiry) as a new version.
 
@@ -275,7 +279,7 @@ def config_update(
     fields: dict[str, Any] = {}
     if values is not None:
         fields["values"], fields["encrypted_paths"] = _prepare_values(
-            template=config.template, values=values, current=config.values
+            template=config.template, values=values, current=config.values, allow_ciphertext=encrypted_secrets
         )
     if display_name is not None:
         fields["display_name"] = display_name
@@ -626,3 +630,125 @@ def system_config_plain(config: SystemConfig) -> str:
     if config.is_encrypted and crypto.is_ciphertext(config.value):
         return crypto.decrypt(config.value, context=SYSTEM_CONTEXT)
     return config.value
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str, int]:
+    """Create or update categories, templates, configs and system configs from a ``configs_export`` document.
+
+    Each config write goes through config_create / config_update, so it is
+    validated and recorded (reason "import"). Secrets in the file are used
+    only with ``with_secrets``, and only if one of our keys decrypts them
+    (ConfigValidationError otherwise). Owners (users by username, shops by
+    name) that do not exist here are skipped and counted. Runs in one
+    transaction: any refusal imports nothing.
+    """
+    from django.contrib.auth import get_user_model
+
+    from customer_service.models import Shop
+
+    from .selectors import EXPORT_FORMAT
+
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ConfigValidationError(_("Not a kefu configs export (format must be '%(f)s').") % {"f": EXPORT_FORMAT})
+    use_secrets = with_secrets and bool(data.get("with_secrets"))
+    counts = {"categories": 0, "templates": 0, "configs_created": 0, "configs_updated": 0, "configs_skipped": 0,
+              "configs_unchanged": 0, "system_configs": 0, "secrets_skipped": 0}
+    with transaction.atomic():
+        categories = {}
+        for row in data.get("categories", []):
+            category, _created = ConfigCategory.objects.update_or_create(
+                code=row["code"], defaults={k: row[k] for k in ("name", "description", "sort_order", "is_active")
+                                            if k in row})
+            categories[row["code"]] = (category, row.get("parent"))
+            counts["categories"] += 1
+        for category, parent in categories.values():
+            if parent:
+                category.parent = ConfigCategory.objects.get(code=parent)
+                _full_clean(category)
+                category.save(update_fields=["parent"])
+
+        for row in data.get("templates", []):
+            fields = {k: row[k] for k in ("name", "description", "schema", "defaults", "is_system", "is_active")
+                      if k in row}
+            fields["category"] = ConfigCategory.objects.filter(code=row.get("category")).first()
+            template = ConfigTemplate.objects.filter(code=row["code"]).first()
+            if template is None:
+                template_create(actor=actor, code=row["code"], **fields)
+            else:
+                template_update(template=template, actor=actor, **fields)
+            counts["templates"] += 1
+
+        users = get_user_model().objects
+        for row in data.get("configs", []):
+            template = ConfigTemplate.objects.get(code=row["template"])
+            owner = row.get("owner") or {}
+            user = users.filter(username=owner["user"]).first() if "user" in owner else None
+            shop = Shop.objects.filter(name=owner["shop"]).first() if "shop" in owner else None
+            if user is None and shop is None:
+                counts["configs_skipped"] += 1
+                continue
+            values = row.get("values") or {}
+            if not use_secrets:
+                values = _strip_ciphertext(values, template.secret_paths(), counts)
+            expires_at = datetime.fromisoformat(row["expires_at"]) if row.get("expires_at") else None
+            config = UserConfig.objects.select_related("template").filter(
+                template=template, key=row.get("key", DEFAULT_CONFIG_KEY), user=user, shop=shop).first()
+            common = {"actor": actor, "reason": _("import"), "encrypted_secrets": use_secrets}
+            if config is None:
+                config_create(template=template, user=user, shop=shop, key=row.get("key", DEFAULT_CONFIG_KEY),
+                              display_name=row.get("display_name", ""), values=values,
+                              scope=row.get("scope", ConfigScope.GLOBAL), expires_at=expires_at,
+                              is_active=row.get("is_active", True), **common)
+                counts["configs_created"] += 1
+            else:
+                document, _paths = _prepare_values(template=template, values=values, current=config.values,
+                                                   allow_ciphertext=use_secrets)
+                if (document, row.get("display_name", ""), row.get("scope", config.scope), expires_at,
+                        row.get("is_active", True)) == (config.values, config.display_name, config.scope,
+                                                        config.expires_at, config.is_active):
+                    counts["configs_unchanged"] += 1
+                    continue
+                config_update(config=config, values=values, display_name=row.get("display_name", ""),
+                              scope=row.get("scope", config.scope), expires_at=expires_at, **common)
+                if config.is_active != row.get("is_active", True):
+                    config_set_active(config=config, actor=actor, active=row.get("is_active", True),
+                                      reason=_("import"))
+                counts["configs_updated"] += 1
+
+        for row in data.get("system_configs", []):
+            value = row.get("value")
+            if row.get("is_encrypted"):
+                if not use_secrets or value is None:
+                    counts["secrets_skipped"] += 1
+                    if not SystemConfig.objects.filter(key=row["key"]).exists():
+                        continue
+                    value = None
+                else:
+                    try:
+                        value = crypto.decrypt(value, context=SYSTEM_CONTEXT)
+                    except crypto.DecryptionError as exc:
+                        raise ConfigValidationError(
+                            _("System config '%(key)s': cannot decrypt the imported secret: %(why)s")
+                            % {"key": row["key"], "why": exc}) from None
+            fields = {k: row[k] for k in ("value_type", "description", "is_public", "is_encrypted") if k in row}
+            existing = SystemConfig.objects.filter(key=row["key"]).first()
+            if existing is None:
+                system_config_create(actor=actor, key=row["key"], value=value, **fields)
+            else:
+                if value is not None:
+                    fields["value"] = value
+                system_config_update(config=existing, actor=actor, **fields)
+            counts["system_configs"] += 1
+    return counts
+
+
+def _strip_ciphertext(values: dict, paths: list[str], counts: dict) -> dict:
+    document = copy.deepcopy(values)
+    for path in paths:
+        if crypto.is_ciphertext(schema_utils.get_path(document, path)):
+            _remove_path(document, path)
+            counts["secrets_skipped"] += 1
+    return document

@@ -1,0 +1,51 @@
+import json
+import sys
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from configs.exceptions import ConfigError
+from configs.services import configs_import
+
+
+class _DryRun(Exception):
+    pass
+
+
+class Command(BaseCommand):
+    help = ("Create or update configs from a config_export file; every change is validated and recorded in "
+            "history (reason \"import\"). Secrets are imported only with --with-secrets and a matching key.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="The export file, or - for standard input.")
+        parser.add_argument("--with-secrets", action="store_true",
+                            help="Import the encrypted secrets the file carries (needs the key that wrote them).")
+        parser.add_argument("--actor", help="Username recorded as the author of the changes (default: none).")
+        parser.add_argument("--dry-run", action="store_true", help="Check everything, then roll back.")
+
+    def handle(self, *args, path, with_secrets=False, actor=None, dry_run=False, **options):
+        try:
+            if path == "-":
+                data = json.load(sys.stdin)
+            else:
+                with open(path, encoding="utf-8") as handle:
+                    data = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"Cannot read {path}: {exc}") from None
+        person = None
+        if actor:
+            person = get_user_model().objects.filter(username=actor).first()
+            if person is None:
+                raise CommandError(f"No user '{actor}'.")
+        try:
+            with transaction.atomic():
+                counts = configs_import(data=data, actor=person, with_secrets=with_secrets)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        except ConfigError as exc:
+            raise CommandError(f"Nothing imported: {exc.message}") from None
+        summary = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items())
+        self.stdout.write(("Dry run, rolled back. " if dry_run else "Imported. ") + summary)

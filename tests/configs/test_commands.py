@@ -1,0 +1,145 @@
+import json
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from configs import selectors, services
+from configs.choices import ConfigScope
+from configs.models import ConfigHistory, ConfigTemplate, SystemConfig, UserConfig
+from configs.tasks import expire_temporary_configs_task
+
+from .conftest import PROXY_SECRET, SECRET
+
+pytestmark = pytest.mark.django_db
+
+
+def export(tmp_path, *args) -> tuple[str, dict]:
+    path = tmp_path / "configs.json"
+    call_command("config_export", "-o", str(path), *args, stderr=StringIO())
+    text = path.read_text()
+    return str(path), json.loads(text)
+
+
+@pytest.fixture
+def secret_system_config(world):
+    return services.system_config_create(actor=world.superadmin, key="smtp.password", value_type="string",
+                                         value=PROXY_SECRET, is_encrypted=True)
+
+
+def test_export_leaves_secrets_out(tmp_path, config, secret_system_config):
+    path, data = export(tmp_path)
+    text = Path(path).read_text()
+    assert SECRET not in text and PROXY_SECRET not in text and "enc1:" not in text
+    [row] = [c for c in data["configs"] if c["template"] == config.template.code]
+    assert "api_key" not in row["values"] and row["values"]["model"] == "gpt-4o"
+    assert [s["value"] for s in data["system_configs"] if s["key"] == "smtp.password"] == [None]
+
+
+def test_export_with_secrets_keeps_them_encrypted_and_imports_them_back(tmp_path, config, owner,
+                                                                         secret_system_config):
+    path, _data = export(tmp_path, "--with-secrets")
+    text = Path(path).read_text()
+    assert SECRET not in text and PROXY_SECRET not in text and "enc1:" in text
+    code = config.template.code
+    UserConfig.objects.filter(pk=config.pk).delete()
+    SystemConfig.objects.filter(key="smtp.password").delete()
+    out = StringIO()
+    call_command("config_import", path, "--with-secrets", "--actor", owner.username, stdout=out)
+    assert "configs created: 1" in out.getvalue()
+    values = selectors.config_values_get(template_code=code, user=owner)
+    assert values["api_key"] == SECRET and values["proxy"]["password"] == PROXY_SECRET
+    assert selectors.system_config_value("smtp.password") == PROXY_SECRET
+    new = UserConfig.objects.get(template__code=code, user=owner)
+    assert ConfigHistory.objects.get(config=new).reason == "import"
+
+
+def test_import_with_secrets_needs_a_matching_key(tmp_path, config, owner, settings):
+    path, _data = export(tmp_path, "--with-secrets")
+    UserConfig.objects.filter(pk=config.pk).delete()
+    settings.KEFU_ENCRYPTION_KEYS = "k9:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
+    with pytest.raises(CommandError, match="cannot decrypt"):
+        call_command("config_import", path, "--with-secrets", stdout=StringIO())
+    assert not UserConfig.objects.filter(template=config.template).exists()
+
+
+def test_import_without_secrets_keeps_the_secrets_already_here(tmp_path, config, owner):
+    path, _data = export(tmp_path, "--with-secrets")
+    services.config_update(config=config, actor=owner, values={**config.values, "temperature": 1.9})
+    out = StringIO()
+    call_command("config_import", path, stdout=out)  # no --with-secrets: file secrets ignored
+    assert "configs updated: 1" in out.getvalue()
+    values = selectors.config_values_get(template_code=config.template.code, user=owner)
+    assert values["temperature"] == 0.2 and values["api_key"] == SECRET
+    # A second identical import changes nothing and records nothing.
+    before = ConfigHistory.objects.count()
+    out = StringIO()
+    call_command("config_import", path, stdout=out)
+    assert "configs unchanged: 1" in out.getvalue() and ConfigHistory.objects.count() == before
+
+
+def test_import_is_validated_and_all_or_nothing(tmp_path, config, owner):
+    _path, data = export(tmp_path)
+    data["configs"][0]["values"]["temperature"] = 99
+    data["templates"].append({"code": "extra", "name": "Extra", "schema": {"type": "object"}, "defaults": {}})
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(CommandError, match="Nothing imported"):
+        call_command("config_import", str(bad), stdout=StringIO())
+    assert not ConfigTemplate.objects.filter(code="extra").exists()
+    with pytest.raises(CommandError):
+        call_command("config_import", str(tmp_path / "missing.json"), stdout=StringIO())
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(CommandError):
+        call_command("config_import", str(tmp_path / "junk.json"), stdout=StringIO())
+
+
+def test_import_dry_run_writes_nothing(tmp_path, config, owner):
+    path, _data = export(tmp_path)
+    UserConfig.objects.all().delete()
+    out = StringIO()
+    call_command("config_import", path, "--dry-run", stdout=out)
+    assert "Dry run" in out.getvalue() and not UserConfig.objects.exists()
+
+
+def test_cleanup_expires_deletes_old_temporaries_and_purges_orphaned_history(template, owner):
+    now = timezone.now()
+    due = services.config_create(actor=owner, template=template, user=owner, key="due",
+                                 scope=ConfigScope.TEMPORARY, expires_at=now - timedelta(minutes=1))
+    ancient = services.config_create(actor=owner, template=template, user=owner, key="ancient",
+                                     scope=ConfigScope.TEMPORARY, expires_at=now + timedelta(minutes=1))
+    UserConfig.objects.filter(pk=ancient.pk).update(expires_at=now - timedelta(days=40), is_active=False)
+    gone = services.config_create(actor=owner, template=template, user=owner, key="gone")
+    gone_pk = gone.pk
+    services.config_delete(config=gone, actor=owner)
+    ConfigHistory.objects.filter(config_ref=gone_pk).update(created_at=now - timedelta(days=400))
+
+    out = StringIO()
+    call_command("config_cleanup", "--dry-run", stdout=out)
+    assert "Would deactivate 1" in out.getvalue() and UserConfig.objects.get(pk=due.pk).is_active
+
+    out = StringIO()
+    call_command("config_cleanup", stdout=out)
+    assert "Deactivated 1" in out.getvalue() and "deleted 1 temporary" in out.getvalue()
+    assert "deleted 2 history" in out.getvalue()
+    assert not UserConfig.objects.get(pk=due.pk).is_active
+    assert not UserConfig.objects.filter(pk=ancient.pk).exists()
+    assert not ConfigHistory.objects.filter(config_ref=gone_pk).exists()
+    assert ConfigHistory.objects.filter(config_ref=ancient.pk, action="delete").exists()  # recent: kept
+
+
+def test_the_beat_task_expires_temporary_configs(template, owner):
+    from kefu.celery import app
+
+    assert app.conf.beat_schedule["configs-expire-temporary-configs"]["task"] == "configs.expire_temporary_configs"
+    config = services.config_create(actor=owner, template=template, user=owner, key="t",
+                                     scope=ConfigScope.TEMPORARY, expires_at=timezone.now() + timedelta(seconds=60))
+    UserConfig.objects.filter(pk=config.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert expire_temporary_configs_task.delay().get() == 1
+    config.refresh_from_db()
+    assert not config.is_active
+    row = ConfigHistory.objects.get(config=config, version=2)
+    assert row.action == "deactivate" and row.actor is None and row.reason.startswith("Expired")
