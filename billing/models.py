@@ -186,6 +186,8 @@ class ModelConfig(AuditedModel):
             raise ValidationError({"extra_headers": _("An object of header name → text value.")})
         if self.temperature is not None and not 0 <= self.temperature <= 2:
             raise ValidationError({"temperature": _("Between 0 and 2.")})
+        if self.is_active and not self.api_key:
+            raise ValidationError({"is_active": _("Set an API key before activating the config.")})
 
 
 class SuperadminOnlyQuerySet(models.QuerySet):

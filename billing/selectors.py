@@ -209,3 +209,62 @@ def usage_report(queryset, *, by: str | None = None, top: int = 10) -> dict:
         report["by"] = by
         report["rows"] = usage_grouped(queryset, by=by)
     return report
+
+
+# Consistency checks ------------------------------------------------------------------------
+
+
+def billing_problems(*, at=None) -> list[dict]:
+    """What `manage.py billing_check` reports: ``{"level": "error"|"warning", "kind", "text"}`` each.
+
+    Errors: an active config without a key; a config whose model has no price in force; price periods
+    of one model and type that overlap or leave a gap. Warnings: catalogue models never used; usage
+    whose config was deleted.
+    """
+    from django.utils import timezone
+
+    from .choices import Capability
+    from .models import AIModel
+
+    at = at or timezone.now()
+    problems: list[dict] = []
+
+    def add(level, kind, text):
+        problems.append({"level": level, "kind": kind, "text": text})
+
+    configs = list(ModelConfig.objects.select_related("provider", "model"))
+    prices = prices_in_force(model_ids={c.model_id for c in configs if c.model_id}, at=at)
+    for config in configs:
+        if config.is_active and not config.api_key:
+            add("error", "config_without_key", f"config #{config.pk} '{config.name}' is active but has no API key")
+        needed = [PricingType.INPUT_1K] if config.capability == Capability.EMBEDDING else [
+            PricingType.INPUT_1K, PricingType.OUTPUT_1K]
+        have = prices.get(config.model_id, {}) if config.model_id else {}
+        missing = [p for p in needed if p not in have]
+        if missing and not (PricingType.CALL in have or PricingType.IMAGE in have):
+            add("error", "config_without_price",
+                f"config #{config.pk} '{config.name}' ({config.provider.code}/{config.model_code}) has no "
+                f"{', '.join(missing)} price in force")
+
+    rows = ModelPricing.objects.order_by("model_id", "pricing_type", "effective_from").values_list(
+        "model_id", "model__code", "pricing_type", "effective_from", "effective_to")
+    previous = None
+    for model_id, code, pricing_type, start, end in rows:
+        if previous and previous[0] == model_id and previous[2] == pricing_type:
+            prev_end = previous[4]
+            if prev_end is None or prev_end > start:
+                add("error", "price_overlap",
+                    f"{code} {pricing_type}: the price from {previous[3]:%Y-%m-%d %H:%M} is still in force when the "
+                    f"one from {start:%Y-%m-%d %H:%M} starts")
+            elif prev_end < start:
+                add("error", "price_gap", f"{code} {pricing_type}: no price from {prev_end:%Y-%m-%d %H:%M} to "
+                                          f"{start:%Y-%m-%d %H:%M}")
+        previous = (model_id, code, pricing_type, start, end)
+
+    used = UsageRecord.objects.order_by().values_list("model_id", flat=True).distinct()
+    for model in AIModel.objects.filter(enabled=True).exclude(pk__in=used).select_related("provider"):
+        add("warning", "model_never_used", f"{model.provider.code}/{model.code} was never used")
+    orphaned = UsageRecord.objects.filter(config__isnull=True).exclude(config_name="").count()
+    if orphaned:
+        add("warning", "usage_config_gone", f"{orphaned} usage records belong to configs that were deleted")
+    return problems

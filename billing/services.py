@@ -182,3 +182,130 @@ def request_log_purge(*, now=None) -> int:
     orphan_cutoff = now - timedelta(days=7)
     count, _detail = RequestLog.objects.filter(usage__config__isnull=True, created_at__lt=orphan_cutoff).delete()
     return deleted + count
+
+
+# Export / import ---------------------------------------------------------------------------
+
+EXPORT_FORMAT = "kefu-billing/1"
+CONFIG_FIELDS = ["name", "model_code", "base_url", "temperature", "max_tokens", "timeout_seconds", "max_retries",
+                 "capability", "is_default", "priority", "is_active", "log_requests", "log_retention_days"]
+
+
+def billing_export() -> dict:
+    """Providers, models, prices and configs as JSON-ready data. API keys and extra headers are never included."""
+    from .models import AIModel
+
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": timezone.now().isoformat(),
+        "providers": [
+            {"code": p.code, "name": p.name, "api_style": p.api_style, "default_base_url": p.default_base_url,
+             "website": p.website, "enabled": p.enabled}
+            for p in Provider.objects.order_by("code")
+        ],
+        "models": [
+            {"provider": m.provider.code, "code": m.code, "name": m.name, "model_type": m.model_type,
+             "enabled": m.enabled}
+            for m in AIModel.objects.select_related("provider").order_by("provider__code", "code")
+        ],
+        "prices": [
+            {"provider": p.model.provider.code, "model": p.model.code, "pricing_type": p.pricing_type,
+             "unit_price": str(p.unit_price), "currency": p.currency,
+             "effective_from": p.effective_from.isoformat(),
+             "effective_to": p.effective_to.isoformat() if p.effective_to else None, "note": p.note}
+            for p in ModelPricing.objects.select_related("model__provider").order_by("model_id", "pricing_type",
+                                                                                     "effective_from")
+        ],
+        "configs": [
+            {"provider": c.provider.code, "owner": c.owner.username if c.owner else None,
+             **{name: getattr(c, name) for name in CONFIG_FIELDS}}
+            for c in ModelConfig.objects.select_related("provider", "owner").order_by("id")
+        ],
+    }
+
+
+@transaction.atomic
+def billing_import(*, data: dict, actor=None) -> dict[str, int]:
+    """Create or update what ``data`` (a billing_export document) holds; all or nothing.
+
+    Configs come back inactive unless the matching existing config already holds a key (keys are never
+    exported). Returns counts of rows created and updated. Raises BillingError on a malformed document.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
+    from django.utils.dateparse import parse_datetime
+
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise BillingError(_("Not a %(format)s document.") % {"format": EXPORT_FORMAT}, code="invalid_import")
+    counts = {"created": 0, "updated": 0}
+
+    def count(created):
+        counts["created" if created else "updated"] += 1
+
+    def fail(section, index, why):
+        raise BillingError(_("%(section)s #%(index)d: %(why)s") % {"section": section, "index": index, "why": why},
+                           code="invalid_import")
+
+    try:
+        providers = {}
+        for row in data.get("providers", []):
+            provider, created = Provider.objects.update_or_create(code=row["code"], defaults={
+                k: row[k] for k in ("name", "api_style", "default_base_url", "website", "enabled") if k in row})
+            provider.full_clean()
+            providers[provider.code] = provider
+            count(created)
+
+        def provider_of(code, section, index):
+            provider = providers.get(code) or Provider.objects.filter(code=code).first()
+            if provider is None:
+                fail(section, index, f"unknown provider '{code}'")
+            return provider
+
+        for index, row in enumerate(data.get("models", [])):
+            from .models import AIModel
+
+            model, created = AIModel.objects.update_or_create(
+                provider=provider_of(row["provider"], "models", index), code=row["code"],
+                defaults={k: row[k] for k in ("name", "model_type", "enabled") if k in row})
+            model.full_clean()
+            count(created)
+        for index, row in enumerate(data.get("prices", [])):
+            model = ai_model_ensure(provider=provider_of(row["provider"], "prices", index), code=row["model"])
+            start = parse_datetime(row["effective_from"])
+            end = parse_datetime(row["effective_to"]) if row.get("effective_to") else None
+            if start is None or (row.get("effective_to") and end is None):
+                fail("prices", index, "bad effective date")
+            price, created = ModelPricing.objects.update_or_create(
+                model=model, pricing_type=row["pricing_type"], effective_from=start,
+                defaults={"unit_price": Decimal(str(row["unit_price"])), "currency": row.get("currency", "CNY"),
+                          "effective_to": end, "note": row.get("note", "")})
+            price.full_clean()
+            count(created)
+        users = get_user_model().objects
+        for index, row in enumerate(data.get("configs", [])):
+            provider = provider_of(row["provider"], "configs", index)
+            owner = None
+            if row.get("owner"):
+                owner = users.filter(username=row["owner"]).first()
+                if owner is None:
+                    fail("configs", index, f"unknown owner '{row['owner']}'")
+            config = ModelConfig.objects.filter(provider=provider, name=row["name"], owner=owner).first()
+            created = config is None
+            config = config or ModelConfig(provider=provider, owner=owner)
+            for name in CONFIG_FIELDS:
+                if name in row:
+                    setattr(config, name, row[name])
+            if not config.api_key:
+                config.is_active = False  # comes back inactive until a key is set
+            _config_link_model(config)
+            config.stamp(actor)
+            config.full_clean()
+            config.save()
+            count(created)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BillingError(_("Malformed import document: %(e)s") % {"e": exc}, code="invalid_import") from None
+    except (ValidationError, InvalidOperation, ValueError) as exc:
+        raise BillingError(_("Invalid value in import: %(e)s") % {"e": exc}, code="invalid_import") from None
+    return counts
