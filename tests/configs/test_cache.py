@@ -14,7 +14,12 @@ from configs.models import UserConfig
 from tests.conftest import PROJECT_DIR, _database_url_for_worker
 
 READER = """
-import json, sys, django
+import json, os, sys
+import django
+import kefu.settings.test as test_settings
+if os.environ.get("KEFU_TEST_CACHE_REDIS"):
+    test_settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                        "LOCATION": os.environ["KEFU_TEST_CACHE_REDIS"]}}
 django.setup()
 from configs.selectors import config_values_get
 from accounts.models import User
@@ -24,8 +29,10 @@ print(json.dumps(config_values_get(template_code=sys.argv[2], user=user)))
 
 
 def read_in_another_process(settings, user, template_code) -> dict:
+    location = settings.CACHES["default"]["LOCATION"]
     env = {
         **os.environ,
+        "KEFU_TEST_CACHE_REDIS": location if str(location).startswith("redis://") else "",
         "DJANGO_SETTINGS_MODULE": "kefu.settings.test",
         "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
         "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR),
@@ -36,9 +43,20 @@ def read_in_another_process(settings, user, template_code) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture(params=["file", "redis"])
+def shared_cache(request, settings):
+    """The two shared caches kefu runs on: the file cache (no server) and Redis (REDIS_URL)."""
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                       "LOCATION": server.url}}
+    cache.clear()
+    return request.param
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_write_here_is_read_by_another_process_right_after_commit(settings, template, owner):
+def test_a_write_here_is_read_by_another_process_right_after_commit(settings, shared_cache, template, owner):
     config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
     assert read_in_another_process(settings, owner, template.code)["model"] == "v1"
     # The other process filled the shared cache: this process sees its entry.
