@@ -1,0 +1,45 @@
+"""Any OpenAI-compatible ``/embeddings`` endpoint, reached through ``billing.router``.
+
+The router picks the embedding model config, fails over between providers and
+writes a usage record for every call; this module only shapes the vectors.
+"""
+
+import numpy as np
+
+from ..exceptions import KnowledgeError
+from .base import Embedder
+
+
+class ProviderEmbedder(Embedder):
+    name = "provider"
+    # The model behind the router can change with its configs; vectors made by
+    # another model are then stale. The version is the model code the router used
+    # last, "router" before the first call.
+    version = "router"
+    dimension = 0
+
+    def __init__(self, *, user=None, shop=None, batch_size: int = 64):
+        self.user = user
+        self.shop = shop
+        self.batch_size = batch_size
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        from billing import router  # billing depends on nothing here; import late to keep apps loosely tied
+
+        if not texts:
+            return np.zeros((0, self.dimension), np.float32)
+        rows = []
+        for start in range(0, len(texts), self.batch_size):
+            chunk = list(texts[start : start + self.batch_size])
+            try:
+                result = router.embed(chunk, user=self.user, shop=self.shop)
+            except Exception as exc:  # the router raises its own errors; search reports ours
+                raise KnowledgeError(f"The embedding provider failed: {exc}", code="embedder_failed") from exc
+            if len(result.vectors) != len(chunk):
+                raise KnowledgeError("The embedding provider returned a wrong number of vectors.",
+                                     code="embedder_failed")
+            rows.extend(result.vectors)
+            self.version = getattr(result.model, "code", self.version) or self.version
+        matrix = self.l2_normalise(np.asarray(rows, dtype=np.float32))
+        self.dimension = int(matrix.shape[1])
+        return matrix

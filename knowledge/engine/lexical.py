@@ -1,0 +1,54 @@
+"""Lexical features of a text: character 1–2-grams plus jieba words (two characters or more).
+
+Character n-grams survive typos and missing word boundaries in buyer chat;
+jieba words add weight to whole terms ("花呗", "退款"). The index turns the
+counts into BM25 scores itself.
+"""
+
+import logging
+import re
+import threading
+from collections import Counter
+
+from .normalize import normalize_text
+
+_PUNCT = re.compile(r"[\s,，。.!！?？~～、…:：;；\"'“”‘’()（）【】\[\]<>《》*/\\|-]+")
+_jieba = None
+_jieba_lock = threading.Lock()
+
+
+def _segmenter():
+    global _jieba
+    with _jieba_lock:
+        if _jieba is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            _jieba = jieba
+    return _jieba
+
+
+class LexicalEncoder:
+    """``features(text)`` → Counter of feature → count."""
+
+    name = "char12+jieba-words"
+    version = "1"
+
+    def __init__(self, ngrams=(1, 2), words: bool = True):
+        self.ngrams = tuple(ngrams)
+        self.words = words
+
+    def features(self, text: str, normalized: bool = False) -> Counter:
+        text = text if normalized else normalize_text(text)
+        counts = Counter()
+        for segment in _PUNCT.split(text):
+            for n in self.ngrams:
+                for i in range(len(segment) - n + 1):
+                    counts[segment[i : i + n]] += 1
+        if self.words:
+            for word in _segmenter().lcut(_PUNCT.sub(" ", text)):
+                word = word.strip()
+                if len(word) >= 2:
+                    counts["w:" + word] += 1
+        return counts

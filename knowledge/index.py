@@ -1,0 +1,125 @@
+"""Per-process, per-shop search indexes, rebuilt when the database says the items changed.
+
+Each process keeps one ``engine.KBIndex`` per shop (its items plus the shared
+ones), built on the shop's first search. Every search first reads the shop's and
+the shared scope's ``IndexStamp`` tokens (one small query); the services change a
+token in the same transaction as the edit, so the first search after a commit in
+any process sees a new token and rebuilds. Vectors come from ``KnowledgeVector``;
+a phrasing with no fresh vector yet (the reindex task has not run) is embedded
+here, in memory, so a search never depends on the task having finished.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import Prefetch
+
+from .embedders import get_embedder
+from .engine import KBIndex
+from .engine.lexical import LexicalEncoder
+from .models import IndexStamp, KnowledgeItem, KnowledgeVector, SimilarQuestion, text_hash
+
+SHARED_SCOPE = "shared"
+
+
+def scope_for(shop_id) -> str:
+    return SHARED_SCOPE if shop_id is None else f"shop:{shop_id}"
+
+
+@dataclass
+class ShopIndex:
+    """One shop's built index, the stamp tokens it was built from, and the rows it answers with."""
+
+    tokens: tuple
+    index: KBIndex
+    items: dict = field(default_factory=dict)  # item id -> {"question", "answer", "category", "shop_id", ...}
+    build_seconds: float = 0.0
+    embedded_on_the_fly: int = 0
+
+
+_indexes: dict = {}
+_locks: dict = {}
+_registry_lock = threading.Lock()
+_lexical = LexicalEncoder()
+
+
+def current_tokens(shop_id) -> tuple:
+    rows = dict(IndexStamp.objects.filter(scope__in=[scope_for(shop_id), SHARED_SCOPE]).values_list("scope", "token"))
+    return rows.get(scope_for(shop_id), ""), rows.get(SHARED_SCOPE, "")
+
+
+def _lock_for(shop_id) -> threading.Lock:
+    with _registry_lock:
+        return _locks.setdefault(shop_id, threading.Lock())
+
+
+def shop_index(shop_id) -> ShopIndex:
+    """The up-to-date index of ``shop_id``: the cached one if its tokens still match, else a new build."""
+    tokens = current_tokens(shop_id)
+    cached = _indexes.get(shop_id)
+    if cached is not None and cached.tokens == tokens:
+        return cached
+    with _lock_for(shop_id):
+        cached = _indexes.get(shop_id)
+        if cached is not None and cached.tokens == tokens:
+            return cached
+        built = build_shop_index(shop_id, tokens=tokens)
+        _indexes[shop_id] = built
+        return built
+
+
+def build_shop_index(shop_id, *, tokens=("", "")) -> ShopIndex:
+    """Load the shop's searchable items and their stored vectors into a new index.
+
+    1. Items: the shop's and the shared ones, active and not deleted.
+    2. Vectors of the current embedder, matched to phrasings by text hash.
+    3. Phrasings without a vector are embedded now, in one batch.
+    """
+    started = time.perf_counter()
+    embedder = get_embedder()
+    items = list(
+        KnowledgeItem.objects.searchable()
+        .for_shop(shop_id)
+        .prefetch_related(Prefetch("similar_questions", queryset=SimilarQuestion.objects.order_by("position", "id")))
+        .order_by("pk")
+    )
+    stored = {}
+    vectors = KnowledgeVector.objects.filter(
+        item__in=KnowledgeItem.objects.searchable().for_shop(shop_id).values("pk"),
+        embedder=embedder.name,
+        embedder_version=embedder.version,
+    ).values_list("item_id", "text_hash", "vector")
+    for item_id, digest, blob in vectors.iterator(chunk_size=2000):
+        stored[(item_id, digest)] = blob
+    phrasings = {item.pk: item.phrasings() for item in items}
+    missing = [(item_id, text) for item_id, rows in phrasings.items() for text, _ in rows
+               if (item_id, text_hash(text)) not in stored]
+    fresh = {}
+    if missing:
+        matrix = embedder.embed([text for _, text in missing])
+        fresh = {key: row for key, row in zip(missing, matrix, strict=True)}
+    index = KBIndex(embedder, _lexical)
+    meta = {}
+    for item in items:
+        rows = phrasings[item.pk]
+        matrix = np.stack([
+            fresh[(item.pk, text)] if (item.pk, text) in fresh
+            else np.frombuffer(bytes(stored[(item.pk, text_hash(text))]), dtype=np.float32)
+            for text, _ in rows
+        ])
+        index.add(item.pk, rows, matrix)
+        meta[item.pk] = {"question": item.question, "answer": item.answer, "category": item.category,
+                         "shop_id": item.shop_id, "external_id": item.external_id}
+    index.build()
+    return ShopIndex(tokens=tokens, index=index, items=meta, build_seconds=time.perf_counter() - started,
+                     embedded_on_the_fly=len(missing))
+
+
+def forget(shop_id=None) -> None:
+    """Drop this process's cached index of one shop (all shops when None), e.g. after a rolled-back kb_eval."""
+    if shop_id is None:
+        _indexes.clear()
+    else:
+        _indexes.pop(shop_id, None)

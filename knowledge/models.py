@@ -1,0 +1,183 @@
+"""Knowledge base rows: FAQ items, their other phrasings, their vectors, and index stamps."""
+
+import hashlib
+import uuid
+
+import numpy as np
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from kefu.models import AllObjectsManager, AuditedModel, SoftDeleteManager, SoftDeleteModel, SoftDeleteQuerySet
+
+from .choices import PhrasingKind
+
+
+def _authenticated(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False))
+
+
+def text_hash(text: str) -> str:
+    """The hash stored next to a vector: a changed phrasing no longer matches it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class KnowledgeItemQuerySet(SoftDeleteQuerySet):
+    def for_user(self, user):
+        """Items of the user's shops plus shared items; everything for a superadmin."""
+        if not _authenticated(user):
+            return self.none()
+        if user.is_superadmin:
+            return self
+        from customer_service.selectors import shop_ids_for_user
+
+        return self.filter(Q(shop__isnull=True) | Q(shop_id__in=shop_ids_for_user(user=user)))
+
+    def manageable_by(self, user):
+        """Items of shops the user administers; shared items only for a superadmin."""
+        if not _authenticated(user):
+            return self.none()
+        if user.is_superadmin:
+            return self
+        from customer_service.choices import ShopRole
+        from customer_service.selectors import shop_ids_for_user
+
+        return self.filter(shop_id__in=shop_ids_for_user(user=user, roles=(ShopRole.ADMIN,)))
+
+    def for_shop(self, shop_id):
+        """What a shop's search covers: its own items and the shared ones."""
+        return self.filter(Q(shop_id=shop_id) | Q(shop__isnull=True))
+
+    def searchable(self):
+        return self.filter(is_active=True, deleted_at__isnull=True)
+
+
+class KnowledgeItem(AuditedModel, SoftDeleteModel):
+    """One FAQ entry: a question and its answer, owned by a shop or shared by all shops (``shop`` empty)."""
+
+    shop = models.ForeignKey(
+        "customer_service.Shop",
+        verbose_name=_("shop"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="knowledge_items",
+        help_text=_("Empty: shared by every shop."),
+    )
+    question = models.CharField(_("question"), max_length=500)
+    answer = models.TextField(_("answer"))
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    keywords = models.JSONField(_("keywords"), default=list, blank=True)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=100,
+        blank=True,
+        help_text=_("The id the item has in an imported file; kept so an export imports back unchanged."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = SoftDeleteManager.from_queryset(KnowledgeItemQuerySet)()
+    all_objects = AllObjectsManager.from_queryset(KnowledgeItemQuerySet)()
+
+    class Meta:
+        verbose_name = _("knowledge item")
+        verbose_name_plural = _("knowledge items")
+        ordering = ["shop__name", "category", "question"]
+        base_manager_name = "all_objects"
+        indexes = [models.Index(fields=["shop", "is_active"], name="knowledge_item_shop_active")]
+
+    def __str__(self):
+        return self.question
+
+    def similar_texts(self) -> list[str]:
+        return [s.text for s in self.similar_questions.all()]
+
+    def phrasings(self) -> list[tuple[str, str]]:
+        """The texts the index holds for this item, as ``(text, kind)``; see ``engine.item_phrasings``."""
+        from .engine import item_phrasings
+
+        return item_phrasings(
+            question=self.question,
+            similar=self.similar_texts(),
+            keywords=self.keywords or [],
+            category=self.category,
+            answer=self.answer,
+        )
+
+
+class SimilarQuestion(models.Model):
+    """Another way buyers ask an item's question; indexed like the question itself."""
+
+    item = models.ForeignKey(
+        KnowledgeItem, verbose_name=_("item"), on_delete=models.CASCADE, related_name="similar_questions"
+    )
+    text = models.CharField(_("text"), max_length=500)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("similar question")
+        verbose_name_plural = _("similar questions")
+        ordering = ["item", "position", "id"]
+
+    def __str__(self):
+        return self.text
+
+
+class KnowledgeVector(models.Model):
+    """The embedding of one phrasing of an item by one embedder, with the hash of the text embedded.
+
+    A vector whose hash matches none of the item's current phrasings, or made by
+    another embedder version, is stale and is rebuilt by ``knowledge_item_reindex``.
+    On PostgreSQL with pgvector, a migration adds an ``embedding vector(512)``
+    column (and its HNSW index) beside ``vector``; see migration 0002.
+    """
+
+    item = models.ForeignKey(KnowledgeItem, verbose_name=_("item"), on_delete=models.CASCADE, related_name="vectors")
+    kind = models.CharField(_("kind"), max_length=16, choices=PhrasingKind.choices)
+    text = models.TextField(_("phrasing"))
+    text_hash = models.CharField(_("text hash"), max_length=64)
+    embedder = models.CharField(_("embedder"), max_length=64)
+    embedder_version = models.CharField(_("embedder version"), max_length=100)
+    dimension = models.PositiveIntegerField(_("dimension"))
+    vector = models.BinaryField(_("vector (float32)"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("knowledge vector")
+        verbose_name_plural = _("knowledge vectors")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "embedder", "text_hash"], name="%(app_label)s_%(class)s_one_per_phrasing"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.embedder}: {self.text[:40]}"
+
+    def as_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vector), dtype=np.float32)
+
+
+class IndexStamp(models.Model):
+    """A token that changes, in the same transaction, whenever the items of one scope change.
+
+    ``scope`` is ``shop:<id>`` or ``shared``. A process's in-memory index remembers
+    the tokens it was built from and rebuilds when they differ, so no process
+    answers from an index older than the last committed edit. A random token (not
+    a counter) cannot repeat after a rolled-back transaction (``kb_eval``).
+    """
+
+    scope = models.CharField(_("scope"), max_length=40, unique=True)
+    token = models.CharField(_("token"), max_length=32, default="")
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("index stamp")
+        verbose_name_plural = _("index stamps")
+
+    def __str__(self):
+        return f"{self.scope}={self.token}"
+
+    @staticmethod
+    def new_token() -> str:
+        return uuid.uuid4().hex

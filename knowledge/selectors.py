@@ -1,0 +1,133 @@
+"""Reads: item lists, vector status, and search."""
+
+import time
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+
+
+from .choices import VectorStatus
+from .embedders import get_embedder
+from .engine import calibration
+from .exceptions import KnowledgeError
+from .models import KnowledgeItem, KnowledgeVector, text_hash
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+MAX_QUERY_LENGTH = 2000
+MAX_K = 50
+
+
+@dataclass
+class SearchHit:
+    """One ranked answer. ``confidence`` is calibrated: of hits given ≈ c, about c are right."""
+
+    item_id: int
+    question: str
+    answer: str
+    category: str
+    shop_id: int | None
+    external_id: str
+    matched_phrasing: str
+    matched_kind: str
+    confidence: float
+    score: float
+    signals: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@cache
+def calibration_params() -> dict:
+    return calibration.load(CALIBRATION_PATH)
+
+
+def knowledge_item_list(*, user, shop=None, include_shared: bool = True):
+    items = KnowledgeItem.objects.for_user(user).select_related("shop")
+    if shop is not None:
+        items = items.for_shop(shop.pk) if include_shared else items.filter(shop=shop)
+    return items
+
+
+def knowledge_search(*, shop, text: str, k: int = 5) -> list[SearchHit]:
+    """The ``k`` best items of ``shop`` (its own and the shared ones) for a buyer's ``text``.
+
+    ``shop`` is a Shop or its id. Returns hits best first (empty when the shop has
+    no items or the text has no content). Raises ``KnowledgeError`` on bad input.
+    Reads one stamp row per search and rebuilds this process's index of the shop
+    when an edit was committed since it was built.
+    """
+    from .index import shop_index
+
+    if not isinstance(text, str):
+        raise KnowledgeError("The query must be text.", code="invalid_query")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise KnowledgeError(f"The query is longer than {MAX_QUERY_LENGTH} characters.", code="invalid_query")
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise KnowledgeError(f"k must be between 1 and {MAX_K}.", code="invalid_k")
+    if not text.strip():
+        return []
+    shop_id = getattr(shop, "pk", shop)
+    built = shop_index(shop_id)
+    raw = built.index.search(text, k=k)
+    if not raw:
+        return []
+    confidences = calibration.predict(calibration_params(), [hit.features for hit in raw])
+    hits = []
+    for hit, confidence in zip(raw, confidences, strict=True):
+        meta = built.items[hit.item_id]
+        hits.append(SearchHit(
+            item_id=hit.item_id,
+            question=meta["question"],
+            answer=meta["answer"],
+            category=meta["category"],
+            shop_id=meta["shop_id"],
+            external_id=meta["external_id"],
+            matched_phrasing=hit.phrasing,
+            matched_kind=hit.phrasing_kind,
+            confidence=round(float(confidence), 4),
+            score=round(hit.score, 4),
+            signals={name: round(float(value), 4) for name, value in hit.features.items()},
+        ))
+    return hits
+
+
+def knowledge_search_timed(*, shop, text: str, k: int = 5) -> tuple[list[SearchHit], float]:
+    started = time.perf_counter()
+    hits = knowledge_search(shop=shop, text=text, k=k)
+    return hits, (time.perf_counter() - started) * 1000
+
+
+def knowledge_vector_statuses(*, items, embedder=None) -> dict[int, str]:
+    """Item id → ``fresh`` / ``stale`` / ``missing`` for ``items`` (prefetch ``similar_questions``).
+
+    Fresh: every current phrasing has a vector of the current embedder and no other
+    vector is stored. Missing: none of the current embedder. Else stale. One query
+    for the vectors, whatever the number of items.
+    """
+    embedder = embedder or get_embedder()
+    items = list(items)
+    stored: dict[int, set] = {item.pk: set() for item in items}
+    foreign: set[int] = set()
+    rows = KnowledgeVector.objects.filter(item__in=[item.pk for item in items]).values_list(
+        "item_id", "embedder", "embedder_version", "text_hash"
+    )
+    for item_id, name, version, digest in rows.iterator(chunk_size=5000):
+        if (name, version) == (embedder.name, embedder.version):
+            stored[item_id].add(digest)
+        else:
+            foreign.add(item_id)
+    statuses = {}
+    for item in items:
+        have = stored[item.pk]
+        if not have:
+            statuses[item.pk] = VectorStatus.MISSING
+        elif item.pk in foreign or have != {text_hash(text) for text, _ in item.phrasings()}:
+            statuses[item.pk] = VectorStatus.STALE
+        else:
+            statuses[item.pk] = VectorStatus.FRESH
+    return statuses
+
+
+def knowledge_item_vector_status(*, item: KnowledgeItem, embedder=None) -> str:
+    return knowledge_vector_statuses(items=[item], embedder=embedder)[item.pk]

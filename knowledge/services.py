@@ -1,0 +1,281 @@
+"""Writes: knowledge items, their similar questions and vectors, and the index stamps.
+
+Every change to what a shop's search can return bumps the stamp of the item's
+scope in the same transaction (so no process answers from an older index once
+it commits) and, after commit, queues the rebuild of the item's stored vectors.
+"""
+
+from collections.abc import Callable, Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .embedders import get_embedder
+from .exceptions import KnowledgeError
+from .index import scope_for
+from .models import IndexStamp, KnowledgeItem, KnowledgeVector, SimilarQuestion, text_hash
+
+ITEM_FIELDS = ("question", "answer", "category", "keywords", "is_active", "external_id")
+
+
+def clean_text_list(values, *, field: str) -> list[str]:
+    """Strip, drop blanks and exact repeats; accept a list or a "|"/newline separated string."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = values.replace("\n", "|").split("|")
+    if not isinstance(values, list | tuple):
+        raise KnowledgeError(f"{field} must be a list of texts.", code="invalid_item", detail={field: ["Not a list."]})
+    out = []
+    for value in values:
+        if not isinstance(value, str):
+            raise KnowledgeError(f"{field} must be a list of texts.", code="invalid_item",
+                                 detail={field: ["Not a text."]})
+        value = value.strip()
+        if value and value not in out:
+            out.append(value)
+    return out
+
+
+def index_stamp_bump(*, shop_id) -> None:
+    """Change the stamp of a scope (a shop, or the shared items when ``shop_id`` is None).
+
+    Call inside the transaction of the edit: the new token becomes visible with it.
+    """
+    scope = scope_for(shop_id)
+    token = IndexStamp.new_token()
+    if not IndexStamp.objects.filter(scope=scope).update(token=token, updated_at=timezone.now()):
+        IndexStamp.objects.get_or_create(scope=scope, defaults={"token": token})
+
+
+def _enqueue_reindex(item_ids: list[int]) -> None:
+    from .tasks import reindex_items_task
+
+    if item_ids:
+        transaction.on_commit(lambda: reindex_items_task.delay(item_ids))
+
+
+def _validate(item: KnowledgeItem) -> None:
+    try:
+        item.full_clean()
+    except ValidationError as exc:
+        raise KnowledgeError("The knowledge item is not valid.", code="invalid_item", detail=exc.message_dict) from exc
+
+
+def _set_similar(item: KnowledgeItem, similar: list[str]) -> None:
+    SimilarQuestion.objects.filter(item=item).delete()
+    SimilarQuestion.objects.bulk_create(
+        [SimilarQuestion(item=item, text=text, position=n) for n, text in enumerate(similar)]
+    )
+    if hasattr(item, "_prefetched_objects_cache"):
+        item._prefetched_objects_cache.pop("similar_questions", None)
+
+
+@transaction.atomic
+def knowledge_item_create(
+    *,
+    actor,
+    shop,
+    question: str,
+    answer: str,
+    category: str = "",
+    keywords: Iterable[str] = (),
+    similar_questions: Iterable[str] = (),
+    is_active: bool = True,
+    external_id: str = "",
+    reindex: bool = True,
+) -> KnowledgeItem:
+    """Create an item (``shop`` None: shared by every shop) with its similar questions.
+
+    Raises ``KnowledgeError`` (code ``invalid_item``) with per-field detail.
+    Side effects: bumps the scope's index stamp; queues the vector build after commit.
+    """
+    item = KnowledgeItem(
+        shop=shop,
+        question=(question or "").strip(),
+        answer=(answer or "").strip(),
+        category=(category or "").strip(),
+        keywords=clean_text_list(list(keywords) if not isinstance(keywords, str) else keywords, field="keywords"),
+        is_active=is_active,
+        external_id=(external_id or "").strip(),
+    )
+    similar = clean_text_list(
+        list(similar_questions) if not isinstance(similar_questions, str) else similar_questions,
+        field="similar_questions",
+    )
+    _validate(item)
+    _check_similar(similar)
+    item.stamp(actor)
+    item.save()
+    _set_similar(item, [s for s in similar if s != item.question])
+    index_stamp_bump(shop_id=item.shop_id)
+    if reindex:
+        _enqueue_reindex([item.pk])
+    return item
+
+
+def _check_similar(similar: list[str]) -> None:
+    too_long = [s for s in similar if len(s) > 500]
+    if too_long:
+        raise KnowledgeError("A similar question is longer than 500 characters.", code="invalid_item",
+                             detail={"similar_questions": ["Longer than 500 characters."]})
+
+
+@transaction.atomic
+def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None, **fields) -> KnowledgeItem:
+    """Change some of ``question, answer, category, keywords, is_active, external_id`` and,
+    when given, replace the similar questions. Moving an item to another shop is allowed
+    (``shop=``) and bumps both scopes.
+
+    Raises ``KnowledgeError``. Side effects as ``knowledge_item_create``.
+    """
+    unknown = set(fields) - set(ITEM_FIELDS) - {"shop"}
+    if unknown:
+        raise KnowledgeError(f"Unknown fields: {', '.join(sorted(unknown))}.", code="invalid_item")
+    old_shop_id = item.shop_id
+    for name, value in fields.items():
+        if name == "keywords":
+            value = clean_text_list(value, field="keywords")
+        elif isinstance(value, str):
+            value = value.strip()
+        setattr(item, name, value)
+    _validate(item)
+    item.stamp(actor)
+    item.save()
+    if similar_questions is not None:
+        similar = clean_text_list(similar_questions, field="similar_questions")
+        _check_similar(similar)
+        _set_similar(item, [s for s in similar if s != item.question])
+    index_stamp_bump(shop_id=item.shop_id)
+    if old_shop_id != item.shop_id:
+        index_stamp_bump(shop_id=old_shop_id)
+    _enqueue_reindex([item.pk])
+    return item
+
+
+@transaction.atomic
+def knowledge_item_delete(*, item: KnowledgeItem, actor) -> None:
+    """Soft-delete: hidden from lists and search at once; restorable. Bumps the scope's stamp."""
+    item.deleted_at = timezone.now()
+    item.stamp(actor)
+    item.save(update_fields=["deleted_at", "updated_by", "updated_at"])
+    index_stamp_bump(shop_id=item.shop_id)
+
+
+@transaction.atomic
+def knowledge_item_restore(*, item: KnowledgeItem, actor) -> None:
+    item.deleted_at = None
+    item.stamp(actor)
+    item.save(update_fields=["deleted_at", "updated_by", "updated_at"])
+    index_stamp_bump(shop_id=item.shop_id)
+    _enqueue_reindex([item.pk])
+
+
+@transaction.atomic
+def knowledge_item_purge(*, item: KnowledgeItem) -> None:
+    """Delete for good, with its similar questions and vectors."""
+    shop_id = item.shop_id
+    item.hard_delete()
+    index_stamp_bump(shop_id=shop_id)
+
+
+@transaction.atomic
+def knowledge_items_set_active(*, items, actor, active: bool) -> int:
+    """Activate or deactivate many items; returns how many changed."""
+    changed = 0
+    scopes = set()
+    for item in items:
+        if item.is_active != active:
+            item.is_active = active
+            item.stamp(actor)
+            item.save(update_fields=["is_active", "updated_by", "updated_at"])
+            scopes.add(item.shop_id)
+            changed += 1
+    for shop_id in scopes:
+        index_stamp_bump(shop_id=shop_id)
+    return changed
+
+
+def knowledge_item_reindex(*, item: KnowledgeItem, embedder=None, force: bool = False) -> dict:
+    """Make the stored vectors match the item's phrasings: keep fresh ones, delete stale
+    ones (other text, other embedder version), embed the missing ones.
+
+    Returns ``{"created": n, "deleted": n, "kept": n}``. Does not bump the stamp:
+    the index already embeds a phrasing that has no stored vector, so results do
+    not change; only the next build gets faster.
+    """
+    embedder = embedder or get_embedder()
+    phrasings = item.phrasings()
+    wanted = {text_hash(text): (text, kind) for text, kind in phrasings}
+    current = KnowledgeVector.objects.filter(item=item)
+    keep = set()
+    if not force:
+        keep = set(current.filter(embedder=embedder.name, embedder_version=embedder.version,
+                                  text_hash__in=list(wanted)).values_list("text_hash", flat=True))
+    todo = [(digest, text, kind) for digest, (text, kind) in wanted.items() if digest not in keep]
+    matrix = embedder.embed([text for _, text, _ in todo]) if todo else None
+    with transaction.atomic():
+        # Another embedder's vectors are left alone only if they are that embedder's
+        # current ones; this one replaces its own.
+        deleted, _ = current.filter(embedder=embedder.name).exclude(
+            text_hash__in=list(keep), embedder_version=embedder.version
+        ).delete()
+        deleted_other, _ = current.exclude(embedder=embedder.name).delete()
+        KnowledgeVector.objects.bulk_create([
+            KnowledgeVector(item=item, kind=kind, text=text, text_hash=digest, embedder=embedder.name,
+                            embedder_version=embedder.version, dimension=int(row.shape[0]),
+                            vector=row.astype("<f4").tobytes())
+            for (digest, text, kind), row in zip(todo, matrix if matrix is not None else [], strict=True)
+        ])
+        _pgvector_sync(item_id=item.pk)
+    return {"created": len(todo), "deleted": deleted + deleted_other, "kept": len(keep)}
+
+
+def knowledge_reindex(
+    *,
+    items,
+    stale_only: bool = False,
+    embedder=None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Reindex many items (a queryset); with ``stale_only`` skip the fresh ones.
+
+    ``progress(n)`` is called after each item. Returns summed counts and ``items``.
+    """
+    from .choices import VectorStatus
+    from .selectors import knowledge_vector_statuses
+
+    embedder = embedder or get_embedder()
+    totals = {"items": 0, "created": 0, "deleted": 0, "kept": 0, "skipped": 0}
+    items = items.prefetch_related("similar_questions").order_by("pk")
+    batch = []
+
+    def flush():
+        statuses = knowledge_vector_statuses(items=batch, embedder=embedder) if stale_only else {}
+        for item in batch:
+            if stale_only and statuses[item.pk] == VectorStatus.FRESH:
+                totals["skipped"] += 1
+            else:
+                counts = knowledge_item_reindex(item=item, embedder=embedder)
+                totals["items"] += 1
+                for key in ("created", "deleted", "kept"):
+                    totals[key] += counts[key]
+            if progress:
+                progress(1)
+        batch.clear()
+
+    for item in items.iterator(chunk_size=500):
+        batch.append(item)
+        if len(batch) >= 500:
+            flush()
+    flush()
+    return totals
+
+
+def _pgvector_sync(*, item_id: int) -> None:
+    """On PostgreSQL with pgvector, copy the float32 bytes into the ``embedding`` column."""
+    from .pgvector import pgvector_enabled, sync_embeddings
+
+    if pgvector_enabled():
+        sync_embeddings(item_ids=[item_id])
