@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+
+from knowledge import services
+from knowledge.choices import VectorStatus
+from knowledge.embedders import get_embedder
+from knowledge.exceptions import KnowledgeError
+from knowledge.models import IndexStamp, KnowledgeItem, KnowledgeVector
+from knowledge.selectors import knowledge_item_vector_status
+
+pytestmark = pytest.mark.django_db
+
+
+def make(world, **overrides):
+    fields = {"actor": world.shop_admin, "shop": world.shop, "question": "蛋糕能保存几天？",
+              "answer": "冷藏两天。", "keywords": ["保存"], "similar_questions": ["保质期多久"]}
+    fields.update(overrides)
+    return services.knowledge_item_create(**fields)
+
+
+def test_create_records_the_author_similar_questions_and_bumps_the_shops_stamp(world):
+    item = make(world, similar_questions=["保质期多久", " 保质期多久 ", "", "放冰箱能放几天"])
+    assert item.created_by == world.shop_admin and item.updated_by == world.shop_admin
+    assert item.similar_texts() == ["保质期多久", "放冰箱能放几天"]
+    assert IndexStamp.objects.get(scope=f"shop:{world.shop.pk}").token
+
+
+def test_a_shared_item_bumps_the_shared_stamp(world):
+    make(world, shop=None, actor=world.superadmin)
+    assert IndexStamp.objects.filter(scope="shared").exists()
+
+
+def test_create_refuses_an_item_without_question_or_answer(world):
+    with pytest.raises(KnowledgeError) as info:
+        make(world, question="  ", answer="")
+    assert info.value.code == "invalid_item"
+    assert {"question", "answer"} <= set(info.value.detail)
+    assert not KnowledgeItem.all_objects.exists()
+
+
+def test_update_changes_fields_the_editor_and_the_token(world):
+    item = make(world)
+    before = IndexStamp.objects.get(scope=f"shop:{world.shop.pk}").token
+    services.knowledge_item_update(item=item, actor=world.superadmin, answer="冷藏三天。", keywords="保存|冷藏")
+    item.refresh_from_db()
+    assert item.answer == "冷藏三天。" and item.keywords == ["保存", "冷藏"]
+    assert item.updated_by == world.superadmin and item.created_by == world.shop_admin
+    assert IndexStamp.objects.get(scope=f"shop:{world.shop.pk}").token != before
+
+
+def test_update_refuses_unknown_fields(world):
+    with pytest.raises(KnowledgeError):
+        services.knowledge_item_update(item=make(world), actor=world.shop_admin, price=3)
+
+
+def test_moving_an_item_to_another_shop_bumps_both_scopes(world):
+    item = make(world)
+    services.knowledge_item_update(item=item, actor=world.superadmin, shop=world.other_shop)
+    assert IndexStamp.objects.filter(scope=f"shop:{world.other_shop.pk}").exists()
+
+
+def test_delete_is_soft_audited_and_restorable(world):
+    item = make(world)
+    services.knowledge_item_delete(item=item, actor=world.superadmin)
+    assert not KnowledgeItem.objects.filter(pk=item.pk).exists()
+    deleted = KnowledgeItem.all_objects.get(pk=item.pk)
+    assert deleted.is_deleted and deleted.updated_by == world.superadmin
+    services.knowledge_item_restore(item=deleted, actor=world.superadmin)
+    assert KnowledgeItem.objects.filter(pk=item.pk).exists()
+
+
+def test_vectors_are_built_after_commit_one_per_phrasing_with_the_text_hash(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        item = make(world)
+    vectors = KnowledgeVector.objects.filter(item=item)
+    assert {v.text for v in vectors} == {text for text, _ in item.phrasings()}
+    vector = vectors.first()
+    assert vector.dimension == 512 and len(bytes(vector.vector)) == 512 * 4
+    assert np.isclose(np.linalg.norm(vector.as_array()), 1.0, atol=1e-4)
+    assert knowledge_item_vector_status(item=item) == VectorStatus.FRESH
+
+
+def test_an_edit_makes_vectors_stale_until_reindexed(world):
+    item = make(world)
+    assert knowledge_item_vector_status(item=item) == VectorStatus.MISSING
+    services.knowledge_item_reindex(item=item)
+    assert knowledge_item_vector_status(item=item) == VectorStatus.FRESH
+    KnowledgeItem.objects.filter(pk=item.pk).update(question="蛋糕冷冻能放多久？")
+    item.refresh_from_db()
+    assert knowledge_item_vector_status(item=item) == VectorStatus.STALE
+    counts = services.knowledge_item_reindex(item=item)
+    assert counts["created"] >= 1 and counts["deleted"] >= 1 and counts["kept"] >= 1
+    assert knowledge_item_vector_status(item=item) == VectorStatus.FRESH
+
+
+def test_another_embedder_version_is_stale(world):
+    item = make(world)
+    services.knowledge_item_reindex(item=item)
+    KnowledgeVector.objects.filter(item=item).update(embedder_version="old")
+    assert knowledge_item_vector_status(item=item) == VectorStatus.MISSING
+    services.knowledge_item_reindex(item=item)
+    assert not KnowledgeVector.objects.filter(item=item, embedder_version="old").exists()
+
+
+def test_search_uses_stored_vectors_and_embeds_only_what_is_missing(world):
+    from knowledge.index import build_shop_index
+
+    item = make(world)
+    assert build_shop_index(world.shop.pk).embedded_on_the_fly == len(item.phrasings())
+    services.knowledge_item_reindex(item=item)
+    assert build_shop_index(world.shop.pk).embedded_on_the_fly == 0
+
+
+def test_reindex_many_reports_progress_and_skips_fresh_items(world):
+    first, second = make(world), make(world, question="可以写字吗？", answer="可以。", similar_questions=[])
+    services.knowledge_item_reindex(item=first)
+    ticks = []
+    totals = services.knowledge_reindex(items=KnowledgeItem.objects.all(), stale_only=True, progress=ticks.append)
+    assert totals["items"] == 1 and totals["skipped"] == 1 and len(ticks) == 2
+    assert knowledge_item_vector_status(item=second) == VectorStatus.FRESH
+
+
+def test_the_offline_embedder_is_fast_with_one_thread():
+    import time
+
+    embedder = get_embedder()
+    embedder.embed(["预热"])
+    started = time.perf_counter()
+    embedder.embed(["这个蛋糕今天下单明天能到吗"])
+    assert (time.perf_counter() - started) < 0.1
