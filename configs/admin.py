@@ -252,10 +252,25 @@ class UserConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
     # --- history, diff and rollback page --------------------------------------------------
     def get_urls(self):
         return [
+            path("shop-settings/<int:shop_id>/", self.admin_site.admin_view(self.shop_settings_view),
+                 name="configs_userconfig_shop_settings"),
             path("<path:object_id>/versions/", self.admin_site.admin_view(self.versions_view),
                  name="configs_userconfig_versions"),
             *super().get_urls(),
         ]
+
+    def shop_settings_view(self, request, shop_id):
+        """Open a shop's settings (a stable link for the Shop page); the first visit by an admin creates them."""
+        shop = get_object_or_404(Shop.objects.for_user(request.user), pk=shop_id)
+        config = selectors.shop_settings_config(shop=shop)
+        if config is None:
+            if not Shop.objects.manageable_by(request.user).filter(pk=shop.pk).exists():
+                self.message_user(request, _("%(shop)s has no saved settings yet: the defaults apply.")
+                                  % {"shop": shop}, messages.INFO)
+                return HttpResponseRedirect(reverse("admin:configs_userconfig_changelist"))
+            config = services.shop_settings_update(shop=shop, actor=request.user, values={},
+                                                   reason=_("created with the defaults"), **request_meta(request))
+        return HttpResponseRedirect(reverse("admin:configs_userconfig_change", args=[config.pk]))
 
     def versions_view(self, request, object_id):
         config = get_object_or_404(self.get_queryset(request).select_related("template"), pk=object_id)

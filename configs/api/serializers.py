@@ -126,3 +126,18 @@ class SystemConfigInputSerializer(serializers.Serializer):
     is_public = serializers.BooleanField(required=False)
     is_encrypted = serializers.BooleanField(required=False)
     version = serializers.IntegerField(required=False, min_value=1)
+
+
+class ShopSettingsSerializer(serializers.Serializer):
+    """A shop's settings, every default filled in; ``version`` is 0 until the first change."""
+
+    shop = serializers.IntegerField()
+    config = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField()
+    values = serializers.JSONField()
+
+
+class ShopSettingsUpdateSerializer(serializers.Serializer):
+    values = serializers.JSONField(help_text="Keys to change; the others keep their value.")
+    version = serializers.IntegerField(required=False, min_value=0, help_text="The version you edited (0: none).")
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

@@ -5,7 +5,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from customer_service.models import Shop
@@ -20,6 +20,8 @@ from .serializers import (
     ConfigTemplateSerializer,
     DiffRowSerializer,
     RollbackSerializer,
+    ShopSettingsSerializer,
+    ShopSettingsUpdateSerializer,
     SystemConfigInputSerializer,
     SystemConfigSerializer,
     UserConfigCreateSerializer,
@@ -141,6 +143,28 @@ class UserConfigViewSet(ScopedModelViewSet):
             raise ValidationError({"from": ["Give two versions: ?from=1&to=3."]}) from None
         rows = selectors.config_versions_diff(config=config, from_version=v1, to_version=v2)
         return Response(DiffRowSerializer(rows, many=True).data)
+
+
+    @extend_schema(methods=["get"], responses=ShopSettingsSerializer)
+    @extend_schema(methods=["patch"], request=ShopSettingsUpdateSerializer, responses=ShopSettingsSerializer)
+    @action(detail=False, methods=["get", "patch"], url_path=r"shop-settings/(?P<shop_id>\d+)")
+    def shop_settings(self, request, shop_id=None):
+        """A shop's settings as the pipeline reads them; PATCH merges keys (shop admins and superadmins)."""
+        shop = Shop.objects.for_user(request.user).filter(pk=shop_id).first()
+        if shop is None:
+            raise NotFound()
+        if request.method == "PATCH":
+            data = ShopSettingsUpdateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            services.shop_settings_update(
+                shop=shop, actor=request.user, values=data.validated_data["values"],
+                expected_version=data.validated_data.get("version"), reason=data.validated_data["reason"],
+                **request_meta(request),
+            )
+        config = selectors.shop_settings_config(shop=shop)
+        return Response({"shop": shop.pk, "config": config.pk if config else None,
+                         "version": config.version if config else 0,
+                         "values": selectors.shop_settings_get(shop=shop)})
 
 
 class ConfigTemplateViewSet(ScopedModelViewSet):

@@ -197,3 +197,16 @@ def test_system_config_admin_masks_secrets(world):
         "key": "batch", "value_type": "int", "value_text": "8", "description": "", "expected_version": 1})
     assert response.status_code == 302
     assert selectors.system_config_value("batch") == 8
+
+
+def test_shop_settings_link_opens_or_creates_the_shops_settings(world, shop_settings_template):
+    url = reverse("admin:configs_userconfig_shop_settings", args=[world.shop.pk])
+    response = signed_in(world.agent).get(url)
+    assert response.status_code == 302 and response["Location"].endswith("/admin/configs/userconfig/")
+    response = signed_in(world.shop_admin).get(url)
+    config = selectors.shop_settings_config(shop=world.shop)
+    assert response["Location"] == change_url(config) and config.version == 1
+    assert signed_in(world.agent).get(url)["Location"] == change_url(config)
+    assert signed_in(world.outsider).get(url).status_code in (302, 404)
+    html = signed_in(world.shop_admin).get(change_url(config)).content.decode()
+    assert "auto_send_threshold" in html and "data-django-jsonform" in html

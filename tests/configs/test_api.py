@@ -242,3 +242,35 @@ def test_system_config_writes_are_typed(client_for, world, system_configs):
                          format="json")
     assert response.status_code == 201 and response.json()["value"] == {"a": [1]}
     assert SystemConfig.objects.get(key="x.json").value == json.dumps({"a": [1]})
+
+
+def test_shop_settings_endpoint(client_for, world, shop_settings_template):
+    url = f"/api/configs/shop-settings/{world.shop.pk}/"
+    body = client_for(world.agent).get(url).json()
+    assert (body["version"], body["config"], body["values"]["auto_send_threshold"]) == (0, None, 0.9)
+    assert_error(client_for(world.agent).patch(url, {"values": {"auto_mode": True}}, format="json"), 403)
+    assert_error(client_for(world.outsider).get(url), 404)
+    admin = client_for(world.shop_admin)
+    body = admin.patch(url, {"values": {"auto_mode": True}, "version": 0, "reason": "on"}, format="json").json()
+    assert body["version"] == 1 and body["values"]["auto_mode"] is True
+    body = admin.patch(url, {"values": {"reply_delay_seconds": 4}, "version": 1}, format="json").json()
+    assert body["version"] == 2 and body["values"]["auto_mode"] is True and body["values"]["reply_delay_seconds"] == 4
+    assert_error(admin.patch(url, {"values": {"auto_mode": False}, "version": 1}, format="json"), 409)
+    assert_error(admin.patch(url, {"values": {"draft_threshold": 2}}, format="json"), 400, "config_invalid")
+    assert_error(admin.patch(url, {"values": "x"}, format="json"), 400)
+    assert_error(admin.get("/api/configs/shop-settings/999999/"), 404)
+
+
+def test_no_secret_reaches_the_logs(client_for, template, owner, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = client_for(owner)
+    created = client.post("/api/configs/", {"template": template.pk, "values": {"model": "m", "api_key": SECRET}},
+                          format="json").json()
+    client.patch(f"/api/configs/{created['id']}/", {"values": {"model": "n", "api_key": SECRET + "x"}},
+                 format="json")
+    client.patch(f"/api/configs/{created['id']}/", {"values": {"temperature": 9}}, format="json")  # refused
+    client.post(f"/api/configs/{created['id']}/rollback/", {"version": 1}, format="json")
+    assert caplog.records  # the services did log
+    assert "THISISTHESECRET" not in caplog.text
