@@ -1,70 +1,84 @@
-"""Metrics: hit@k, MRR, ECE, threshold tables, latency percentiles."""
-import time
+"""Retrieval and calibration metrics over per-query records.
+
+A record is ``{"expected": id or None, "ids": [ranked ids], "confidence": c, "ms": latency}``;
+``expected`` None marks an out-of-scope query (the right behaviour is not to answer).
+"""
+
+import math
 
 import numpy as np
 
-
-def run_queries(search_fn, queries, k=5):
-    """search_fn(query_row) -> list[Hit].  Returns per-query records."""
-    recs = []
-    for q in queries:
-        t = time.perf_counter()
-        hits = search_fn(q)
-        ms = (time.perf_counter() - t) * 1000
-        ids = [h.item_id for h in hits[:k]]
-        exp = q.get("expected_id")
-        recs.append({"query": q["query"], "expected": exp, "ids": ids,
-                     "correct": exp is not None and bool(ids) and ids[0] == exp,
-                     "features": hits[0].features if hits else None, "ms": ms})
-    return recs
+THRESHOLDS = (0.80, 0.90, 0.95)
 
 
-def ece(conf, correct, bins=10):
-    conf = np.asarray(conf, float); correct = np.asarray(correct, float)
+def is_correct(record) -> bool:
+    return record["expected"] is not None and record["ids"][:1] == [record["expected"]]
+
+
+def ece(confidences, correct, bins: int = 10) -> float:
+    """Expected calibration error: bin by confidence, weight |mean confidence − accuracy| by bin size."""
+    conf = np.asarray(confidences, float)
+    hit = np.asarray(correct, float)
+    if not len(conf):
+        return math.nan
     edges = np.linspace(0, 1, bins + 1)
-    e = 0.0
+    total = 0.0
     for i in range(bins):
-        m = (conf >= edges[i]) & ((conf < edges[i + 1]) if i < bins - 1 else (conf <= 1))
-        if m.any():
-            e += m.mean() * abs(conf[m].mean() - correct[m].mean())
-    return float(e)
+        upper = conf < edges[i + 1] if i < bins - 1 else conf <= 1
+        in_bin = (conf >= edges[i]) & upper
+        if in_bin.any():
+            total += in_bin.mean() * abs(conf[in_bin].mean() - hit[in_bin].mean())
+    return float(total)
 
 
-def threshold_row(conf, recs, t):
-    conf = np.asarray(conf)
-    ins = np.array([r["expected"] is not None for r in recs])
-    cor = np.array([r["correct"] for r in recs])
-    sent = conf >= t
-    return {"threshold": t,
-            "precision": float(cor[sent].mean()) if sent.any() else float("nan"),
-            "coverage": float((sent & ins).sum() / max(ins.sum(), 1)),
-            "oos_sent": float((sent & ~ins).sum() / max((~ins).sum(), 1)) if (~ins).any() else float("nan"),
-            "n_sent": int(sent.sum())}
+def threshold_row(records, threshold: float) -> dict:
+    """Auto-send at ``threshold``: ``precision`` is the share of sent answers that are right;
+    ``coverage`` the share of all queries that are sent; ``out_of_scope_sent`` the share of
+    out-of-scope queries that are sent (None when the set has none).
+    """
+    sent = [r for r in records if r["confidence"] >= threshold]
+    out_of_scope = [r for r in records if r["expected"] is None]
+    return {
+        "threshold": threshold,
+        "precision": (sum(is_correct(r) for r in sent) / len(sent)) if sent else None,
+        "coverage": len(sent) / len(records) if records else None,
+        "out_of_scope_sent": (sum(r["confidence"] >= threshold for r in out_of_scope) / len(out_of_scope))
+        if out_of_scope else None,
+        "sent": len(sent),
+    }
 
 
-def best_coverage(conf, recs, min_precision=0.98):
-    best = {"threshold": None, "coverage": 0.0, "precision": float("nan"), "oos_sent": 0.0}
-    for t in sorted(set(np.round(conf, 4))):
-        r = threshold_row(conf, recs, t)
-        if r["n_sent"] >= 1 and r["precision"] >= min_precision and r["coverage"] > best["coverage"]:
-            best = r
+def best_coverage(records, min_precision: float = 0.98) -> dict:
+    """The lowest threshold whose sent answers are at least ``min_precision`` right, and its coverage."""
+    best = {"threshold": None, "coverage": 0.0, "precision": None, "out_of_scope_sent": None}
+    for threshold in sorted({round(r["confidence"], 4) for r in records}):
+        row = threshold_row(records, threshold)
+        if row["sent"] and row["precision"] >= min_precision and row["coverage"] > best["coverage"]:
+            best = row
     return best
 
 
-def summarize(recs, conf=None, thresholds=(0.8, 0.9, 0.95)):
-    ins = [r for r in recs if r["expected"] is not None]
-    out = {"n": len(recs), "n_in_scope": len(ins),
-           "hit@1": float(np.mean([r["ids"][:1] == [r["expected"]] for r in ins])),
-           "hit@5": float(np.mean([r["expected"] in r["ids"][:5] for r in ins])),
-           "mrr": float(np.mean([1.0 / (r["ids"].index(r["expected"]) + 1) if r["expected"] in r["ids"] else 0.0 for r in ins]))}
-    ms = np.array([r["ms"] for r in recs])
-    out["p50_ms"], out["p95_ms"] = float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
-    if conf is not None:
-        conf = np.asarray(conf)
-        out["ece"] = ece(conf, [r["correct"] for r in recs])
-        out["mean_conf"] = float(conf.mean()); out["accuracy_top1_all"] = float(np.mean([r["correct"] for r in recs]))
-        out["thresholds"] = [threshold_row(conf, recs, t) for t in thresholds]
-        out["best@p>=0.98"] = best_coverage(conf, recs)
-        oos = [c for c, r in zip(conf, recs) if r["expected"] is None]
-        out["oos_mean_conf"] = float(np.mean(oos)) if oos else float("nan")
-    return out
+def summarize(records, thresholds=THRESHOLDS) -> dict:
+    in_scope = [r for r in records if r["expected"] is not None]
+
+    def mean(values):
+        values = list(values)
+        return float(np.mean(values)) if values else None
+
+    latencies = np.array([r["ms"] for r in records]) if records else np.zeros(1)
+    best = best_coverage(records)
+    return {
+        "queries": len(records),
+        "in_scope": len(in_scope),
+        "hit_at_1": mean(r["ids"][:1] == [r["expected"]] for r in in_scope),
+        "hit_at_5": mean(r["expected"] in r["ids"][:5] for r in in_scope),
+        "mrr": mean(1.0 / (r["ids"].index(r["expected"]) + 1) if r["expected"] in r["ids"] else 0.0
+                    for r in in_scope),
+        "ece": ece([r["confidence"] for r in records], [is_correct(r) for r in records]),
+        "thresholds": [
+            {k: v for k, v in threshold_row(records, t).items() if k != "sent"} for t in thresholds
+        ],
+        "best_coverage_at_precision_98": best["coverage"],
+        "best_threshold_at_precision_98": best["threshold"],
+        "latency_ms": {"p50": float(np.percentile(latencies, 50)), "p95": float(np.percentile(latencies, 95))},
+    }

@@ -1,0 +1,78 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from customer_service.models import Shop
+from knowledge.models import IndexStamp, KnowledgeItem, KnowledgeVector
+
+from .conftest import DATA
+
+pytestmark = pytest.mark.django_db
+
+
+def kb_eval(*args) -> str:
+    out = StringIO()
+    call_command("kb_eval", *map(str, args), "--no-progress", stdout=out)
+    return out.getvalue()
+
+
+def test_json_output_has_the_documented_shape_and_sane_values():
+    result = json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json"))
+    assert set(result) == {"hit_at_1", "hit_at_5", "mrr", "ece", "thresholds", "best_coverage_at_precision_98",
+                           "latency_ms"}
+    assert [row["threshold"] for row in result["thresholds"]] == [0.8, 0.9, 0.95]
+    assert all(set(row) == {"threshold", "precision", "coverage", "out_of_scope_sent"}
+               for row in result["thresholds"])
+    assert set(result["latency_ms"]) == {"p50", "p95"}
+    assert result["hit_at_1"] >= 0.8 and result["hit_at_5"] >= result["hit_at_1"]
+    assert 0 <= result["ece"] <= 1
+    assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p95"]
+
+
+def test_it_leaves_the_database_as_it_was():
+    kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json")
+    assert not Shop.objects.exists()
+    assert not KnowledgeItem.all_objects.exists()
+    assert not KnowledgeVector.objects.exists()
+    assert not IndexStamp.objects.exists()
+
+
+def test_the_table_names_every_metric():
+    text = kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl")
+    for word in ("hit@1", "hit@5", "MRR", "ECE", "p95", "0.80", "0.90", "0.95", "precision ≥ 0.98"):
+        assert word in text
+
+
+def test_a_file_without_shops_goes_into_one_shop(tmp_path):
+    faq = tmp_path / "faq.jsonl"
+    queries = tmp_path / "queries.jsonl"
+    faq.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in [
+        {"id": "a", "question": "花呗怎么还款", "answer": "在账单页还款。"},
+        {"id": "b", "question": "借呗额度为什么降低", "answer": "按综合评估调整。"},
+    ]), encoding="utf-8")
+    queries.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in [
+        {"query": "花呗如何还钱", "expected_id": "a"},
+        {"query": "借呗额度降了", "expected_id": "b"},
+        {"query": "你好", "expected_id": None},
+    ]), encoding="utf-8")
+    result = json.loads(kb_eval(faq, queries, "--json"))
+    assert result["hit_at_1"] == 1.0
+
+
+def test_fit_calibration_writes_parameters_that_evaluate(tmp_path):
+    params = tmp_path / "calibration.json"
+    kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--fit-calibration", params)
+    fitted = json.loads(params.read_text())
+    assert fitted["type"] == "logistic" and len(fitted["coef"]) == len(fitted["features"])
+    json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--calibration", params))
+
+
+def test_bad_files_are_refused_with_a_message(tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "a", "question": "q"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(CommandError, match="line 2"):
+        kb_eval(broken, DATA / "queries.jsonl")
+    with pytest.raises(CommandError, match="Cannot read"):
+        kb_eval(tmp_path / "missing.jsonl", DATA / "queries.jsonl")
