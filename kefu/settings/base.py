@@ -200,6 +200,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two apps name a choice field "scope"; give each enum its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "BudgetScopeEnum": "billing.choices.BudgetScope",
+        "ConfigScopeEnum": "configs.choices.ConfigScope",
+    },
 }
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
