@@ -1,0 +1,50 @@
+"""``manage.py kb_import --shop NAME FILE``: load FAQ items from CSV, XLSX or JSON Lines."""
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from knowledge.exceptions import KnowledgeError
+from knowledge.transfer import DUPLICATE_POLICIES, FORMATS, format_of, knowledge_import
+
+from ._progress import Progress
+from ._shops import shop_by_name
+
+
+class Command(BaseCommand):
+    help = ("Import knowledge items. Every bad row is reported by number and nothing is written, unless "
+            "--skip-invalid loads the good rows.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--shop", help="the shop's name")
+        parser.add_argument("--shared", action="store_true", help="import as items shared by every shop")
+        parser.add_argument("--format", choices=FORMATS, help="default: from the file name")
+        parser.add_argument("--skip-invalid", action="store_true", help="load the good rows, report the bad ones")
+        parser.add_argument("--on-duplicate", choices=DUPLICATE_POLICIES, default="error",
+                            help="an id or question already in the shop: error (default), skip, or update it")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **options):
+        shop = shop_by_name(options["shop"], shared=options["shared"])
+        try:
+            with open(options["file"], "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {options['file']}: {exc.strerror}.") from exc
+        progress = Progress(enabled=not options["no_progress"] and sys.stderr.isatty(), stream=sys.stderr)
+        try:
+            report = knowledge_import(actor=None, shop=shop, data=data, fmt=format_of(options["file"],
+                                                                                      options["format"]),
+                                      skip_invalid=options["skip_invalid"], on_duplicate=options["on_duplicate"],
+                                      progress=progress)
+        except KnowledgeError as exc:
+            for problem in exc.detail or []:
+                self.stderr.write(f"row {problem['row']}: {problem['field']}: {problem['message']}")
+            raise CommandError(exc.message) from exc
+        finally:
+            progress.close()
+        for problem in report.errors:
+            self.stderr.write(f"row {problem['row']}: {problem['field']}: {problem['message']} (skipped)")
+        self.stdout.write(json.dumps({k: v for k, v in report.as_dict().items() if k != "errors"}))

@@ -1,0 +1,333 @@
+"""Import and export of knowledge items as CSV, XLSX (openpyxl) or JSON Lines.
+
+Columns: ``id, question, answer, category, keywords, similar_questions, active``.
+In CSV and XLSX the two lists are ``|``-separated; in JSON Lines they are lists.
+Rows are numbered as a person sees them: the spreadsheet row (the header is row
+1) or the line of the JSONL file.
+
+Import validates every row first and reports every problem with its row number;
+by default nothing is written unless every row is good (``skip_invalid`` loads
+the good rows). Duplicates — the same id or question twice in the file, or an id
+or question the shop already has — are errors unless ``on_duplicate`` says
+``skip`` or ``update``.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+
+from .exceptions import KnowledgeError
+from .models import KnowledgeItem
+
+COLUMNS = ("id", "question", "answer", "category", "keywords", "similar_questions", "active")
+FORMATS = ("csv", "xlsx", "jsonl")
+TRUE = {"1", "true", "yes", "y", "是", "启用", "on"}
+FALSE = {"0", "false", "no", "n", "否", "停用", "off"}
+LIMITS = {"id": 100, "question": 500, "category": 100}
+DUPLICATE_POLICIES = ("error", "skip", "update")
+
+
+class KnowledgeImportError(KnowledgeError):
+    code = "import_invalid"
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list = field(default_factory=list)  # [{"row": n, "field": name, "message": text}]
+    item_ids: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "skipped": self.skipped, "errors": self.errors}
+
+
+def format_of(name: str, explicit: str | None = None) -> str:
+    if explicit:
+        if explicit not in FORMATS:
+            raise KnowledgeError(f"Unknown format {explicit!r}: use csv, xlsx or jsonl.", code="invalid_format")
+        return explicit
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix in ("jsonl", "json", "ndjson"):
+        return "jsonl"
+    if suffix in ("csv", "xlsx"):
+        return suffix
+    raise KnowledgeError("Give a .csv, .xlsx or .jsonl file (or the format).", code="invalid_format")
+
+
+# --------------------------------------------------------------------------- reading
+
+def read_rows(data: bytes, fmt: str) -> list[tuple[int, dict]]:
+    """Parse a file into ``[(row number, raw fields)]``. Raises ``KnowledgeImportError`` if unreadable."""
+    try:
+        if fmt == "jsonl":
+            return _read_jsonl(data)
+        if fmt == "csv":
+            return _read_csv(data)
+        return _read_xlsx(data)
+    except UnicodeDecodeError as exc:
+        raise KnowledgeImportError("The file is not UTF-8 text.", code="import_unreadable") from exc
+
+
+def _read_jsonl(data: bytes) -> list[tuple[int, dict]]:
+    rows = []
+    for number, line in enumerate(data.decode("utf-8-sig").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            value = None
+        rows.append((number, value if isinstance(value, dict) else {"__invalid__": "not a JSON object"}))
+    return rows
+
+
+def _check_header(header: list[str]) -> list[str]:
+    header = [str(h or "").strip().lower() for h in header]
+    missing = [c for c in ("question", "answer") if c not in header]
+    if missing:
+        raise KnowledgeImportError(f"The header row lacks: {', '.join(missing)}.", code="import_unreadable",
+                                   detail=[{"row": 1, "field": c, "message": "missing column"} for c in missing])
+    return header
+
+
+def _read_csv(data: bytes) -> list[tuple[int, dict]]:
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    try:
+        header = _check_header(next(reader))
+    except StopIteration as exc:
+        raise KnowledgeImportError("The file is empty.", code="import_unreadable") from exc
+    rows = []
+    for number, values in enumerate(reader, 2):
+        if any(v.strip() for v in values):
+            rows.append((number, dict(zip(header, values, strict=False))))
+    return rows
+
+
+def _read_xlsx(data: bytes) -> list[tuple[int, dict]]:
+    from openpyxl import load_workbook
+
+    try:
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise KnowledgeImportError("The file is not an XLSX workbook.", code="import_unreadable") from exc
+    lines = sheet.iter_rows(values_only=True)
+    try:
+        header = _check_header(list(next(lines)))
+    except StopIteration as exc:
+        raise KnowledgeImportError("The workbook is empty.", code="import_unreadable") from exc
+    rows = []
+    for number, values in enumerate(lines, 2):
+        if any(v not in (None, "") for v in values):
+            rows.append((number, {h: ("" if v is None else v) for h, v in zip(header, values, strict=False)}))
+    return rows
+
+
+# --------------------------------------------------------------------------- validating
+
+def _text_list(value, name, problems) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        parts = value.split("|")
+    elif isinstance(value, list):
+        parts = value
+        if any(not isinstance(p, str) for p in parts):
+            problems.append((name, "must be a list of texts"))
+            return []
+        if any("|" in p for p in parts):
+            problems.append((name, "an entry contains '|', which separates entries in CSV and XLSX"))
+    else:
+        problems.append((name, "must be a list of texts or a '|'-separated text"))
+        return []
+    out = []
+    for part in parts:
+        part = part.strip()
+        if len(part) > 500:
+            problems.append((name, "an entry is longer than 500 characters"))
+        elif part and part not in out:
+            out.append(part)
+    return out
+
+
+def clean_row(raw: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """One raw row → ``(fields, problems)``; ``problems`` is ``[(field, message)]``."""
+    problems = []
+    if "__invalid__" in raw:
+        return {}, [("row", raw["__invalid__"])]
+
+    def text(name):
+        value = raw.get(name, "")
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            problems.append((name, "must be text"))
+            return ""
+        value = str(value).strip()
+        if name in LIMITS and len(value) > LIMITS[name]:
+            problems.append((name, f"longer than {LIMITS[name]} characters"))
+        return value
+
+    fields = {
+        "external_id": text("id"),
+        "question": text("question"),
+        "answer": text("answer"),
+        "category": text("category"),
+        "keywords": _text_list(raw.get("keywords"), "keywords", problems),
+        "similar_questions": _text_list(raw.get("similar_questions"), "similar_questions", problems),
+    }
+    active = raw.get("active", "")
+    if isinstance(active, bool):
+        fields["is_active"] = active
+    elif str(active).strip().lower() in TRUE | {""}:
+        fields["is_active"] = True
+    elif str(active).strip().lower() in FALSE:
+        fields["is_active"] = False
+    else:
+        problems.append(("active", "must be true or false"))
+    for name in ("question", "answer"):
+        if not fields[name]:
+            problems.append((name, "is required"))
+    return fields, problems
+
+
+def _dedupe_key(question: str) -> str:
+    from .engine.normalize import normalize_buyer_text
+
+    return normalize_buyer_text(question, strip_greetings=False)
+
+
+# --------------------------------------------------------------------------- importing
+
+def knowledge_import(
+    *,
+    actor,
+    shop,
+    data: bytes,
+    fmt: str,
+    skip_invalid: bool = False,
+    on_duplicate: str = "error",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ImportReport:
+    """Import items into ``shop`` (None: shared items).
+
+    Raises ``KnowledgeImportError`` with ``detail`` = every problem when a row is bad
+    and ``skip_invalid`` is false; nothing is written then. Side effects: one
+    transaction; the scope's stamp bumped; one reindex task queued after commit.
+    """
+    from .services import knowledge_item_create, knowledge_item_update
+    from .tasks import reindex_items_task
+
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise KnowledgeError("on_duplicate must be error, skip or update.", code="invalid_option")
+    rows = read_rows(data, fmt)
+    if not rows:
+        raise KnowledgeImportError("The file has no rows.", code="import_empty")
+    existing = KnowledgeItem.objects.filter(shop=shop)
+    by_id = {i.external_id: i for i in existing.exclude(external_id="")}
+    by_question = {_dedupe_key(i.question): i for i in existing}
+    report = ImportReport()
+    seen_ids, seen_questions = {}, {}
+    plan = []  # (row number, fields, existing item or None)
+    for n, (number, raw) in enumerate(rows, 1):
+        fields, problems = clean_row(raw)
+        target = None
+        if not problems:
+            key = _dedupe_key(fields["question"])
+            if fields["external_id"] and fields["external_id"] in seen_ids:
+                problems.append(("id", f"duplicate of row {seen_ids[fields['external_id']]}"))
+            elif key in seen_questions:
+                problems.append(("question", f"duplicate of row {seen_questions[key]}"))
+            else:
+                if fields["external_id"]:
+                    seen_ids[fields["external_id"]] = number
+                seen_questions[key] = number
+                target = by_id.get(fields["external_id"]) if fields["external_id"] else None
+                target = target or by_question.get(key)
+                if target is not None and on_duplicate == "error":
+                    problems.append(("id" if fields["external_id"] and fields["external_id"] in by_id else "question",
+                                     f"already in the knowledge base (item {target.pk})"))
+        for name, message in problems:
+            report.errors.append({"row": number, "field": name, "message": message})
+        if problems:
+            report.skipped += 1
+        elif target is not None and on_duplicate == "skip":
+            report.skipped += 1
+        else:
+            plan.append((number, fields, target))
+        if progress:
+            progress("validate", n, len(rows))
+    if report.errors and not skip_invalid:
+        raise KnowledgeImportError(
+            f"{len(report.errors)} problem(s) in {report.skipped} row(s); nothing was imported.",
+            detail=report.errors,
+        )
+    with transaction.atomic():
+        for n, (_number, fields, target) in enumerate(plan, 1):
+            if target is None:
+                item = knowledge_item_create(actor=actor, shop=shop, reindex=False, **fields)
+                report.created += 1
+            else:
+                similar = fields.pop("similar_questions")
+                item = knowledge_item_update(item=target, actor=actor, similar_questions=similar, **fields)
+                report.updated += 1
+            report.item_ids.append(item.pk)
+            if progress:
+                progress("import", n, len(plan))
+        ids = list(report.item_ids)
+        if ids:
+            transaction.on_commit(lambda: reindex_items_task.delay(ids))
+    return report
+
+
+# --------------------------------------------------------------------------- exporting
+
+def export_rows(items) -> list[dict]:
+    """Items as export rows; ``id`` is the item's external id, or its primary key when it has none."""
+    rows = []
+    for item in items.prefetch_related("similar_questions").order_by("pk"):
+        rows.append({
+            "id": item.external_id or str(item.pk),
+            "question": item.question,
+            "answer": item.answer,
+            "category": item.category,
+            "keywords": list(item.keywords or []),
+            "similar_questions": item.similar_texts(),
+            "active": item.is_active,
+        })
+    return rows
+
+
+def knowledge_export(*, items, fmt: str) -> bytes:
+    """Serialise ``items`` (a queryset) as ``fmt``; import of the result gives the same items back."""
+    rows = export_rows(items)
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+    def flat(row):
+        return [row["id"], row["question"], row["answer"], row["category"], "|".join(row["keywords"]),
+                "|".join(row["similar_questions"]), "true" if row["active"] else "false"]
+
+    if fmt == "csv":
+        out = io.StringIO(newline="")
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        writer.writerows(flat(r) for r in rows)
+        # A BOM so Excel opens the Chinese text as UTF-8.
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("knowledge")
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append(flat(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,149 @@
+import io
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from openpyxl import Workbook
+
+from knowledge.models import KnowledgeItem
+from knowledge.transfer import KnowledgeImportError, knowledge_export, knowledge_import
+
+pytestmark = pytest.mark.django_db
+
+GOOD_CSV = (
+    "id,question,answer,category,keywords,similar_questions,active\n"
+    "c1,蛋糕能保存几天？,冷藏两天。,保存,保存|冷藏,保质期多久|放冰箱能放几天,true\n"
+    "c2,可以写字吗？,可以写祝福语。,定制,写字,,false\n"
+    'c3,"有坚果吗，过敏怎么办？","部分含坚果,请选无坚果款。",成分,,,\n'
+)
+BAD_CSV = (
+    "id,question,answer,category,keywords,similar_questions,active\n"
+    "c1,蛋糕能保存几天？,冷藏两天。,保存,,,true\n"
+    "c2,,没有问题的答案,,,,\n"
+    "c3,可以写字吗？,,定制,,,maybe\n"
+    "c1,另一个问题,答案,,,,\n"
+    "c5,蛋糕能保存几天？,重复的问题,,,,\n"
+    "c6,好问题,好答案,,,,\n"
+)
+
+
+def do_import(shop, text, fmt="csv", **options):
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return knowledge_import(actor=None, shop=shop, data=data, fmt=fmt, **options)
+
+
+def test_a_good_file_imports_with_lists_and_flags(world):
+    report = do_import(world.shop, GOOD_CSV)
+    assert (report.created, report.skipped, report.errors) == (3, 0, [])
+    item = KnowledgeItem.objects.get(external_id="c1")
+    assert item.shop == world.shop and item.keywords == ["保存", "冷藏"]
+    assert item.similar_texts() == ["保质期多久", "放冰箱能放几天"]
+    assert KnowledgeItem.objects.get(external_id="c2").is_active is False
+    assert KnowledgeItem.objects.get(external_id="c3").answer == "部分含坚果,请选无坚果款。"
+
+
+def test_a_bad_file_reports_every_bad_row_and_changes_nothing(world):
+    with pytest.raises(KnowledgeImportError) as info:
+        do_import(world.shop, BAD_CSV)
+    problems = {(p["row"], p["field"]) for p in info.value.detail}
+    assert problems == {(3, "question"), (4, "answer"), (4, "active"), (5, "id"), (6, "question")}
+    assert not KnowledgeItem.all_objects.exists()
+
+
+def test_skip_invalid_loads_the_good_rows_and_reports_the_rest(world):
+    report = do_import(world.shop, BAD_CSV, skip_invalid=True)
+    assert report.created == 2 and report.skipped == 4
+    assert set(KnowledgeItem.objects.values_list("external_id", flat=True)) == {"c1", "c6"}
+
+
+def test_duplicates_of_existing_items_are_errors_or_skipped_or_updated(world):
+    do_import(world.shop, GOOD_CSV)
+    with pytest.raises(KnowledgeImportError, match="nothing was imported"):
+        do_import(world.shop, GOOD_CSV)
+    assert do_import(world.shop, GOOD_CSV, on_duplicate="skip").skipped == 3
+    changed = GOOD_CSV.replace("冷藏两天。", "冷藏三天。")
+    assert do_import(world.shop, changed, on_duplicate="update").updated == 3
+    assert KnowledgeItem.objects.get(external_id="c1").answer == "冷藏三天。"
+    assert KnowledgeItem.objects.count() == 3
+
+
+def test_the_same_question_in_another_shop_is_not_a_duplicate(world):
+    do_import(world.shop, GOOD_CSV)
+    assert do_import(world.other_shop, GOOD_CSV).created == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
+def test_export_then_import_round_trips_exactly(world, fmt):
+    do_import(world.shop, GOOD_CSV)
+    exported = knowledge_export(items=KnowledgeItem.objects.filter(shop=world.shop), fmt=fmt)
+    report = do_import(world.other_shop, exported, fmt=fmt)
+    assert report.created == 3
+    again = knowledge_export(items=KnowledgeItem.objects.filter(shop=world.other_shop), fmt=fmt)
+    if fmt == "xlsx":
+        from knowledge.transfer import read_rows
+
+        assert read_rows(again, "xlsx") == read_rows(exported, "xlsx")
+    else:
+        assert again == exported
+    fields = ("external_id", "question", "answer", "category", "keywords", "is_active")
+    mine = list(KnowledgeItem.objects.filter(shop=world.shop).order_by("external_id").values_list(*fields))
+    theirs = list(KnowledgeItem.objects.filter(shop=world.other_shop).order_by("external_id").values_list(*fields))
+    assert mine == theirs
+
+
+def test_xlsx_rows_are_numbered_as_in_the_spreadsheet(world):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["question", "answer", "keywords"])
+    sheet.append(["好问题", "好答案", "a|b"])
+    sheet.append(["没有答案", None, None])
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(KnowledgeImportError) as info:
+        do_import(world.shop, out.getvalue(), fmt="xlsx")
+    assert info.value.detail == [{"row": 3, "field": "answer", "message": "is required"}]
+
+
+def test_jsonl_lines_that_are_not_objects_are_reported_by_line(world):
+    text = '{"question": "q1", "answer": "a1"}\n[1, 2]\n\n{"question": "q2", "answer": "a2", "keywords": "x"}\n'
+    with pytest.raises(KnowledgeImportError) as info:
+        do_import(world.shop, text, fmt="jsonl")
+    assert info.value.detail == [{"row": 2, "field": "row", "message": "not a JSON object"}]
+
+
+def test_a_file_without_the_required_columns_is_refused(world):
+    with pytest.raises(KnowledgeImportError, match="lacks"):
+        do_import(world.shop, "id,title\n1,x\n")
+
+
+def test_the_commands_import_and_export_by_shop_name(world, tmp_path):
+    source = tmp_path / "faq.csv"
+    source.write_text(GOOD_CSV, encoding="utf-8")
+    out = StringIO()
+    call_command("kb_import", str(source), "--shop", world.shop.name, "--no-progress", stdout=out)
+    assert json.loads(out.getvalue())["created"] == 3
+    target = tmp_path / "out.jsonl"
+    call_command("kb_export", str(target), "--shop", world.shop.name, stdout=StringIO())
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CSV, encoding="utf-8")
+    err = StringIO()
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("kb_import", str(bad), "--shop", world.other_shop.name, stderr=err)
+    assert "row 3: question: is required" in err.getvalue()
+    with pytest.raises(CommandError, match="No shop"):
+        call_command("kb_import", str(source), "--shop", "无此店")
+
+
+def test_kb_reindex_builds_vectors_for_stale_items_only(world):
+    from knowledge.models import KnowledgeVector
+
+    do_import(world.shop, GOOD_CSV)
+    out = StringIO()
+    call_command("kb_reindex", "--shop", world.shop.name, "--stale-only", "--no-progress", stdout=out)
+    assert json.loads(out.getvalue())["items"] == 3
+    assert KnowledgeVector.objects.exists()
+    out = StringIO()
+    call_command("kb_reindex", "--stale-only", "--no-progress", stdout=out)
+    assert json.loads(out.getvalue())["skipped"] == 3
