@@ -1,4 +1,7 @@
-from rest_framework.routers import DefaultRouter
+from kefu.api.routers import OptionalSlashRouter
 
-router = DefaultRouter(trailing_slash="/?")
+from .views import KnowledgeItemViewSet
+
+router = OptionalSlashRouter()
+router.register("knowledge", KnowledgeItemViewSet, basename="knowledge")
 urlpatterns = router.urls
