@@ -9,6 +9,10 @@ class BillingConfig(AppConfig):
     def ready(self):
         from celery.schedules import crontab
 
+        from . import routing
+
+        routing.connect_signals()
+
         from kefu.celery import app
 
         # django-celery-beat's DatabaseScheduler syncs this entry into its tables.

@@ -2,9 +2,11 @@
 
 A user's ``daily_request_quota`` (router calls per local day), a shop's monthly budget
 and an optional per-config monthly budget, all in CNY. Each is a SpendCounter row; a
-reservation locks the rows it touches (``select_for_update`` on PostgreSQL, the
-IMMEDIATE write transaction on SQLite), checks ``spent + reserved + estimate`` against
-the limit and adds the estimate to ``reserved``. Settling moves the real cost from
+reservation is one conditional UPDATE per row ("add the estimate to ``reserved`` where
+``spent + reserved + estimate <= limit``"), so the check and the add happen under the
+row's lock (PostgreSQL re-checks the condition after a concurrent writer commits) or
+inside the IMMEDIATE write transaction (SQLite) — the same guarantee as
+``select_for_update`` + check + update, with one statement instead of three. Settling moves the real cost from
 ``reserved`` to ``spent``. So concurrent calls can only overspend by what the calls in
 flight cost beyond their estimates; the estimate reserves a config's max output tokens.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,15 +53,48 @@ def _month_start(now=None):
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _counter_id(scope: str, scope_id: int, period: str, initial: dict) -> int:
+_UNSET = object()
+_counter_ids: dict[tuple[str, int, str], int] = {}  # rows are never deleted while their period runs
+
+
+def _counter_id(scope: str, scope_id: int, period: str, initial) -> int:
     """The counter row's id, created on first use with what the usage records already say."""
-    found = SpendCounter.objects.filter(scope=scope, scope_id=scope_id, period=period).values_list("pk", flat=True)
-    for pk in found:
-        return pk
-    counter, _created = SpendCounter.objects.get_or_create(
-        scope=scope, scope_id=scope_id, period=period, defaults=initial() if callable(initial) else initial
-    )
-    return counter.pk
+    key = (scope, scope_id, period)
+    pk = _counter_ids.get(key)
+    if pk is None:
+        found = list(SpendCounter.objects.filter(scope=scope, scope_id=scope_id, period=period).values_list(
+            "pk", flat=True))
+        if found:
+            pk = found[0]
+        else:
+            counter, _created = SpendCounter.objects.get_or_create(
+                scope=scope, scope_id=scope_id, period=period, defaults=initial() if callable(initial) else initial
+            )
+            pk = counter.pk
+        _counter_ids[key] = pk
+    return pk
+
+
+def _take(pk: int, key: tuple, condition: Q, **changes) -> bool:
+    """Apply ``changes`` to the counter row if ``condition`` holds; True when it did."""
+    scope, scope_id, period = key
+    updated = SpendCounter.objects.filter(condition, pk=pk, scope=scope, scope_id=scope_id, period=period).update(
+        **changes)
+    return updated == 1
+
+
+def _refused(pk: int, key: tuple) -> SpendCounter:
+    """The row after a refused take; raise _CounterGone if the cached id no longer names it."""
+    scope, scope_id, period = key
+    row = SpendCounter.objects.filter(pk=pk, scope=scope, scope_id=scope_id, period=period).first()
+    if row is None:
+        _counter_ids.clear()  # deleted by hand (or a test rolled it back): look the ids up again
+        raise _CounterGone
+    return row
+
+
+class _CounterGone(Exception):
+    pass
 
 
 def _shop_budget(shop) -> Budget | None:
@@ -68,11 +103,19 @@ def _shop_budget(shop) -> Budget | None:
     return Budget.objects.filter(shop=shop, is_active=True).first()
 
 
-def reserve(*, user=None, shop=None, amount: Decimal) -> Reservation:
+def reserve(*, user=None, shop=None, amount: Decimal, budget=_UNSET) -> Reservation:
     """Count one request on the user's daily quota and reserve ``amount`` on the shop's monthly budget.
 
+    ``budget`` is the shop's active Budget when the caller knows it (the router's snapshot), else looked up.
     Raises BudgetExceeded (code ``daily_quota_exceeded`` or ``shop_budget_exceeded``); nothing is held then.
     """
+    try:
+        return _reserve(user=user, shop=shop, amount=amount, budget=budget)
+    except _CounterGone:
+        return _reserve(user=user, shop=shop, amount=amount, budget=budget)
+
+
+def _reserve(*, user, shop, amount, budget) -> Reservation:
     reservation = Reservation(amount=amount)
     day, month, day_start = _periods()
     user_counter = shop_counter = None
@@ -83,8 +126,9 @@ def reserve(*, user=None, shop=None, amount: Decimal) -> Reservation:
             CounterScope.USER_DAY, user.pk, day,
             lambda: {"requests": UsageRecord.objects.filter(user=user, attempt=1, created_at__gte=day_start).count()},
         )
-    budget = _shop_budget(shop)
-    if budget is not None:
+    if budget is _UNSET:
+        budget = _shop_budget(shop)
+    if budget is not None and shop is not None:
         month_start = _month_start()
 
         def spent_so_far():
@@ -95,37 +139,37 @@ def reserve(*, user=None, shop=None, amount: Decimal) -> Reservation:
     if user_counter is None and shop_counter is None:
         return reservation
     with transaction.atomic():
-        ids = [pk for pk in (user_counter, shop_counter) if pk is not None]
-        rows = {row.pk: row for row in SpendCounter.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-        if user_counter is not None and rows[user_counter].requests + 1 > quota:
-            raise BudgetExceeded(
-                _("Daily AI request quota of %(quota)d reached.") % {"quota": quota},
-                code="daily_quota_exceeded", detail={"quota": quota, "used": rows[user_counter].requests},
-            )
+        # Each take is one conditional UPDATE: the row lock it holds (PostgreSQL, re-checking the
+        # condition after any concurrent writer commits) or the IMMEDIATE write transaction (SQLite)
+        # makes check-and-add one step, so concurrent calls cannot pass the same limit together.
+        if user_counter is not None:
+            ukey = (CounterScope.USER_DAY, user.pk, day)
+            if not _take(user_counter, ukey, Q(requests__lt=quota), requests=F("requests") + 1):
+                row = _refused(user_counter, ukey)
+                raise BudgetExceeded(
+                    _("Daily AI request quota of %(quota)d reached.") % {"quota": quota},
+                    code="daily_quota_exceeded", detail={"quota": quota, "used": row.requests},
+                )
+            reservation.request_counter_id = user_counter
         if shop_counter is not None:
-            row = rows[shop_counter]
-            if row.spent + row.reserved + amount > budget.monthly_limit:
+            skey = (CounterScope.SHOP_MONTH, shop.pk, month)
+            room = Q(spent__lte=budget.monthly_limit - amount - F("reserved"))
+            if not _take(shop_counter, skey, room, reserved=F("reserved") + amount):
+                row = _refused(shop_counter, skey)
                 raise BudgetExceeded(
                     _("The shop's monthly AI budget of %(limit)s CNY is used up.") % {"limit": budget.monthly_limit},
                     code="shop_budget_exceeded",
                     detail={"limit": str(budget.monthly_limit), "spent": str(row.spent),
                             "reserved": str(row.reserved)},
                 )
-        if user_counter is not None:
-            SpendCounter.objects.filter(pk=user_counter).update(requests=F("requests") + 1)
-            reservation.request_counter_id = user_counter
-        if shop_counter is not None:
-            SpendCounter.objects.filter(pk=shop_counter).update(reserved=F("reserved") + amount)
             reservation.counter_ids.append(shop_counter)
     return reservation
 
 
-def reserve_config(*, config, amount: Decimal) -> Reservation | None:
+def reserve_config(*, config, amount: Decimal, budget=_UNSET) -> Reservation | None:
     """Reserve ``amount`` on ``config``'s monthly budget, if it has one; None when the budget is used up."""
-    try:
-        budget = config.budget
-    except Budget.DoesNotExist:
-        budget = None
+    if budget is _UNSET:
+        budget = Budget.objects.filter(config=config, is_active=True).first()
     if budget is None or not budget.is_active:
         return Reservation(amount=amount)
     _day, month, _start = _periods()
@@ -135,13 +179,18 @@ def reserve_config(*, config, amount: Decimal) -> Reservation | None:
         total = UsageRecord.objects.filter(config=config, created_at__gte=month_start).aggregate(s=Sum("cost"))["s"]
         return {"spent": total or ZERO}
 
-    counter = _counter_id(CounterScope.CONFIG_MONTH, config.pk, month, spent_so_far)
-    with transaction.atomic():
-        row = SpendCounter.objects.select_for_update().get(pk=counter)
-        if row.spent + row.reserved + amount > budget.monthly_limit:
+    key = (CounterScope.CONFIG_MONTH, config.pk, month)
+    for _attempt in range(2):
+        counter = _counter_id(*key, spent_so_far)
+        room = Q(spent__lte=budget.monthly_limit - amount - F("reserved"))
+        if _take(counter, key, room, reserved=F("reserved") + amount):
+            return Reservation(counter_ids=[counter], amount=amount)
+        try:
+            _refused(counter, key)
             return None
-        SpendCounter.objects.filter(pk=counter).update(reserved=F("reserved") + amount)
-    return Reservation(counter_ids=[counter], amount=amount)
+        except _CounterGone:
+            continue
+    raise RuntimeError("the config's spend counter keeps disappearing")
 
 
 def settle(reservation: Reservation | None, *, actual: Decimal, succeeded: bool = True) -> None:

@@ -14,6 +14,7 @@ caller later does, so the record must not wait for the caller's commit.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -26,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from kefu.logging import redact
 
-from . import breaker, budgets, conf, selectors
+from . import breaker, budgets, conf, routing, selectors
 from .choices import Capability, ErrorCode, UsageStatus, UsageType
 from .exceptions import AllProvidersFailed, BillingError, NoProviderConfigured, ProviderError
 from .models import AIModel, ModelConfig, RequestLog, UsageRecord
@@ -98,21 +99,24 @@ def embed(texts, *, user=None, shop=None, message=None, config=None) -> RouterRe
 
 def _route(kind, payload, *, capability, user, shop, message, config) -> RouterResult:
     user = user if getattr(user, "is_authenticated", False) else None
-    candidates = selectors.config_candidates(capability=capability, user=user, shop=shop, config=config)
+    snapshot = routing.current()
+    candidates = selectors.config_candidates(capability=capability, user=user, shop=shop, config=config,
+                                             snapshot=snapshot)
     if not candidates:
         raise NoProviderConfigured(
             _("No active AI model config offers '%(cap)s'.") % {"cap": capability}, detail={"attempts": []}
         )
-    for candidate in candidates:
-        _ensure_model(candidate)
-    prices = selectors.prices_in_force(model_ids={c.model_id for c in candidates}, at=timezone.now())
+    now = timezone.now()
+    prices = {c.model_id: snapshot.prices_at(c.model_id, now) for c in candidates}
     estimated_in = selectors.estimate_input_tokens(payload)
 
     def estimate(candidate):
         out = 0 if kind == UsageType.EMBEDDING else (candidate.max_tokens or conf.default_max_tokens())
         return selectors.cost_of(prices.get(candidate.model_id, {}), input_tokens=estimated_in, output_tokens=out)
 
-    reservation = budgets.reserve(user=user, shop=shop, amount=max(estimate(c) for c in candidates))
+    shop_budget = snapshot.shop_budgets.get(getattr(shop, "pk", None)) if shop is not None else None
+    reservation = budgets.reserve(user=user, shop=shop, amount=max(estimate(c) for c in candidates),
+                                  budget=shop_budget)
     request_id = uuid.uuid4().hex
     message_ref = getattr(message, "pk", message)
     attempts: list[dict] = []
@@ -123,7 +127,8 @@ def _route(kind, payload, *, capability, user, shop, message, config) -> RouterR
             if not allowed:
                 attempts.append({"config": candidate.pk, "name": candidate.name, "skipped": "circuit_open"})
                 continue
-            config_hold = budgets.reserve_config(config=candidate, amount=estimate(candidate))
+            config_hold = budgets.reserve_config(config=candidate, amount=estimate(candidate),
+                                                 budget=snapshot.config_budgets.get(candidate.pk))
             if config_hold is None:
                 attempts.append({"config": candidate.pk, "name": candidate.name, "skipped": "config_budget_exceeded"})
                 if observed == breaker.HALF_OPEN:
@@ -139,7 +144,9 @@ def _route(kind, payload, *, capability, user, shop, message, config) -> RouterR
                              "error": record.error_code, "usage": record.pk})
             if result is not None:
                 budgets.settle(reservation, actual=spent, succeeded=True)
-                return RouterResult(usage=record, model=candidate.model, config=candidate, attempts=attempts,
+                # copies: the snapshot's rows are shared by every call in this process
+                return RouterResult(usage=record, model=copy.copy(candidate.model), config=copy.copy(candidate),
+                                    attempts=attempts,
                                     text=getattr(result, "text", ""), vectors=getattr(result, "vectors", []))
     finally:
         budgets.settle(reservation, actual=spent, succeeded=False)

@@ -10,31 +10,31 @@ from django.db.models.functions import TruncDate
 
 from . import conf
 from .choices import Currency, PricingType, UsageStatus
-from .models import ModelConfig, ModelPricing, ShopModelChoice, UsageRecord
+from .models import ModelConfig, ModelPricing, UsageRecord
 
 MICRO = Decimal("0.000001")
 THOUSAND = Decimal(1000)
 
 
-def config_candidates(*, capability: str, user=None, shop=None, config=None) -> list[ModelConfig]:
+def config_candidates(*, capability: str, user=None, shop=None, config=None, snapshot=None) -> list[ModelConfig]:
     """Configs to try, in order, each once: the one asked for (or the shop's choice), the user's own keys,
     system defaults, then the other system configs by priority. Inactive configs and disabled providers
-    are never returned.
+    are never returned. Read from the routing snapshot (billing.routing), not the database.
     """
-    base = ModelConfig.objects.usable().filter(capability=capability).select_related("provider", "model", "budget")
-    first: list[ModelConfig] = []
+    from . import routing
+
+    snapshot = snapshot or routing.current()
+    usable = [c for c in snapshot.configs if c.capability == capability]
+    first_id = None
     if config is not None:
-        config_id = config.pk if isinstance(config, ModelConfig) else int(config)
-        first = list(base.filter(pk=config_id))
+        first_id = config.pk if isinstance(config, ModelConfig) else int(config)
     elif shop is not None:
-        chosen = ShopModelChoice.objects.filter(shop=shop, capability=capability).values_list("config_id", flat=True)
-        first = list(base.filter(pk__in=chosen))
-    owner_filter = Q(owner__isnull=True)
-    if getattr(user, "is_authenticated", False):
-        owner_filter |= Q(owner=user)
-    rest = list(base.filter(owner_filter))
-    # user's own first, then defaults, then priority (stable on id)
+        first_id = snapshot.shop_choices.get((getattr(shop, "pk", shop), capability))
+    user_id = user.pk if getattr(user, "is_authenticated", False) else None
+    rest = [c for c in usable if c.owner_id is None or (user_id is not None and c.owner_id == user_id)]
+    # the user's own first, then defaults, then priority (stable on id)
     rest.sort(key=lambda c: (c.owner_id is None, not c.is_default, c.priority, c.pk))
+    first = [c for c in usable if c.pk == first_id]
     seen, ordered = set(), []
     for candidate in first + rest:
         if candidate.pk not in seen:

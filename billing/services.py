@@ -81,7 +81,13 @@ def _config_link_model(config: ModelConfig) -> None:
 
 @transaction.atomic
 def model_config_create(*, actor, provider: Provider, name: str, model_code: str, **fields) -> ModelConfig:
-    """Create a config; its catalogue model is found or created from ``model_code``."""
+    """Create a config; its catalogue model is found or created from ``model_code``.
+
+    Without ``timeout_seconds`` the config gets KEFU_BILLING_DEFAULT_TIMEOUT_SECONDS.
+    """
+    from . import conf
+
+    fields.setdefault("timeout_seconds", conf.default_timeout_seconds())
     config = ModelConfig(provider=provider, name=name, model_code=model_code, **fields)
     _config_link_model(config)
     config.stamp(actor)

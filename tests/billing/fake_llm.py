@@ -48,6 +48,11 @@ QUOTA_BODIES = {
 
 
 class _QuietServer(ThreadingHTTPServer):
+    def get_request(self):
+        conn, addr = super().get_request()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, addr
+
     def handle_error(self, request, client_address):
         pass  # a client that timed out and hung up (the "slow" behaviour) is expected
 
@@ -120,12 +125,14 @@ class FakeLLMServer:
                 pass
 
             def _send(self, status: int, body, content_type="application/json"):
+                # Headers and body leave in one write: two small writes would meet Nagle + delayed ACK
+                # and add ~40 ms to every answer, which would swamp what the benchmark measures.
                 raw = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                self._headers_buffer.append(b"\r\n" + raw)
+                self.flush_headers()
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)

@@ -267,3 +267,29 @@ def test_request_log_is_kept_only_where_asked_and_without_secrets(llm_config, fa
     log = RequestLog.objects.get(usage=result.usage)
     assert "发货" not in log.prompt and "sk-abcdefghijklmnop" not in log.prompt
     assert log.response == "亲，您好！已为您查询。"
+
+
+def test_a_config_disabled_after_the_routing_snapshot_was_loaded_is_not_called(llm_config, fake_llm, world):
+    from billing.services import model_config_disable
+
+    a = llm_config("gpt-a", is_default=True)
+    llm_config("gpt-b", priority=10)
+    assert router.chat(HELLO, user=world.agent).config == a
+
+    model_config_disable(actor=world.superadmin, config=a)
+
+    assert router.chat(HELLO, user=world.agent).config.model_code == "gpt-b"
+    assert fake_llm.calls["gpt-a"] == 1
+
+
+def test_another_process_sees_changes_through_the_shared_routing_version(llm_config, fake_llm, world):
+    from billing import routing
+
+    llm_config("gpt-a", is_default=True)
+    router.chat(HELLO, user=world.agent)
+    loaded = routing.current()
+    assert routing.current() is loaded  # reused while nothing changed
+
+    routing.invalidate()  # what a save in any process does, through the shared cache
+
+    assert routing.current() is not loaded
