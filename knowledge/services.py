@@ -279,3 +279,19 @@ def _pgvector_sync(*, item_id: int) -> None:
 
     if pgvector_enabled():
         sync_embeddings(item_ids=[item_id])
+
+
+@transaction.atomic
+def knowledge_item_similar_changed(*, item: KnowledgeItem, actor) -> None:
+    """The admin saved the similar questions itself (an inline): bump the stamp and queue the vectors."""
+    if hasattr(item, "_prefetched_objects_cache"):
+        item._prefetched_objects_cache.pop("similar_questions", None)
+    index_stamp_bump(shop_id=item.shop_id)
+    _enqueue_reindex([item.pk])
+
+
+def knowledge_items_reindex_later(*, items) -> int:
+    """Queue the rebuild of these items' vectors after commit; returns how many."""
+    ids = list(items.values_list("pk", flat=True))
+    _enqueue_reindex(ids)
+    return len(ids)

@@ -1,0 +1,211 @@
+"""Knowledge admin: items with their similar questions, vector status, reindex, try-a-query and import pages."""
+
+import time
+
+from django.contrib import admin, messages
+from django.db.models import Prefetch
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from kefu.admin import ScopedModelAdmin, SoftDeleteAdminMixin
+
+from . import selectors, services
+from .choices import VectorStatus
+from .exceptions import KnowledgeError
+from .forms import ImportForm, KnowledgeItemForm, TryQueryForm
+from .models import KnowledgeItem, SimilarQuestion
+from .transfer import format_of, knowledge_import
+
+STATUS_COLOURS = {VectorStatus.FRESH: "#2e7d32", VectorStatus.STALE: "#ef6c00", VectorStatus.MISSING: "#c62828"}
+
+
+class SimilarQuestionInline(admin.TabularInline):
+    """Editable by whoever may change the item (roles come from shop memberships, not Django permissions)."""
+
+    model = SimilarQuestion
+    extra = 1
+    fields = ["text", "position"]
+
+    def _may_write(self, request, obj):
+        parent = self.admin_site._registry[KnowledgeItem]
+        return parent.has_change_permission(request, obj) if obj else parent.has_add_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site._registry[KnowledgeItem].has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._may_write(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_write(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_write(request, obj)
+
+
+@admin.register(KnowledgeItem)
+class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
+    form = KnowledgeItemForm
+    inlines = [SimilarQuestionInline]
+    list_display = ["question", "shop_or_shared", "category", "is_active", "vectors", "updated_at"]
+    list_filter = ["shop", "is_active", "category"]
+    list_select_related = ["shop"]
+    search_fields = ["question", "answer", "similar_questions__text", "external_id"]
+    readonly_fields = ["vectors", "created_by", "updated_by", "created_at", "updated_at"]
+    actions = ["reindex_selected", "activate_selected", "deactivate_selected", "restore_selected", "purge_selected"]
+    change_list_template = "admin/knowledge/knowledgeitem/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(
+            Prefetch("similar_questions", queryset=SimilarQuestion.objects.order_by("position", "id"))
+        )
+
+    def has_add_permission(self, request):
+        return self._is_member(request) and (request.user.is_superadmin or _administers_a_shop(request.user))
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superadmin and "shop" in form.base_fields:
+            form.base_fields["shop"].required = True  # shop admins cannot write shared items
+        return form
+
+    @admin.display(description=_("shop"), ordering="shop__name")
+    def shop_or_shared(self, obj):
+        return obj.shop or _("(shared by all shops)")
+
+    @admin.display(description=_("vectors"))
+    def vectors(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        status = selectors.knowledge_item_vector_status(item=obj)
+        return format_html('<span style="color:{}">● {}</span>', STATUS_COLOURS[status],
+                           VectorStatus(status).label)
+
+    # Writes go through the services so the index stamp changes with them.
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in ("question", "answer", "category", "keywords",
+                                                             "is_active", "external_id")}
+        if change:
+            services.knowledge_item_update(item=obj, actor=request.user, shop=form.cleaned_data.get("shop"),
+                                           **fields)
+        else:
+            created = services.knowledge_item_create(actor=request.user, shop=form.cleaned_data.get("shop"),
+                                                     **fields)
+            obj.pk = created.pk
+            obj._state.adding = False
+            obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.knowledge_item_similar_changed(item=form.instance, actor=request.user)
+
+    def delete_model(self, request, obj):
+        services.knowledge_item_delete(item=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for item in queryset:
+            services.knowledge_item_delete(item=item, actor=request.user)
+
+    @admin.action(description=_("Restore selected (undo delete)"))
+    def restore_selected(self, request, queryset):
+        items = list(queryset.filter(deleted_at__isnull=False))
+        for item in items:
+            services.knowledge_item_restore(item=item, actor=request.user)
+        self.message_user(request, ngettext("%(n)d item restored.", "%(n)d items restored.", len(items))
+                          % {"n": len(items)}, messages.SUCCESS)
+
+    @admin.action(description=_("Rebuild vectors of selected items"))
+    def reindex_selected(self, request, queryset):
+        count = services.knowledge_items_reindex_later(items=queryset)
+        self.message_user(request, ngettext("Vectors of %(n)d item will be rebuilt.",
+                                            "Vectors of %(n)d items will be rebuilt.", count) % {"n": count},
+                          messages.SUCCESS)
+
+    @admin.action(description=_("Activate selected items"))
+    def activate_selected(self, request, queryset):
+        count = services.knowledge_items_set_active(items=queryset, actor=request.user, active=True)
+        self.message_user(request, ngettext("%(n)d item activated.", "%(n)d items activated.", count)
+                          % {"n": count}, messages.SUCCESS)
+
+    @admin.action(description=_("Deactivate selected items"))
+    def deactivate_selected(self, request, queryset):
+        count = services.knowledge_items_set_active(items=queryset, actor=request.user, active=False)
+        self.message_user(request, ngettext("%(n)d item deactivated.", "%(n)d items deactivated.", count)
+                          % {"n": count}, messages.SUCCESS)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):
+            for name in ("reindex_selected", "activate_selected", "deactivate_selected", "restore_selected",
+                         "purge_selected"):
+                actions.pop(name, None)
+        return actions
+
+    # ------------------------------------------------------------------ pages
+    def get_urls(self):
+        return [
+            path("try/", self.admin_site.admin_view(self.try_query_view), name="knowledge_knowledgeitem_try"),
+            path("import/", self.admin_site.admin_view(self.import_view), name="knowledge_knowledgeitem_import"),
+            *super().get_urls(),
+        ]
+
+    def _page(self, request, template, **context):
+        return TemplateResponse(request, template, {
+            **self.admin_site.each_context(request), "opts": self.model._meta,
+            "changelist_url": reverse("admin:knowledge_knowledgeitem_changelist"), **context,
+        })
+
+    def try_query_view(self, request):
+        """Like Dify's retrieval test: ranked hits, matched phrasing, each signal and the confidence."""
+        if not self.has_view_permission(request):
+            return self._denied(request)
+        form = TryQueryForm(request.GET or None, user=request.user)
+        hits, took_ms = None, None
+        if form.is_bound and form.is_valid():
+            started = time.perf_counter()
+            try:
+                hits = selectors.knowledge_search(shop=form.cleaned_data["shop"], text=form.cleaned_data["q"],
+                                                  k=form.cleaned_data["k"])
+            except KnowledgeError as exc:
+                form.add_error("q", exc.message)
+            took_ms = (time.perf_counter() - started) * 1000
+        return self._page(request, "admin/knowledge/knowledgeitem/try_query.html", title=_("Try a query"),
+                          form=form, hits=hits, took_ms=took_ms)
+
+    def import_view(self, request):
+        if not (request.user.is_superadmin or _administers_a_shop(request.user)) or not self._is_member(request):
+            return self._denied(request)
+        form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
+        report, errors = None, None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                report = knowledge_import(
+                    actor=request.user, shop=form.cleaned_data["shop"], data=upload.read(),
+                    fmt=format_of(upload.name, form.cleaned_data["format"] or None),
+                    skip_invalid=form.cleaned_data["skip_invalid"], on_duplicate=form.cleaned_data["on_duplicate"],
+                )
+            except KnowledgeError as exc:
+                errors = exc.detail or []
+                form.add_error(None, exc.message)
+            else:
+                errors = report.errors
+                self.message_user(request, _("Imported: %(c)d new, %(u)d updated, %(s)d skipped.")
+                                  % {"c": report.created, "u": report.updated, "s": report.skipped},
+                                  messages.SUCCESS)
+        return self._page(request, "admin/knowledge/knowledgeitem/import.html", title=_("Import knowledge items"),
+                          form=form, report=report, errors=errors)
+
+    def _denied(self, request):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied
+
+
+def _administers_a_shop(user) -> bool:
+    from customer_service.selectors import is_shop_admin_anywhere
+
+    return is_shop_admin_anywhere(user=user)

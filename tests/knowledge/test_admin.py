@@ -1,0 +1,120 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from knowledge import services
+from knowledge.models import IndexStamp, KnowledgeItem, KnowledgeVector
+from knowledge.selectors import knowledge_search
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:knowledge_knowledgeitem_changelist"
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def inline(prefix="similar_questions", rows=(), initial=0):
+    data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": str(initial),
+            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+    for n, row in enumerate(rows):
+        for key, value in row.items():
+            data[f"{prefix}-{n}-{key}"] = value
+    return data
+
+
+def test_the_changelist_shows_items_with_their_vector_status(world, kb):
+    services.knowledge_item_reindex(item=kb["t-cake-001"])
+    response = signed_in(world.shop_admin).get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "蛋糕能保存几天" in text and "手机保修多久" not in text
+    assert "up to date" in text and "missing" in text
+    assert "Try a query" in text
+
+
+def test_adding_an_item_with_similar_questions_goes_through_the_services(world):
+    before = IndexStamp.objects.filter(scope=f"shop:{world.shop.pk}").first()
+    response = signed_in(world.shop_admin).post(reverse("admin:knowledge_knowledgeitem_add"), {
+        "shop": world.shop.pk, "question": "可以指定送达时间吗？", "answer": "可以在备注里写。", "category": "配送",
+        "keywords": "送达|时间", "is_active": "on", "external_id": "",
+        **inline(rows=[{"text": "能定时送吗", "position": "0"}]),
+    })
+    assert response.status_code == 302, response.content.decode()[:3000]
+    item = KnowledgeItem.objects.get(question="可以指定送达时间吗？")
+    assert item.created_by == world.shop_admin and item.keywords == ["送达", "时间"]
+    assert item.similar_texts() == ["能定时送吗"]
+    assert IndexStamp.objects.get(scope=f"shop:{world.shop.pk}") != before
+    assert knowledge_search(shop=world.shop, text="能定时送吗", k=1)[0].item_id == item.pk
+
+
+def test_deleting_in_the_admin_is_soft_and_leaves_search(world, kb):
+    item = kb["t-cake-002"]
+    response = signed_in(world.shop_admin).post(reverse("admin:knowledge_knowledgeitem_delete", args=[item.pk]),
+                                                {"post": "yes"})
+    assert response.status_code == 302
+    assert KnowledgeItem.all_objects.get(pk=item.pk).is_deleted
+    assert item.pk not in [h.item_id for h in knowledge_search(shop=world.shop, text="能写字吗", k=10)]
+
+
+def test_bulk_reindex_action_builds_vectors_after_commit(world, kb, django_capture_on_commit_callbacks):
+    items = [kb["t-cake-001"], kb["t-cake-002"]]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(world.shop_admin).post(reverse(CHANGELIST), {
+            "action": "reindex_selected", "_selected_action": [i.pk for i in items]})
+    assert response.status_code == 302
+    assert set(KnowledgeVector.objects.values_list("item_id", flat=True)) == {i.pk for i in items}
+
+
+def test_deactivate_action_removes_items_from_search(world, kb):
+    item = kb["t-cake-002"]
+    signed_in(world.shop_admin).post(reverse(CHANGELIST), {"action": "deactivate_selected",
+                                                           "_selected_action": [item.pk]})
+    assert item.pk not in [h.item_id for h in knowledge_search(shop=world.shop, text="能写字吗", k=10)]
+
+
+def test_agents_see_items_but_cannot_change_them(world, kb):
+    client = signed_in(world.agent)
+    assert client.get(reverse(CHANGELIST)).status_code == 200
+    url = reverse("admin:knowledge_knowledgeitem_change", args=[kb["t-cake-001"].pk])
+    response = client.post(url, {"question": "x", "answer": "y", "shop": world.shop.pk, **inline()})
+    assert response.status_code == 403
+    assert KnowledgeItem.objects.get(pk=kb["t-cake-001"].pk).question == "蛋糕能保存几天？"
+
+
+def test_try_a_query_shows_ranked_hits_with_signals_and_confidence(world, kb):
+    response = signed_in(world.agent).get(reverse("admin:knowledge_knowledgeitem_try"),
+                                          {"shop": world.shop.pk, "q": "保质期多久", "k": 3})
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "蛋糕能保存几天" in text and "confidence" in text and "similar" in text
+    assert response.context["hits"][0].external_id == "t-cake-001"
+
+
+def test_try_a_query_offers_only_the_users_shops(world, kb):
+    response = signed_in(world.agent).get(reverse("admin:knowledge_knowledgeitem_try"),
+                                          {"shop": world.other_shop.pk, "q": "手机保修"})
+    assert response.status_code == 200 and response.context["hits"] is None
+    assert "shop" in response.context["form"].errors
+
+
+def test_import_page_reports_bad_rows_and_imports_good_files(world):
+    client = signed_in(world.shop_admin)
+    url = reverse("admin:knowledge_knowledgeitem_import")
+    bad = SimpleUploadedFile("faq.csv", "question,answer\n好问题,\n".encode())
+    response = client.post(url, {"shop": world.shop.pk, "file": bad, "on_duplicate": "error"})
+    assert response.status_code == 200
+    assert response.context["errors"] == [{"row": 2, "field": "answer", "message": "is required"}]
+    assert not KnowledgeItem.objects.exists()
+    good = SimpleUploadedFile("faq.csv", "question,answer\n好问题,好答案\n".encode())
+    response = client.post(url, {"shop": world.shop.pk, "file": good, "on_duplicate": "error"})
+    assert response.status_code == 200 and response.context["report"].created == 1
+    assert KnowledgeItem.objects.get().shop == world.shop
+
+
+def test_agents_cannot_open_the_import_page(world):
+    assert signed_in(world.agent).get(reverse("admin:knowledge_knowledgeitem_import")).status_code == 403
