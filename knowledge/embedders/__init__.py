@@ -1,6 +1,6 @@
 """Embedders, one module each over ``base.Embedder``; ``get_embedder()`` returns the configured one.
 
-``KNOWLEDGE_EMBEDDER`` (environment or settings) names it: ``use`` (default,
+``KEFU_KNOWLEDGE_EMBEDDER`` (a setting, else the environment) names it: ``use`` (default,
 offline) or ``provider`` (billing's router).
 """
 
@@ -18,7 +18,7 @@ def _build(name: str) -> Embedder:
     if name == "use":
         from .use import USEEmbedder
 
-        return USEEmbedder(threads=int(knowledge_setting("KNOWLEDGE_USE_THREADS", 1)))
+        return USEEmbedder(threads=int(knowledge_setting("KEFU_KNOWLEDGE_USE_THREADS", 1)))
     if name == "provider":
         from .provider import ProviderEmbedder
 
@@ -30,7 +30,7 @@ def _build(name: str) -> Embedder:
 
 def get_embedder(name: str | None = None) -> Embedder:
     """The process-wide embedder called ``name`` (default: the configured one), built on first use."""
-    name = name or knowledge_setting("KNOWLEDGE_EMBEDDER", "use")
+    name = name or knowledge_setting("KEFU_KNOWLEDGE_EMBEDDER", "use")
     with _lock:
         if name not in _instances:
             _instances[name] = _build(name)
