@@ -167,13 +167,13 @@ def phase_report(rows: int) -> dict:
                 INSERT INTO billing_usagerecord (created_at, request_id, attempt, model_id, config_id, config_name,
                     user_id, shop_id, message_ref, usage_type, input_tokens, output_tokens, images, cost, latency_ms,
                     status, error_code, error_text)
-                SELECT now() - (g % 90) * interval '1 day' - (g % 86399) * interval '1 second',
-                       md5(g::text), 1, (ARRAY{models})[1 + g % 5], (ARRAY{configs})[1 + g % 5], 'bench',
-                       (ARRAY{users})[1 + g % 20], (ARRAY{shops})[1 + g % 10], g, 'chat',
-                       100 + g % 500, 20 + g % 200, 0,
-                       round(((100 + g % 500) * 0.002 + (20 + g % 200) * 0.003) / 1000, 6),
-                       300 + g % 900,
-                       CASE WHEN g % 50 = 0 THEN 'error' ELSE 'success' END, '', ''
+                SELECT now() - (mod(g, 90)) * interval '1 day' - (mod(g, 86399)) * interval '1 second',
+                       g::text, 1, (ARRAY{models})[1 + mod(g, 5)], (ARRAY{configs})[1 + mod(g, 5)], 'bench',
+                       (ARRAY{users})[1 + mod(g, 20)], (ARRAY{shops})[1 + mod(g, 10)], g, 'chat',
+                       100 + mod(g, 500), 20 + mod(g, 200), 0,
+                       round(((100 + mod(g, 500)) * 0.002 + (20 + mod(g, 200)) * 0.003) / 1000, 6),
+                       300 + mod(g, 900),
+                       CASE WHEN mod(g, 50) = 0 THEN 'error' ELSE 'success' END, '', ''
                 FROM generate_series(%s, %s) AS g
                 """,
                 [existing + 1, rows],
@@ -218,6 +218,7 @@ def main():
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument("--skip-overhead", action="store_true", help="only the usage-report phase")
     parser.add_argument("--skip-postgres", action="store_true", help="overhead on SQLite only, no report")
     parser.add_argument("--phase", choices=["overhead", "report"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -232,9 +233,11 @@ def main():
     base_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kefu.settings.test", "DJANGO_READ_DOT_ENV_FILE": "false"}
     base_env.pop("DATABASE_URL", None)
     results = {}
-    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as workdir:
-        env = {**base_env, "KEFU_TEST_RUNTIME_DIR": workdir}
-        results["overhead_sqlite"] = _run_phase(["--phase", "overhead", "--calls", str(args.calls)], env)
+    if not args.skip_overhead:
+        with tempfile.TemporaryDirectory(prefix="kefu-bench-") as workdir:
+            env = {**base_env, "KEFU_TEST_RUNTIME_DIR": workdir}
+            results["overhead_sqlite"] = _run_phase(["--phase", "overhead", "--calls", str(args.calls)], env)
+            _print(results)
     pg = None
     if not args.skip_postgres:
         from tests.plugins.servers import PostgresServer
@@ -244,13 +247,22 @@ def main():
         if pg:
             with tempfile.TemporaryDirectory(prefix="kefu-bench-") as workdir:
                 env = {**base_env, "KEFU_TEST_RUNTIME_DIR": workdir, "DATABASE_URL": pg.url}
-                results["overhead_postgres"] = _run_phase(["--phase", "overhead", "--calls", str(args.calls)], env)
+                if not args.skip_overhead:
+                    results["overhead_postgres"] = _run_phase(["--phase", "overhead", "--calls", str(args.calls)],
+                                                              env)
+                    _print({"overhead_postgres": results["overhead_postgres"]})
                 if not args.skip_report:
                     results["report_postgres"] = _run_phase(["--phase", "report", "--rows", str(args.rows)], env)
     finally:
         if pg:
             pg.stop()
 
+    if "report_postgres" in results:
+        _print({"report_postgres": results["report_postgres"]})
+    print("\n" + json.dumps(results))
+
+
+def _print(results: dict) -> None:
     for key in ("overhead_sqlite", "overhead_postgres"):
         if key not in results:
             continue
@@ -268,7 +280,7 @@ def main():
         print(f"\nusage_report on PostgreSQL over {r['rows']:,} rows (generated in {r['generate_seconds']} s):")
         for name, s in r["scenarios"].items():
             print(f"  {name:<34} median {s['median_ms']:>8} ms  max {s['max_ms']:>8} ms  ({s['calls']:,} calls)")
-    print("\n" + json.dumps(results))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

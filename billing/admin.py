@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +25,16 @@ from .models import (
 )
 
 
+class SuperadminOnlyAdminMixin:
+    """Prompts, answers and ledger rows are for superadmins only."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff and request.user.is_superadmin
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
 class ReadOnlyAdminMixin:
     def has_add_permission(self, request, obj=None):
         return False
@@ -34,6 +45,7 @@ class ReadOnlyAdminMixin:
 
 @admin.register(Provider)
 class ProviderAdmin(ScopedModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["code", "name", "api_style", "default_base_url", "enabled"]
     list_filter = ["api_style", "enabled"]
     search_fields = ["code", "name"]
@@ -165,7 +177,7 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
 
 
 @admin.register(RequestLog)
-class RequestLogAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
+class RequestLogAdmin(SuperadminOnlyAdminMixin, ReadOnlyAdminMixin, ScopedModelAdmin):
     list_display = ["created_at", "usage"]
     raw_id_fields = ["usage"]
 
@@ -182,7 +194,7 @@ class BudgetAdmin(ScopedModelAdmin):
 
 
 @admin.register(SpendCounter)
-class SpendCounterAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
+class SpendCounterAdmin(SuperadminOnlyAdminMixin, ReadOnlyAdminMixin, ScopedModelAdmin):
     list_display = ["scope", "scope_id", "period", "requests", "reserved", "spent", "updated_at"]
     list_filter = ["scope", "period"]
 

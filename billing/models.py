@@ -334,9 +334,12 @@ class UsageRecord(models.Model):
             # carries what the aggregates read, so PostgreSQL answers from the index.
             models.Index(
                 fields=["created_at"], name="billing_usage_time",
-                include=["model", "status", "cost", "input_tokens", "output_tokens"],
+                include=["model", "config", "user", "shop", "status", "cost", "input_tokens", "output_tokens"],
             ),
-            models.Index(fields=["shop", "created_at"], name="billing_usage_shop_time", include=["cost"]),
+            models.Index(
+                fields=["shop", "created_at"], name="billing_usage_shop_time",
+                include=["model", "config", "user", "status", "cost", "input_tokens", "output_tokens"],
+            ),
             models.Index(fields=["user", "created_at"], name="billing_usage_user_time", include=["cost"]),
             models.Index(fields=["config", "created_at"], name="billing_usage_config_time", include=["cost"]),
             models.Index(fields=["model", "created_at"], name="billing_usage_model_time"),
