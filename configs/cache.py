@@ -1,14 +1,25 @@
-"""Cache keys for config reads, and their invalidation after a write commits.
+"""Cached config reads and their invalidation, correct across processes.
 
 The cache is Django's default cache: Redis when REDIS_URL is set, else a file
-cache shared by every process on the machine, so a delete made by the web
-process is seen by a worker's next read.
+cache shared by every process on the machine.
+
+Each logical key has a generation token (``<key>:gen``, never expiring) and
+the data lives under ``<key>:<token>``. A write replaces the token right away
+and again once its transaction commits. A reader that loaded the old row
+just before the commit and stores it late stores it under a token nobody
+uses any more, so no stale value survives a commit (a plain delete-on-commit
+loses that race; the bench in tests/configs/bench_config_reads.py hit it).
+A read made inside a transaction is never stored: it may see uncommitted rows.
 """
 
-from django.core.cache import cache
-from django.db import transaction
+import uuid
+from collections.abc import Callable
+from typing import Any
 
-PREFIX = "configs:v1"
+from django.core.cache import cache
+from django.db import connection, transaction
+
+PREFIX = "configs:v2"
 
 
 def timeout() -> int:
@@ -34,14 +45,43 @@ def system_key(key: str) -> str:
     return f"{PREFIX}:system:{key}"
 
 
-def invalidate(*keys: str) -> None:
-    """Drop ``keys`` now and again once the transaction commits.
+def _gen_key(key: str) -> str:
+    return f"{key}:gen"
 
-    The second delete covers a reader in another process that loaded the old
-    row while this transaction was still open and cached it.
-    """
-    keys = [k for k in keys if k]
+
+def _data_key(key: str) -> str:
+    token = cache.get(_gen_key(key))
+    if token is None:
+        cache.add(_gen_key(key), uuid.uuid4().hex, timeout=None)
+        token = cache.get(_gen_key(key)) or "none"
+    return f"{key}:{token}"
+
+
+def peek(key: str) -> Any:
+    """What the cache holds for ``key`` now (tests and diagnostics)."""
+    return cache.get(_data_key(key))
+
+
+def read_through(key: str, load: Callable[[], Any]) -> Any:
+    """The cached value of ``key``, else ``load()`` (stored unless None or inside a transaction)."""
+    data_key = _data_key(key)
+    entry = cache.get(data_key)
+    if entry is not None:
+        return entry
+    entry = load()
+    if entry is not None and not connection.in_atomic_block:
+        cache.set(data_key, entry, timeout())
+    return entry
+
+
+def invalidate(*keys: str) -> None:
+    """Give ``keys`` new generations now and again once the transaction commits."""
+    keys = tuple(k for k in keys if k)
     if not keys:
         return
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.delete_many(keys))
+
+    def bump():
+        cache.set_many({_gen_key(k): uuid.uuid4().hex for k in keys}, timeout=None)
+
+    bump()
+    transaction.on_commit(bump)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import QuerySet
 
 from kefu import crypto
@@ -94,43 +93,45 @@ def config_versions_diff(*, config: UserConfig, from_version: int, to_version: i
 # --- values for running code (cached) ------------------------------------------------------
 
 
-def _template_entry(code: str) -> dict | None:
-    key = config_cache.template_key(code)
-    entry = cache.get(key)
-    if entry is None:
-        template = ConfigTemplate.objects.filter(code=code).first()
-        if template is None:
-            return None
-        entry = {"id": template.pk, "version": template.version, "schema": template.schema,
-                 "defaults": template.defaults, "secrets": template.secret_paths()}
-        cache.set(key, entry, config_cache.timeout())
-    return entry
-
-
-def _filled(template_entry: dict, stored: dict) -> dict:
-    """Fill defaults the template gained after the config was saved; no validation on reads."""
-    document = schema_utils.deep_merge(template_entry["defaults"], stored)
-    validator = schema_utils.FillingValidator(template_entry["schema"])
-    list(validator.iter_errors(document))  # errors are the writer's business; this pass only fills
+def _filled(schema: dict, defaults: dict, stored: dict) -> dict:
+    """Template defaults and schema defaults under ``stored``; no validation on reads (writes validated)."""
+    document = schema_utils.deep_merge(defaults, stored)
+    list(schema_utils.FillingValidator(schema).iter_errors(document))  # this pass only fills
     return document
 
 
+def _template_defaults(code: str) -> dict | None:
+    """The filled defaults of template ``code`` (what a never-saved config reads); cached."""
+
+    def load():
+        template = ConfigTemplate.objects.filter(code=code).values("schema", "defaults").first()
+        if template is None:
+            return None
+        return {"values": _filled(template["schema"], template["defaults"], {})}
+
+    entry = config_cache.read_through(config_cache.template_key(code), load)
+    return None if entry is None else entry["values"]
+
+
 def _config_entry(*, user_id: int | None, shop_id: int | None, template_code: str, key: str) -> dict | None:
-    cache_key = config_cache.owner_key(user_id=user_id, shop_id=shop_id, template_code=template_code, key=key)
-    entry = cache.get(cache_key)
-    if entry is None:
+    """The stored config, defaults filled at load time; cached until a write to it or to its template."""
+
+    def load():
         config = (
             UserConfig.objects.filter(template__code=template_code, key=key, user_id=user_id, shop_id=shop_id)
-            .values("pk", "version", "values", "encrypted_paths", "is_active")
+            .values("pk", "version", "values", "encrypted_paths", "is_active", "template__schema",
+                    "template__defaults")
             .first()
         )
         if config is None:
             return None
         # Stored form: secrets stay ciphertext inside the cache too.
-        entry = {"id": config["pk"], "version": config["version"], "values": config["values"],
-                 "encrypted_paths": config["encrypted_paths"], "is_active": config["is_active"]}
-        cache.set(cache_key, entry, config_cache.timeout())
-    return entry
+        return {"id": config["pk"], "version": config["version"],
+                "values": _filled(config["template__schema"], config["template__defaults"], config["values"]),
+                "encrypted_paths": config["encrypted_paths"], "is_active": config["is_active"]}
+
+    cache_key = config_cache.owner_key(user_id=user_id, shop_id=shop_id, template_code=template_code, key=key)
+    return config_cache.read_through(cache_key, load)
 
 
 def config_values_get(
@@ -140,18 +141,16 @@ def config_values_get(
 
     For code that uses the values (the pipeline, the router), never for display.
     A missing or inactive config returns ``default`` if given, else the
-    template's defaults.
+    template's defaults. Raises ConfigNotFound for an unknown template.
     """
-    template = _template_entry(template_code)
-    if template is None:
-        raise ConfigNotFound(f"No config template '{template_code}'.")
     entry = _config_entry(user_id=getattr(user, "pk", None), shop_id=getattr(shop, "pk", None),
                           template_code=template_code, key=key)
-    if entry is None or not entry["is_active"]:
-        if default is not _MISSING:
-            return default
-        return _filled(template, {})
-    return schema_utils.decrypted(_filled(template, entry["values"]), entry["encrypted_paths"])
+    if entry is not None and entry["is_active"]:
+        return schema_utils.decrypted(entry["values"], entry["encrypted_paths"])
+    defaults = _template_defaults(template_code)
+    if defaults is None:
+        raise ConfigNotFound(f"No config template '{template_code}'.")
+    return defaults if default is _MISSING else default
 
 
 def shop_settings_get(*, shop) -> dict:
@@ -202,12 +201,11 @@ def system_config_value(key: str, default: Any = _MISSING) -> Any:
     """
     from .services import SYSTEM_CONTEXT, system_value_parse
 
-    cache_key = config_cache.system_key(key)
-    entry = cache.get(cache_key)
-    if entry is None:
-        row = SystemConfig.objects.filter(key=key).values("value_type", "value", "is_encrypted").first()
-        entry = row or {"missing": True}
-        cache.set(cache_key, entry, config_cache.timeout())
+    entry = config_cache.read_through(
+        config_cache.system_key(key),
+        lambda: SystemConfig.objects.filter(key=key).values("value_type", "value", "is_encrypted").first()
+        or {"missing": True},
+    )
     if entry.get("missing"):
         if default is _MISSING:
             raise ConfigNotFound(f"No system config '{key}'.")

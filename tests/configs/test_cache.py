@@ -60,7 +60,7 @@ def test_a_write_here_is_read_by_another_process_right_after_commit(settings, sh
     config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
     assert read_in_another_process(settings, owner, template.code)["model"] == "v1"
     # The other process filled the shared cache: this process sees its entry.
-    assert cache.get(config_cache.config_key(config))["version"] == 1
+    assert config_cache.peek(config_cache.config_key(config))["version"] == 1
 
     services.config_update(config=config, actor=owner, values={"model": "v2"})
     assert read_in_another_process(settings, owner, template.code)["model"] == "v2"
@@ -74,7 +74,7 @@ def test_a_write_here_is_read_by_another_process_right_after_commit(settings, sh
     assert read_in_another_process(settings, owner, template.code)["model"] == "v1"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_reads_are_served_from_the_cache(template, owner, django_assert_num_queries):
     services.config_create(actor=owner, template=template, user=owner, values={"model": "m"})
     selectors.config_values_get(template_code=template.code, user=owner)
@@ -82,9 +82,30 @@ def test_reads_are_served_from_the_cache(template, owner, django_assert_num_quer
         assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "m"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_nothing_in_the_cache_is_a_clear_secret(config, owner):
     from .conftest import SECRET
 
     selectors.config_values_get(template_code=config.template.code, user=owner)
-    assert SECRET not in json.dumps(cache.get(config_cache.config_key(config)))
+    entry = config_cache.peek(config_cache.config_key(config))
+    assert entry is not None and SECRET not in json.dumps(entry)
+
+
+@pytest.mark.django_db
+def test_a_read_inside_a_transaction_is_not_cached(config, owner):
+    # It could see rows that are rolled back later; the test itself runs inside a transaction.
+    selectors.config_values_get(template_code=config.template.code, user=owner)
+    assert config_cache.peek(config_cache.config_key(config)) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_value_stored_late_by_a_slow_reader_is_never_served(template, owner):
+    """The race a delete-on-commit loses: a reader loads v1, the write commits v2, the reader then stores v1."""
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+    key = config_cache.config_key(config)
+    slow_reader_key = config_cache._data_key(key)  # the reader took its generation before the write
+    stale = {"id": config.pk, "version": 1, "values": dict(config.values), "encrypted_paths": [],
+             "is_active": True}
+    services.config_update(config=config, actor=owner, values={"model": "v2"})
+    cache.set(slow_reader_key, stale)  # …and stores what it loaded after the commit
+    assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "v2"
