@@ -8,6 +8,7 @@ inside arrays are not supported (check_template_schema refuses them).
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -110,23 +111,44 @@ def fill_and_validate(*, schema: dict, values: Any, secrets: list[str] = (), def
     # Fill first (the filling pass may report errors on a half-filled document),
     # then validate the filled document on its own.
     list(validator.iter_errors(document))
+    raise_for_errors(schema=schema, document=document, secrets=secrets)
+    return document
+
+
+def redact(message: str, plains: list[str]) -> str:
+    """``message`` with every secret value (as written and as Python quotes it) replaced by ***."""
+    for plain in sorted(plains, key=len, reverse=True):
+        for form in {plain, repr(plain)[1:-1], json.dumps(plain, ensure_ascii=False)[1:-1]}:
+            if form:
+                message = message.replace(form, "***")
+    return message
+
+
+def raise_for_errors(*, schema: dict, document: dict, secrets: list[str] = (),
+                     message: str | None = None) -> None:
+    """Raise ConfigValidationError listing every schema error; no message quotes a secret.
+
+    jsonschema messages quote the offending instance, and an error on an
+    object (``minProperties``, ``anyOf``…) quotes the secrets inside it, so
+    every message is redacted, and errors on a secret itself say only which rule failed.
+    """
     errors = sorted(Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(document),
                     key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        secret_set = set(secrets)
-        detail = []
-        for error in errors:
-            path = _error_path(error)
-            if any(path == s or path.startswith(s + ".") for s in secret_set):
-                message = _("invalid value (%(rule)s); the value is secret and not shown") % {"rule": error.validator}
-            else:
-                message = error.message
-            detail.append({"path": path, "message": message})
-        first = detail[0]
-        raise ConfigValidationError(
-            _("The values do not match the template: %(path)s: %(message)s") % first, detail=detail
-        )
-    return document
+    if not errors:
+        return
+    plains = [v for v in (get_path(document, p) for p in secrets) if isinstance(v, str) and v]
+    detail = []
+    for error in errors:
+        path = _error_path(error)
+        if any(path == s or path.startswith(s + ".") for s in secrets):
+            text = _("invalid value (%(rule)s); the value is secret and not shown") % {"rule": error.validator}
+        else:
+            text = redact(error.message, plains)
+        detail.append({"path": path, "message": text})
+    first = detail[0]
+    raise ConfigValidationError(
+        message or _("The values do not match the template: %(path)s: %(message)s") % first, detail=detail
+    )
 
 
 _ABSENT = object()

@@ -18,7 +18,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from jsonschema import Draft202012Validator, FormatChecker
 
 from kefu import crypto
 
@@ -124,15 +123,10 @@ def _prepare_values(
         )
     else:
         document = plain
-        errors = list(Draft202012Validator(template.schema, format_checker=FormatChecker()).iter_errors(document))
-        if errors:
-            raise ConfigValidationError(
-                _("Those values no longer match the template (version %(v)s).") % {"v": template.version},
-                detail=[{"path": ".".join(map(str, e.absolute_path)) or "(root)",
-                         "message": e.message if not any(".".join(map(str, e.absolute_path)).startswith(s)
-                                                         for s in secrets) else _("invalid secret value")}
-                        for e in errors],
-            )
+        schema_utils.raise_for_errors(
+            schema=template.schema, document=document, secrets=secrets,
+            message=_("Those values no longer match the template (version %(v)s).") % {"v": template.version},
+        )
     rule_errors = check_rules(template.code, document)
     if rule_errors:
         raise ConfigValidationError(rule_errors[0]["message"], detail=rule_errors)

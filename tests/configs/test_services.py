@@ -243,3 +243,21 @@ def test_template_defaults_fill_under_user_values(owner):
     template = ConfigTemplateFactory(defaults={"model": "from-template", "max_tokens": 99})
     config = services.config_create(actor=owner, template=template, user=owner, values={"temperature": 1})
     assert (config.values["model"], config.values["max_tokens"]) == ("from-template", 99)
+
+
+def test_no_validation_message_quotes_a_secret_even_on_its_parent_object(owner):
+    template = ConfigTemplateFactory(schema={
+        "type": "object",
+        "properties": {
+            "auth": {"type": "object", "maxProperties": 1,
+                     "properties": {"token": {"type": "string", "writeOnly": True}, "user": {"type": "string"}}},
+            "mode": {"anyOf": [{"type": "integer"}, {"const": "x"}]},
+        },
+    })
+    with pytest.raises(ConfigValidationError) as exc:
+        services.config_create(actor=owner, template=template, user=owner,
+                               values={"auth": {"token": "tok-'secret'-VALUE", "user": "bob"}, "mode": "y"})
+    text = json.dumps(exc.value.detail, ensure_ascii=False) + exc.value.message
+    assert "secret'-VALUE" not in text and "secret\\'-VALUE" not in text
+    assert {d["path"] for d in exc.value.detail} == {"auth", "mode"}
+    assert "***" in text
