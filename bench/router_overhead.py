@@ -164,17 +164,19 @@ def phase_report(rows: int) -> dict:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                INSERT INTO billing_usagerecord (created_at, request_id, attempt, model_id, config_id, config_name,
+                INSERT INTO billing_usagerecord (created_at, day, request_id, attempt, model_id, config_id, config_name,
                     user_id, shop_id, message_ref, usage_type, input_tokens, output_tokens, images, cost, latency_ms,
                     status, error_code, error_text)
-                SELECT now() - (mod(g, 90)) * interval '1 day' - (mod(g, 86399)) * interval '1 second',
+                SELECT t.at, (t.at AT TIME ZONE 'Asia/Shanghai')::date,
                        g::text, 1, (ARRAY{models})[1 + mod(g, 5)], (ARRAY{configs})[1 + mod(g, 5)], 'bench',
                        (ARRAY{users})[1 + mod(g, 20)], (ARRAY{shops})[1 + mod(g, 10)], g, 'chat',
                        100 + mod(g, 500), 20 + mod(g, 200), 0,
                        round(((100 + mod(g, 500)) * 0.002 + (20 + mod(g, 200)) * 0.003) / 1000, 6),
                        300 + mod(g, 900),
                        CASE WHEN mod(g, 50) = 0 THEN 'error' ELSE 'success' END, '', ''
-                FROM generate_series(%s, %s) AS g
+                FROM generate_series(%s, %s) AS g,
+                     LATERAL (SELECT now() - mod(g, 90) * interval '1 day' - mod(g, 86399) * interval '1 second'
+                              AS at) AS t
                 """,
                 [existing + 1, rows],
             )

@@ -290,10 +290,19 @@ class UsageRecordQuerySet(models.QuerySet):
         return self.none()  # usage is history: nobody edits it
 
 
+def local_today():
+    """Today in TIME_ZONE: the day a usage record counts towards in reports and quotas."""
+    return timezone.localdate()
+
+
 class UsageRecord(models.Model):
     """One attempt at one provider call, successful or not, with its cost in CNY."""
 
     created_at = models.DateTimeField(_("at"), default=timezone.now)
+    day = models.DateField(
+        _("day"), default=local_today, editable=False,
+        help_text=_("Local date of created_at, stored so reports group by day without converting every row."),
+    )
     request_id = models.CharField(_("request id"), max_length=32, db_index=True, help_text=_("Groups attempts."))
     attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     model = models.ForeignKey(AIModel, verbose_name=_("model"), on_delete=models.PROTECT, related_name="usage")
@@ -334,11 +343,12 @@ class UsageRecord(models.Model):
             # carries what the aggregates read, so PostgreSQL answers from the index.
             models.Index(
                 fields=["created_at"], name="billing_usage_time",
-                include=["model", "config", "user", "shop", "status", "cost", "input_tokens", "output_tokens"],
+                include=["model", "config", "user", "shop", "day", "status", "cost", "input_tokens",
+                         "output_tokens"],
             ),
             models.Index(
                 fields=["shop", "created_at"], name="billing_usage_shop_time",
-                include=["model", "config", "user", "status", "cost", "input_tokens", "output_tokens"],
+                include=["model", "config", "user", "day", "status", "cost", "input_tokens", "output_tokens"],
             ),
             models.Index(fields=["user", "created_at"], name="billing_usage_user_time", include=["cost"]),
             models.Index(fields=["config", "created_at"], name="billing_usage_config_time", include=["cost"]),

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 ROLES = {"system", "user", "assistant"}
 # Failures that say nothing about the provider's health do not count towards its breaker.
 NOT_COUNTED = {ErrorCode.BAD_REQUEST, ErrorCode.NO_KEY}
+PROBE_MAX_TOKENS = 8  # a connection test asks for a few tokens only
 OPENS_AT_ONCE = {ErrorCode.QUOTA_EXHAUSTED, ErrorCode.AUTHENTICATION}
 
 
@@ -160,7 +161,8 @@ def _route(kind, payload, *, capability, user, shop, message, config) -> RouterR
     )
 
 
-def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref, request_id, number):
+def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref, request_id, number,
+             max_tokens=None):
     """Call ``config`` once; write its usage record; update its breaker. Returns (record, result or None)."""
     started = time.perf_counter()
     result, error = None, None
@@ -169,7 +171,7 @@ def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref
         if kind == UsageType.EMBEDDING:
             result = client.embed(payload, model=config.model_code)
         else:
-            result = client.chat(payload, model=config.model_code, max_tokens=config.max_tokens,
+            result = client.chat(payload, model=config.model_code, max_tokens=max_tokens or config.max_tokens,
                                  temperature=config.temperature)
     except ProviderError as exc:
         error = exc
@@ -179,8 +181,9 @@ def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref
     latency_ms = int((time.perf_counter() - started) * 1000)
     input_tokens = getattr(result, "input_tokens", 0) if result else 0
     output_tokens = getattr(result, "output_tokens", 0) if result else 0
+    ended = timezone.now()
     record = UsageRecord.objects.create(
-        request_id=request_id, attempt=number, model_id=config.model_id, config=config, config_name=config.name,
+        created_at=ended, day=timezone.localtime(ended).date(), request_id=request_id, attempt=number, model_id=config.model_id, config=config, config_name=config.name,
         user=user, shop=shop, message_ref=message_ref, usage_type=kind,
         input_tokens=input_tokens, output_tokens=output_tokens,
         cost=selectors.cost_of(prices, input_tokens=input_tokens, output_tokens=output_tokens) if result else 0,
@@ -215,7 +218,7 @@ def probe(*, config: ModelConfig) -> tuple[bool, str]:
         kind, payload = UsageType.CHAT, [{"role": "user", "content": "ping"}]
     observed = breaker.state(config.pk)
     record, _result = _attempt(kind, payload, config, prices, observed, user=None, shop=None, message_ref=None,
-                               request_id=uuid.uuid4().hex, number=1)
+                               request_id=uuid.uuid4().hex, number=1, max_tokens=PROBE_MAX_TOKENS)
     if record.status == UsageStatus.SUCCESS:
         return True, _("OK in %(ms)d ms (%(tokens)d tokens).") % {"ms": record.latency_ms,
                                                                   "tokens": record.total_tokens}

@@ -6,7 +6,6 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
 
 from . import conf
 from .choices import Currency, PricingType, UsageStatus
@@ -154,8 +153,6 @@ def usage_grouped(queryset, *, by: str, limit: int | None = None) -> list[dict]:
         raise ValueError(by)
     key, labels = GROUPS[by]
     qs = queryset.order_by()
-    if by == "day":
-        qs = qs.annotate(day=TruncDate("created_at"))
     grouped = qs.values(key).annotate(**_totals_expr())
     grouped = grouped.order_by(key) if by == "day" else grouped.order_by("-cost", key)
     if limit:
@@ -209,7 +206,6 @@ def usage_report(queryset, *, by: str | None = None, top: int = 10) -> dict:
     keys = ["model_id", "config_id", "user_id", "shop_id"]
     qs = queryset.order_by()
     if by == "day":
-        qs = qs.annotate(day=TruncDate("created_at"))
         keys.append("day")
     elif by == "status":
         keys.append("status")

@@ -159,3 +159,17 @@ def test_budgets_api(client_for, world):
     assert client_for(world.outsider).get("/api/budgets/").json()["count"] == 0
     bad = client_for(world.superadmin).post("/api/budgets/", {"monthly_limit": "50"}, format="json")
     assert bad.status_code == 400
+
+
+def test_a_connection_test_asks_for_few_tokens_and_works_for_embedding_and_anthropic_configs(
+    client_for, world, llm_config, anthropic_config, fake_llm, fake_anthropic
+):
+    chat = llm_config("gpt-a")
+    embedding = llm_config("emb-a", capability="embedding")
+    claude = anthropic_config("claude-a")
+    for config in (chat, embedding, claude):
+        response = client_for(world.superadmin).post(f"/api/model-configs/{config.pk}/test", format="json")
+        assert response.json()[0]["ok"] is True, response.json()
+    assert fake_llm.requests[0]["body"]["max_tokens"] == 8
+    assert fake_llm.requests[1]["path"].endswith("/embeddings")
+    assert fake_anthropic.requests[0]["body"]["max_tokens"] == 8
