@@ -72,7 +72,16 @@ def _secret_changed_rows(config: UserConfig, v1: int, v2: int) -> list[dict]:
     rows = []
     for path in config.template.secret_paths():
         old, new = schema_utils.get_path(snaps[v1], path), schema_utils.get_path(snaps[v2], path)
-        if old != new:
+        if old == new:
+            continue
+        # Different ciphertexts may hold the same secret (re-encrypted under a new key): compare in clear,
+        # here only; the answer is the path, never a value.
+        try:
+            same = (schema_utils.decrypt_secret(path, old) if crypto.is_ciphertext(old) else old) == (
+                schema_utils.decrypt_secret(path, new) if crypto.is_ciphertext(new) else new)
+        except crypto.DecryptionError:
+            same = False
+        if not same:
             rows.append(path)
     return rows
 

@@ -143,3 +143,31 @@ def test_the_beat_task_expires_temporary_configs(template, owner):
     assert not config.is_active
     row = ConfigHistory.objects.get(config=config, version=2)
     assert row.action == "deactivate" and row.actor is None and row.reason.startswith("Expired")
+
+
+def test_rotating_the_key_re_encrypts_config_secrets_without_a_new_version(config, owner, settings,
+                                                                          secret_system_config):
+    masked = selectors.config_masked_values(config=config)
+    services.config_update(config=config, actor=owner, values={**masked, "model": "v2"})
+    old_keys = settings.KEFU_ENCRYPTION_KEYS
+    new_key = "k7:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
+    settings.KEFU_ENCRYPTION_KEYS = f"{new_key},{old_keys}"
+    out = StringIO()
+    call_command("config_rotate_secrets", stdout=out)
+    assert "configs: 2" in out.getvalue() and "history: 4" in out.getvalue() and "system configs: 1" in out.getvalue()
+    settings.KEFU_ENCRYPTION_KEYS = new_key  # the old keys are gone
+    config.refresh_from_db()
+    assert config.version == 2 and ConfigHistory.objects.filter(config=config).count() == 2
+    assert config.values["api_key"].startswith("enc1:k7:")
+    values = selectors.config_values_get(template_code=config.template.code, user=owner)
+    assert values["api_key"] == SECRET and values["proxy"]["password"] == PROXY_SECRET
+    assert selectors.system_config_value("smtp.password") == PROXY_SECRET
+    # The same secret re-encrypted in two snapshots is not reported as a change…
+    assert [d["path"] for d in selectors.config_versions_diff(config=config, from_version=1, to_version=2)] == [
+        "model"]
+    # …and rolling back still restores it.
+    services.config_rollback(config=config, version=1, actor=owner)
+    assert selectors.config_values_get(template_code=config.template.code, user=owner)["api_key"] == SECRET
+    out = StringIO()
+    call_command("config_rotate_secrets", "--dry-run", stdout=out)
+    assert "configs: 0, history: 0, system configs: 0" in out.getvalue()
