@@ -60,7 +60,7 @@ def grown_questions(base: list[str], size: int) -> list[str]:
 
 def percentile(values, p):
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 # ----------------------------------------------------------------------------- one (backend, size), in a child

@@ -99,7 +99,7 @@ def build_shop_index(shop_id, *, tokens=("", "")) -> ShopIndex:
     fresh = {}
     if missing:
         matrix = embedder.embed([text for _, text in missing])
-        fresh = {key: row for key, row in zip(missing, matrix, strict=True)}
+        fresh = dict(zip(missing, matrix, strict=True))
     index = KBIndex(embedder, _lexical)
     meta = {}
     for item in items:

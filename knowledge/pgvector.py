@@ -67,7 +67,7 @@ def dense_search(*, shop_id, vector: np.ndarray, k: int = 10, ef_search: int = 1
     need every item's score use the in-process index instead.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.ef_search = %s" % int(ef_search))  # noqa: S608 - an int
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")  # takes effect inside a transaction
         cursor.execute(
             f"""
             SELECT item_id, MAX(score) FROM (

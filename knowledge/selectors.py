@@ -5,7 +5,6 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
-
 from .choices import VectorStatus
 from .embedders import get_embedder
 from .engine import calibration

@@ -255,9 +255,7 @@ def knowledge_import(
                                      f"already in the knowledge base (item {target.pk})"))
         for name, message in problems:
             report.errors.append({"row": number, "field": name, "message": message})
-        if problems:
-            report.skipped += 1
-        elif target is not None and on_duplicate == "skip":
+        if problems or (target is not None and on_duplicate == "skip"):
             report.skipped += 1
         else:
             plan.append((number, fields, target))

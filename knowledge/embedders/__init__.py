@@ -6,7 +6,6 @@ offline) or ``provider`` (billing's router).
 
 import threading
 
-
 from ..conf import knowledge_setting
 from .base import Embedder
 

@@ -41,8 +41,8 @@ def fit_logistic(feature_dicts, labels, names=FEATURES, l2=1.0, iters=50, gates=
     # Fold the standardisation into coefficients on the raw features.
     coef = w[1:] / sd
     bias = w[0] - float(coef @ mu)
-    return {"type": "logistic", "features": list(names), "gates": {g: 0.01 for g in gates},
-            "coef": [float(c) for c in coef], "bias": float(bias), "l2": l2, "n_fit": int(len(y))}
+    return {"type": "logistic", "features": list(names), "gates": dict.fromkeys(gates, 0.01),
+            "coef": [float(c) for c in coef], "bias": float(bias), "l2": l2, "n_fit": len(y)}
 
 
 def predict(params, features):

@@ -77,4 +77,4 @@ _SMALLTALK_TOKENS = re.compile(
 
 def is_smalltalk(text: str) -> bool:
     t = normalize_buyer_text(text, strip_greetings=False)
-    return bool(t) and _SMALLTALK_TOKENS.fullmatch(t) is not None or t == ""
+    return (bool(t) and _SMALLTALK_TOKENS.fullmatch(t) is not None) or t == ""
