@@ -200,6 +200,11 @@ def phase_report(rows: int) -> dict:
             started = time.perf_counter()
             report = selectors.usage_report(selectors.usage_filter(**params), by=by)
             times.append((time.perf_counter() - started) * 1000)
+        if os.environ.get("BENCH_EXPLAIN"):
+            qs = selectors.usage_filter(**params).order_by().values("model_id", "config_id", "user_id", "shop_id")
+            from django.db.models import Count
+
+            print(name, "\n", qs.annotate(n=Count("*")).explain(analyze=True), file=sys.stderr)
         results["scenarios"][name] = {"median_ms": round(statistics.median(times), 1),
                                       "max_ms": round(max(times), 1), "calls": report["totals"]["calls"]}
     return results
@@ -209,9 +214,10 @@ def phase_report(rows: int) -> dict:
 
 
 def _run_phase(args: list[str], env: dict) -> dict:
-    output = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True, cwd=PROJECT)
+    output = subprocess.run([sys.executable, __file__, *args], env=env, stdout=subprocess.PIPE, text=True,
+                            cwd=PROJECT)  # the phase's stderr (errors, BENCH_EXPLAIN plans) goes straight through
     if output.returncode != 0:
-        raise SystemExit(f"phase {args} failed:\n{output.stderr[-3000:]}")
+        raise SystemExit(f"phase {args} failed (see above)")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -232,6 +238,10 @@ def main():
         print(json.dumps(phase_report(args.rows)))
         return
 
+    # SIGTERM unwinds like Ctrl-C, so the PostgreSQL server started below is stopped in `finally`.
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kefu.settings.test", "DJANGO_READ_DOT_ENV_FILE": "false"}
     base_env.pop("DATABASE_URL", None)
     results = {}

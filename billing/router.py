@@ -183,7 +183,8 @@ def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref
     output_tokens = getattr(result, "output_tokens", 0) if result else 0
     ended = timezone.now()
     record = UsageRecord.objects.create(
-        created_at=ended, day=timezone.localtime(ended).date(), request_id=request_id, attempt=number, model_id=config.model_id, config=config, config_name=config.name,
+        created_at=ended, day=timezone.localtime(ended).date(), request_id=request_id, attempt=number,
+        model_id=config.model_id, config=config, config_name=config.name,
         user=user, shop=shop, message_ref=message_ref, usage_type=kind,
         input_tokens=input_tokens, output_tokens=output_tokens,
         cost=selectors.cost_of(prices, input_tokens=input_tokens, output_tokens=output_tokens) if result else 0,

@@ -197,18 +197,14 @@ def usage_report(queryset, *, by: str | None = None, top: int = 10) -> dict:
     """The report of usage_report and /api/usage/aggregates: totals, by model, top configs (by cost), most
     active users (by calls), plus the rows grouped ``by`` model, shop, user, config, day or status.
 
-    One pass over the usage rows: a single GROUP BY model, config, user, shop (and day or status when
-    asked) whose few groups are then summed in Python with exact Decimals — five aggregate queries
-    would read the rows five times.
+    One GROUP BY model, config, user, shop whose few groups are summed in Python with exact Decimals
+    (five aggregate queries would read the rows five times); by day or status adds one small GROUP BY
+    of its own (adding the day to the big one makes PostgreSQL expect too many groups to hash, and sort).
     """
     if by is not None and by not in GROUPS:
         raise ValueError(by)
     keys = ["model_id", "config_id", "user_id", "shop_id"]
     qs = queryset.order_by()
-    if by == "day":
-        keys.append("day")
-    elif by == "status":
-        keys.append("status")
     groups = list(qs.values(*keys).annotate(**_totals_expr()))
 
     def roll(key: str) -> dict:
@@ -253,7 +249,7 @@ def usage_report(queryset, *, by: str | None = None, top: int = 10) -> dict:
     }
     if by:
         report["by"] = by
-        report["rows"] = finish(by, roll(GROUPS[by][0]))
+        report["rows"] = usage_grouped(queryset, by=by) if by in ("day", "status") else finish(by, roll(GROUPS[by][0]))
     return report
 
 

@@ -29,6 +29,9 @@ QUOTA_MARKERS = (
 )
 
 
+MAX_CACHED_CLIENTS = 256
+
+
 @dataclass
 class ChatResult:
     text: str
@@ -97,6 +100,8 @@ class ProviderClient:
             with cls._lock:
                 client = cls._cache.get(fingerprint)
                 if client is None:
+                    if len(cls._cache) >= MAX_CACHED_CLIENTS:
+                        cls._cache.clear()  # configs edited many times: start over rather than grow
                     client = cls(
                         api_key=config.api_key,
                         base_url=config.effective_base_url,
