@@ -19,7 +19,7 @@ from kefu.admin import ScopedModelAdmin
 from . import selectors, services
 from .exceptions import ConfigError
 from .forms import ConfigTemplateForm, SystemConfigForm, UserConfigAddForm, UserConfigChangeForm
-from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, UserConfig
+from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, SystemConfigHistory, UserConfig
 
 
 def request_meta(request) -> dict:
@@ -397,14 +397,64 @@ class SystemConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
             if not (config.is_encrypted and text == ""):
                 fields["value"] = text
             services.system_config_update(config=config, actor=request.user,
-                                          expected_version=data.get("expected_version") or None, **fields)
+                                          expected_version=data.get("expected_version") or None,
+                                          **fields, **request_meta(request))
         else:
-            created = services.system_config_create(actor=request.user, key=data["key"], value=text, **fields)
+            created = services.system_config_create(actor=request.user, key=data["key"], value=text, **fields,
+                                                    **request_meta(request))
             obj.pk, obj._state.adding = created.pk, False
 
     def delete_model(self, request, obj):
-        services.system_config_delete(config=obj, actor=request.user)
+        services.system_config_delete(config=obj, actor=request.user, **request_meta(request))
 
     def delete_queryset(self, request, queryset):
         for config in queryset:
-            services.system_config_delete(config=config, actor=request.user)
+            services.system_config_delete(config=config, actor=request.user, **request_meta(request))
+
+
+@admin.register(SystemConfigHistory)
+class SystemConfigHistoryAdmin(ScopedModelAdmin):
+    """Read-only audit trail of system configs; one action rolls a key back to the selected version."""
+
+    list_display = ["created_at", "key", "version", "action", "actor", "shown_old", "shown_new", "reason"]
+    list_filter = ["action", "value_type", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["key", "reason", "actor__username"]
+    list_select_related = ["actor"]
+    readonly_fields = ["system_config", "key", "version", "action", "actor", "value_type", "is_encrypted",
+                       "old_value", "new_value", "reason", "ip", "user_agent", "created_at"]
+    fields = readonly_fields
+    actions = ["rollback_to_version"]
+
+    @admin.display(description=_("old value"))
+    def shown_old(self, obj):
+        return json.dumps(obj.old_value, ensure_ascii=False)
+
+    @admin.display(description=_("new value"))
+    def shown_new(self, obj):
+        return json.dumps(obj.new_value, ensure_ascii=False)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Roll the system config back to this version"))
+    def rollback_to_version(self, request, queryset):
+        rows = list(queryset.select_related("system_config")[:2])
+        if len(rows) != 1 or rows[0].system_config is None or not request.user.is_superadmin:
+            self.message_user(request, _("Select exactly one row of a system config that still exists."),
+                              messages.ERROR)
+            return
+        row = rows[0]
+        try:
+            config = services.system_config_rollback(config=row.system_config, version=row.version,
+                                                     actor=request.user, **request_meta(request))
+        except ConfigError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, _("Rolled back to version %(k)s, saved as version %(n)s.")
+                          % {"k": row.version, "n": config.version}, messages.SUCCESS)

@@ -330,3 +330,50 @@ class SystemConfig(AuditedModel):
 
     def __str__(self):
         return self.key
+
+
+class SystemConfigHistoryQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self if _superadmin(user) else self.none()
+
+    def manageable_by(self, user):
+        return self.none()  # append-only
+
+
+class SystemConfigHistory(models.Model):
+    """One change to a system config: the typed value before and after (a secret masked), who, why, from where.
+
+    ``snapshot`` keeps the stored text of ``version`` (ciphertext for a secret)
+    so a rollback can restore it; it is not shown anywhere.
+    """
+
+    system_config = models.ForeignKey(
+        SystemConfig, verbose_name=_("system config"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="history",
+    )
+    key = models.CharField(_("key"), max_length=100, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    action = models.CharField(_("action"), max_length=16, choices=HistoryAction.choices)
+    version = models.PositiveIntegerField(_("version"))
+    value_type = models.CharField(_("type"), max_length=8, choices=ValueType.choices)
+    is_encrypted = models.BooleanField(_("encrypted"), default=False)
+    old_value = models.JSONField(_("old value"), null=True, blank=True)
+    new_value = models.JSONField(_("new value"), null=True, blank=True)
+    snapshot = models.TextField(_("stored value"), blank=True, editable=False)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    objects = SystemConfigHistoryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("system config history")
+        verbose_name_plural = _("system config history")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.key} v{self.version} {self.get_action_display()}"

@@ -24,7 +24,7 @@ from kefu import crypto
 from . import cache as config_cache
 from . import schema as schema_utils
 from .choices import ConfigScope, HistoryAction, ValueType
-from .constants import DEFAULT_CONFIG_KEY, SHOP_SETTINGS_KEY, SHOP_SETTINGS_TEMPLATE
+from .constants import DEFAULT_CONFIG_KEY, SECRET_PLACEHOLDER, SHOP_SETTINGS_KEY, SHOP_SETTINGS_TEMPLATE
 from .exceptions import (
     ConfigConflict,
     ConfigError,
@@ -32,7 +32,7 @@ from .exceptions import (
     ConfigPermissionDenied,
     ConfigValidationError,
 )
-from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, UserConfig
+from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, SystemConfigHistory, UserConfig
 from .rules import check_rules
 
 logger = logging.getLogger(__name__)
@@ -389,12 +389,14 @@ def config_expire_due(*, now: datetime | None = None) -> int:
 
 
 def history_cleanup(*, older_than_days: int, dry_run: bool = False) -> int:
-    """Delete history rows of deleted configs older than ``older_than_days``. Returns the count."""
+    """Delete history rows of deleted configs and system configs older than ``older_than_days``; the count."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
     rows = ConfigHistory.objects.orphaned().filter(created_at__lt=cutoff)
-    count = rows.count()
+    system_rows = SystemConfigHistory.objects.filter(system_config__isnull=True, created_at__lt=cutoff)
+    count = rows.count() + system_rows.count()
     if not dry_run:
         rows.delete()
+        system_rows.delete()
     return count
 
 
@@ -563,29 +565,71 @@ def _system_text(value_type: str, value: Any) -> str:
 SYSTEM_CONTEXT = "configs.systemconfig.value"
 
 
+def _system_shown(config_like) -> Any:
+    """The typed value as history and people see it: a secret masked."""
+    if config_like.is_encrypted:
+        try:
+            return crypto.mask_secret(crypto.decrypt(config_like.value, context=SYSTEM_CONTEXT))
+        except crypto.DecryptionError:
+            return SECRET_PLACEHOLDER
+    try:
+        return system_value_parse(config_like.value_type, config_like.value)
+    except ConfigValidationError:
+        return config_like.value
+
+
+def _system_record(*, config: SystemConfig, action: str, actor, old: Any, reason: str, ip: str | None,
+                   user_agent: str) -> SystemConfigHistory:
+    deleted = action == HistoryAction.DELETE
+    return SystemConfigHistory.objects.create(
+        system_config=config, key=config.key, actor=_person(actor), action=action, version=config.version,
+        value_type=config.value_type, is_encrypted=config.is_encrypted, old_value=old,
+        new_value=None if deleted else _system_shown(config), snapshot="" if deleted else config.value,
+        reason=(reason or "")[:500], ip=ip or None, user_agent=(user_agent or "")[:512],
+    )
+
+
 @transaction.atomic
 def system_config_create(
     *, actor, key: str, value_type: str, value: Any, description: str = "", is_public: bool = False,
-    is_encrypted: bool = False,
+    is_encrypted: bool = False, reason: str = "", ip: str | None = None, user_agent: str = "",
 ) -> SystemConfig:
+    """Create a typed system config (version 1) and record it; ConfigValidationError for a bad value."""
     text = _system_text(value_type, value)
     config = SystemConfig(key=key, value_type=value_type, description=description, is_public=is_public,
                           is_encrypted=is_encrypted)
     config.value = crypto.encrypt(text, context=SYSTEM_CONTEXT) if is_encrypted else text
     config.stamp(actor)
-    _full_clean(config)
     if is_public and is_encrypted:
         raise ConfigValidationError(_("A secret system config cannot be public."))
+    _full_clean(config)
     config.save()
+    _system_record(config=config, action=HistoryAction.CREATE, actor=actor, old=None, reason=reason, ip=ip,
+                   user_agent=user_agent)
     config_cache.invalidate(config_cache.system_key(key))
     return config
 
 
+def _system_save(config: SystemConfig, *, actor, expected_version: int | None, new: dict) -> None:
+    expected = config.version if expected_version is None else expected_version
+    rows = SystemConfig.objects.filter(pk=config.pk, version=expected).update(
+        version=F("version") + 1, updated_at=timezone.now(), updated_by=_person(actor), **new
+    )
+    if rows != 1:
+        raise ConfigConflict(
+            _("System config '%(key)s' was changed by someone else; reload it.") % {"key": config.key},
+            detail={"expected_version": expected},
+        )
+    config.refresh_from_db()
+    config_cache.invalidate(config_cache.system_key(config.key))
+
+
 @transaction.atomic
 def system_config_update(
-    *, config: SystemConfig, actor, expected_version: int | None = None, **fields
+    *, config: SystemConfig, actor, expected_version: int | None = None, reason: str = "", ip: str | None = None,
+    user_agent: str = "", **fields
 ) -> SystemConfig:
-    """Change a system config as a new version; ``value`` is checked against the (new) type."""
+    """Change a system config as a new version, recorded; ``value`` is checked against the (new) type."""
     value_type = fields.get("value_type", config.value_type)
     is_encrypted = fields.get("is_encrypted", config.is_encrypted)
     is_public = fields.get("is_public", config.is_public)
@@ -595,26 +639,50 @@ def system_config_update(
         text = _system_text(value_type, fields.pop("value"))
     else:
         text = _system_text(value_type, system_config_plain(config))
+    old = _system_shown(config)
     new = {
         "value_type": value_type, "is_encrypted": is_encrypted, "is_public": is_public,
         "description": fields.get("description", config.description),
         "value": crypto.encrypt(text, context=SYSTEM_CONTEXT) if is_encrypted else text,
     }
-    expected = config.version if expected_version is None else expected_version
-    rows = SystemConfig.objects.filter(pk=config.pk, version=expected).update(
-        version=F("version") + 1, updated_at=timezone.now(), updated_by=_person(actor), **new
-    )
-    if rows != 1:
-        raise ConfigConflict(
-            _("System config '%(key)s' was changed by someone else; reload it.") % {"key": config.key}
-        )
-    config.refresh_from_db()
-    config_cache.invalidate(config_cache.system_key(config.key))
+    if is_encrypted and config.is_encrypted and text == system_config_plain(config):
+        new["value"] = config.value  # an unchanged secret keeps its ciphertext
+    _system_save(config, actor=actor, expected_version=expected_version, new=new)
+    _system_record(config=config, action=HistoryAction.UPDATE, actor=actor, old=old, reason=reason, ip=ip,
+                   user_agent=user_agent)
     return config
 
 
 @transaction.atomic
-def system_config_delete(*, config: SystemConfig, actor) -> None:
+def system_config_rollback(
+    *, config: SystemConfig, version: int, actor, expected_version: int | None = None, reason: str = "",
+    ip: str | None = None, user_agent: str = "",
+) -> SystemConfig:
+    """Restore the type and value of ``version`` as a new version (action "rollback")."""
+    entry = (SystemConfigHistory.objects.filter(system_config=config, version=version)
+             .exclude(action=HistoryAction.DELETE).order_by("-pk").first())
+    if entry is None:
+        raise ConfigNotFound(_("System config '%(key)s' has no version %(v)s.") % {"key": config.key, "v": version})
+    if version == config.version:
+        raise ConfigError(_("Version %(v)s is already the current version.") % {"v": version}, code="config_noop")
+    if entry.is_encrypted and config.is_public:
+        raise ConfigValidationError(_("A secret system config cannot be public."))
+    old = _system_shown(config)
+    _system_save(config, actor=actor, expected_version=expected_version,
+                 new={"value_type": entry.value_type, "is_encrypted": entry.is_encrypted, "value": entry.snapshot})
+    _system_record(config=config, action=HistoryAction.ROLLBACK, actor=actor, old=old,
+                   reason=reason or _("Rolled back to version %(v)s") % {"v": version}, ip=ip, user_agent=user_agent)
+    return config
+
+
+@transaction.atomic
+def system_config_delete(*, config: SystemConfig, actor, reason: str = "", ip: str | None = None,
+                         user_agent: str = "") -> None:
+    """Delete a system config; its history stays, recorded with a "delete" row."""
+    old = _system_shown(config)
+    config.version += 1
+    _system_record(config=config, action=HistoryAction.DELETE, actor=actor, old=old, reason=reason, ip=ip,
+                   user_agent=user_agent)
     config_cache.invalidate(config_cache.system_key(config.key))
     config.delete()
 
@@ -799,4 +867,11 @@ def secrets_reencrypt(*, dry_run: bool = False) -> dict[str, int]:
                 SystemConfig.objects.filter(pk=config.pk, value=config.value).update(
                     value=crypto.encrypt(plain, context=SYSTEM_CONTEXT))
                 config_cache.invalidate(config_cache.system_key(config.key))
+    for row in SystemConfigHistory.objects.filter(is_encrypted=True).exclude(snapshot="").iterator():
+        if crypto.is_ciphertext(row.snapshot) and crypto.key_id_of(row.snapshot) != current:
+            counts["history"] += 1
+            if not dry_run:
+                plain = crypto.decrypt(row.snapshot, context=SYSTEM_CONTEXT)
+                SystemConfigHistory.objects.filter(pk=row.pk).update(
+                    snapshot=crypto.encrypt(plain, context=SYSTEM_CONTEXT))
     return counts

@@ -7,7 +7,7 @@ from customer_service.models import Shop
 
 from .. import selectors
 from ..choices import ConfigScope, ValueType
-from ..models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, UserConfig
+from ..models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, SystemConfigHistory, UserConfig
 
 
 class ConfigCategorySerializer(serializers.ModelSerializer):
@@ -126,6 +126,7 @@ class SystemConfigInputSerializer(serializers.Serializer):
     is_public = serializers.BooleanField(required=False)
     is_encrypted = serializers.BooleanField(required=False)
     version = serializers.IntegerField(required=False, min_value=1)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
 class ShopSettingsSerializer(serializers.Serializer):
@@ -141,3 +142,13 @@ class ShopSettingsUpdateSerializer(serializers.Serializer):
     values = serializers.JSONField(help_text="Keys to change; the others keep their value.")
     version = serializers.IntegerField(required=False, min_value=0, help_text="The version you edited (0: none).")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class SystemConfigHistorySerializer(serializers.ModelSerializer):
+    actor_username = serializers.CharField(source="actor.username", read_only=True, default=None)
+
+    class Meta:
+        model = SystemConfigHistory
+        fields = ["id", "key", "version", "action", "actor", "actor_username", "value_type", "is_encrypted",
+                  "old_value", "new_value", "reason", "ip", "user_agent", "created_at"]
+        read_only_fields = fields

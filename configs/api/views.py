@@ -22,6 +22,7 @@ from .serializers import (
     RollbackSerializer,
     ShopSettingsSerializer,
     ShopSettingsUpdateSerializer,
+    SystemConfigHistorySerializer,
     SystemConfigInputSerializer,
     SystemConfigSerializer,
     UserConfigCreateSerializer,
@@ -232,7 +233,7 @@ class SystemConfigViewSet(viewsets.ModelViewSet):
         missing = [name for name in ("key", "value_type", "value") if name not in fields]
         if missing:
             raise ValidationError({name: ["This field is required."] for name in missing})
-        config = services.system_config_create(actor=request.user, **fields)
+        config = services.system_config_create(actor=request.user, **fields, **request_meta(request))
         return Response(SystemConfigSerializer(config).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SystemConfigInputSerializer, responses=SystemConfigSerializer)
@@ -245,7 +246,7 @@ class SystemConfigViewSet(viewsets.ModelViewSet):
             raise ValidationError({"key": ["A key cannot be renamed; create a new one."]})
         expected = fields.pop("version", None)
         config = services.system_config_update(config=config, actor=request.user, expected_version=expected,
-                                               **fields)
+                                               **fields, **request_meta(request))
         return Response(SystemConfigSerializer(config).data)
 
     @extend_schema(request=SystemConfigInputSerializer, responses=SystemConfigSerializer)
@@ -253,4 +254,28 @@ class SystemConfigViewSet(viewsets.ModelViewSet):
         return self.update(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
-        services.system_config_delete(config=instance, actor=self.request.user)
+        services.system_config_delete(config=instance, actor=self.request.user, **request_meta(self.request))
+
+    def _superadmin_only(self, request):
+        if not (request.user.is_authenticated and request.user.is_superadmin):
+            raise PermissionDenied()
+
+    @extend_schema(responses=SystemConfigHistorySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, key=None):
+        """Every change to this key (superadmins only; a secret masked)."""
+        self._superadmin_only(request)
+        config = self.get_object()
+        rows = config.history.select_related("actor").order_by("-version", "-pk")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(SystemConfigHistorySerializer(page, many=True).data)
+
+    @extend_schema(request=RollbackSerializer, responses=SystemConfigSerializer)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, key=None):
+        config = self.get_object()
+        data = RollbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        config = services.system_config_rollback(config=config, actor=request.user, **data.validated_data,
+                                                 **request_meta(request))
+        return Response(SystemConfigSerializer(config).data)

@@ -274,3 +274,26 @@ def test_no_secret_reaches_the_logs(client_for, template, owner, caplog):
     client.post(f"/api/configs/{created['id']}/rollback/", {"version": 1}, format="json")
     assert caplog.records  # the services did log
     assert "THISISTHESECRET" not in caplog.text
+
+
+def test_system_config_history_and_rollback(client_for, world, system_configs):
+    root = client_for(world.superadmin)
+    root.patch("/api/system-configs/pipeline.batch_size/", {"value": 35, "reason": "peak"}, format="json")
+    root.patch("/api/system-configs/pipeline.batch_size/", {"value": 50}, format="json")
+    rows = root.get("/api/system-configs/pipeline.batch_size/history/").json()["results"]
+    assert [(r["version"], r["action"], r["old_value"], r["new_value"]) for r in rows] == [
+        (3, "update", 35, 50), (2, "update", 20, 35), (1, "create", None, 20)]
+    assert rows[1]["reason"] == "peak" and rows[1]["actor_username"] == "root"
+    response = root.post("/api/system-configs/pipeline.batch_size/rollback/", {"version": 1}, format="json")
+    assert response.status_code == 200 and response.json() | {"version": 4, "value": 20} == response.json()
+    assert selectors.system_config_value("pipeline.batch_size") == 20
+    assert_error(root.post("/api/system-configs/pipeline.batch_size/rollback/", {"version": 9}, format="json"), 404)
+    assert_error(client_for(world.shop_admin).get("/api/system-configs/site.name/history/"), 403)
+    assert_error(client_for(world.shop_admin).post("/api/system-configs/site.name/rollback/", {"version": 1},
+                                                   format="json"), 403)
+
+    root.patch("/api/system-configs/smtp.password/", {"value": "another-secret-value"}, format="json")
+    text = root.get("/api/system-configs/smtp.password/history/").content.decode()
+    assert PROXY_SECRET not in text and "another-secret-value" not in text
+    root.post("/api/system-configs/smtp.password/rollback/", {"version": 1}, format="json")
+    assert selectors.system_config_value("smtp.password") == PROXY_SECRET
