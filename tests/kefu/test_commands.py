@@ -31,6 +31,12 @@ def test_bootstrap_prints_a_generated_password_once_and_is_idempotent(settings):
     assert password not in second and "already exists" in second
     assert User.objects.filter(username="boss").count() == 1
     shop = Shop.objects.get()
+    from knowledge.models import KnowledgeItem
+
+    demo_items = KnowledgeItem.objects.filter(shop=shop).count()
+    assert demo_items >= 20
+    run_command("bootstrap", "--demo")
+    assert KnowledgeItem.objects.filter(shop=shop).count() == demo_items
     assert sorted(ShopMembership.objects.filter(shop=shop).values_list("user__username", "role")) == [
         ("demo_admin", "admin"),
         ("demo_agent", "agent"),

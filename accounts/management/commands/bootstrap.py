@@ -53,4 +53,7 @@ class Command(BaseCommand):
                 person = user_create(username=username, password=password, is_staff=True)
                 self.stdout.write(self.style.SUCCESS(f"Demo {role}: {username} / {password}"))
             shop_membership_set(actor=admin, shop=shop, user=person, role=role)
-        self.stdout.write(f"Demo shop ready: {shop.name}")
+        from knowledge.demo import load_demo_knowledge
+
+        added = load_demo_knowledge(shop=shop, actor=admin)
+        self.stdout.write(f"Demo shop ready: {shop.name} ({added} new FAQ items)")
