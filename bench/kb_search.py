@@ -120,12 +120,15 @@ def worker(args) -> dict:
     assert built.embedded_on_the_fly == 0
 
     knowledge_search(shop=shop.pk, text="预热一下", k=5)
-    timings = []
+    timings, cpu = [], []
     for q in queries:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         knowledge_search(shop=shop.pk, text=q, k=5)
         timings.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
     result["search_p50_ms"], result["search_p95_ms"] = percentile(timings, 50), percentile(timings, 95)
+    # CPU time of this process: what a search costs when the machine is not shared.
+    result["search_cpu_p50_ms"], result["search_cpu_p95_ms"] = percentile(cpu, 50), percentile(cpu, 95)
 
     if pgvector_enabled():
         from django.db import transaction
@@ -247,8 +250,8 @@ def main():
     load = os.getloadavg()[0]
     print(f"{len(queries)} queries from {args.data}/queries.jsonl; load average {load:.1f} on {os.cpu_count()} CPUs")
     print("| backend | items | insert s | index build s (in-process) | HNSW build s | search p50 ms | search p95 ms "
-          "| pgvector ANN p50 ms | pgvector ANN p95 ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| search CPU p50 ms | search CPU p95 ms | pgvector ANN p50 ms | pgvector ANN p95 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
 
     def f(row, key, digits=2):
         return f"{row[key]:.{digits}f}" if key in row else "—"
@@ -256,6 +259,7 @@ def main():
     for row in rows:
         print(f"| {row['backend']} | {row['items']} | {f(row, 'insert_s', 1)} | {f(row, 'index_build_s')} | "
               f"{f(row, 'hnsw_build_s')} | {f(row, 'search_p50_ms')} | {f(row, 'search_p95_ms')} | "
+              f"{f(row, 'search_cpu_p50_ms')} | {f(row, 'search_cpu_p95_ms')} | "
               f"{f(row, 'pgvector_p50_ms')} | {f(row, 'pgvector_p95_ms')} |")
 
 

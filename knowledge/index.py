@@ -12,6 +12,7 @@ here, in memory, so a search never depends on the task having finished.
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from django.db.models import Prefetch
@@ -101,6 +102,9 @@ def build_shop_index(shop_id, *, tokens=("", "")) -> ShopIndex:
         matrix = embedder.embed([text for _, text in missing])
         fresh = dict(zip(missing, matrix, strict=True))
     index = KBIndex(embedder, _lexical)
+    if len(items) < index.cfg["min_items_for_statistics"]:
+        for n, (text, vector) in enumerate(_reference_vectors(embedder)):
+            index.add_reference(n, [(text, "question")], vector[None, :])
     meta = {}
     for item in items:
         rows = phrasings[item.pk]
@@ -115,6 +119,20 @@ def build_shop_index(shop_id, *, tokens=("", "")) -> ShopIndex:
     index.build()
     return ShopIndex(tokens=tokens, index=index, items=meta, build_seconds=time.perf_counter() - started,
                      embedded_on_the_fly=len(missing))
+
+
+_reference_cache: dict = {}
+REFERENCE_FILE = Path(__file__).with_name("engine") / "reference_phrasings.txt"
+
+
+def _reference_vectors(embedder) -> list:
+    """The reference phrasings and their vectors, embedded once per process and embedder."""
+    key = (embedder.name, embedder.version)
+    if key not in _reference_cache:
+        texts = [line.strip() for line in REFERENCE_FILE.read_text(encoding="utf-8").splitlines()
+                 if line.strip() and not line.startswith("#")]
+        _reference_cache[key] = list(zip(texts, embedder.embed(texts), strict=True))
+    return _reference_cache[key]
 
 
 def forget(shop_id=None) -> None:

@@ -1,13 +1,28 @@
-"""In-memory FAQ index: several phrasings per item, a dense (embedding) and a
-lexical (BM25 over an item-level bag of char 1-2-grams + jieba words) signal,
-fused per query by z-scores.
+"""In-memory FAQ index: several phrasings per item, a dense and a lexical signal fused per query.
 
-Statistics kept: document frequencies (a Counter, updated on add/remove) and the
-mean dense vector.  Both are recomputed lazily in O(total postings) / O(n*d)
-on the first search after a change, so per-shop indexes can be rebuilt freely.
-Confidence features (see calibration.py) are z-scores/margins and raw cosines,
-which do not depend on corpus size.
+* Dense: cosine of the query embedding with each phrasing, after subtracting the
+  index's mean vector ("all-but-the-mean": USE vectors share a large common
+  direction that makes every cosine look alike). An item scores
+  (best phrasing + 0.5 × mean of its phrasings) / 1.5, so one lucky phrasing
+  counts but an item whose phrasings all agree counts more.
+* Lexical: BM25 (k1 1.2, b 0.75) over one bag per item of the character 1–2-grams
+  and jieba words of all its phrasings.
+* Fusion: 0.7 × z(dense) + 0.3 × z(lexical), the z-scores taken over the items of
+  the index, so the two signals are on one scale whatever the corpus.
+* Above ``coarse_rows`` phrasings, a 128-d projection of item centroids scores
+  every item and only the best 600 (plus the 150 best lexical ones) are rescored
+  exactly, which keeps search p95 low at 100k items.
+* Tiny indexes (a new shop, a demo) make z-scores meaningless — with two items
+  they are always ±1, so any query would look like a confident match. Below
+  ``min_items_for_statistics`` items, hidden *reference* items (generic
+  customer-service phrasings) join the statistics and may be the runner-up
+  that the top hit's margin is measured against; they are never returned.
+
+Each hit carries the features the calibration reads; see ``search``.
+The weights and the method were chosen on ATEC main and the e-commerce set; the
+choices that did not help are listed in the retrieval research notes.
 """
+
 import math
 import time
 from collections import Counter, defaultdict
@@ -18,18 +33,17 @@ import numpy as np
 from .normalize import is_smalltalk, normalize_text
 
 DEFAULT_CONFIG = {
-    "dense_weight": 0.7,          # weight of z(dense) in the fused score; lexical gets 1-w
-    "center_dense": True,         # subtract the index mean vector ("all-but-the-mean")
-    "kind_weights": {"question": 1.0, "similar": 1.0, "keywords": 1.0, "answer": 1.0},
-    "lexical_kinds": ["question", "similar", "keywords", "answer"],
-    "dense_mean_weight": 0.5,     # item dense = max + w * mean over its phrasings (renormalised)
-    "remove_pcs": 0,              # also project out this many top principal directions
-    "lexical_scoring": "bm25",   # "tfidf" (cosine) or "bm25"
-    "bm25_k1": 1.2, "bm25_b": 0.75,
-    "coarse_rows": 60000,         # above this many phrasings, use a PCA-128 coarse pass
+    "dense_weight": 0.7,  # weight of z(dense) in the fused score; lexical gets the rest
+    "dense_mean_weight": 0.5,  # item dense = (max + w · mean over its phrasings) / (1 + w)
+    "bm25_k1": 1.2,
+    "bm25_b": 0.75,
+    "coarse_rows": 16000,  # above this many phrasings, use the projected coarse pass
     "coarse_dim": 128,
     "coarse_candidates": 600,
+    "min_items_for_statistics": 30,  # below this many items, reference items join the z-score statistics
 }
+# With no runner-up at all, the lone item leads by this many fused z-units.
+LONE_ITEM_MARGIN = 3.0
 
 
 def item_phrasings(*, question, similar=(), keywords=(), category="", answer=""):
@@ -61,53 +75,47 @@ def item_phrasings(*, question, similar=(), keywords=(), category="", answer="")
 @dataclass
 class Hit:
     item_id: object
-    score: float                 # fused (z-score space)
-    dense: float                 # best phrasing cosine (centred if center_dense)
-    lexical: float               # TF-IDF cosine against the item's bag of phrasings
-    phrasing: str                # phrasing with the best dense score
+    score: float  # fused, in z-score units
+    dense: float  # item dense score (centred cosine)
+    lexical: float  # BM25 against the item's bag of phrasings
+    phrasing: str  # the item's phrasing closest to the query (dense)
     phrasing_kind: str
-    confidence: float = None
     features: dict = field(default_factory=dict)
 
 
 class KBIndex:
+    """Items added with ``add`` (and ``add_reference``) are searchable after ``build`` (run lazily)."""
+
     def __init__(self, dense_embedder, lexical_encoder, config=None):
         self.dense = dense_embedder
         self.lex = lexical_encoder
-        self.cfg = dict(DEFAULT_CONFIG)
-        if config:
-            self.cfg.update(config)
-        self._items = {}          # item_id -> dict(phrasings=[(text, kind)], vecs=ndarray, feats=Counter)
+        self.cfg = {**DEFAULT_CONFIG, **(config or {})}
+        self._items = {}  # item id -> {"phrasings": [(text, kind)], "vecs": array, "feats": Counter}
+        self._reference = {}  # the same, for hidden reference items
         self._dirty = True
+        self.build_seconds = 0.0
 
     # ------------------------------------------------------------ building
-    def add(self, item_id, phrasings, vectors=None):
-        """phrasings: list of (text, kind) where kind in question/similar/keywords/answer."""
+    def _entry(self, phrasings, vectors):
         phrasings = [(t, k) for t, k in phrasings if t and t.strip()]
         if not phrasings:
-            raise ValueError("item needs at least one phrasing")
-        norm = [normalize_text(t) for t, _ in phrasings]
+            raise ValueError("an item needs at least one phrasing")
         if vectors is None:
             vectors = self.dense.embed([t for t, _ in phrasings])
         feats = Counter()
-        for (t, k), n in zip(phrasings, norm):
-            if k in self.cfg["lexical_kinds"]:
-                feats.update(self.lex.features(n, normalized=True))
-        self._items[item_id] = {"phrasings": phrasings, "vecs": np.asarray(vectors, np.float32), "feats": feats}
+        for text, _ in phrasings:
+            feats.update(self.lex.features(normalize_text(text), normalized=True))
+        return {"phrasings": phrasings, "vecs": np.asarray(vectors, np.float32), "feats": feats}
+
+    def add(self, item_id, phrasings, vectors=None):
+        """``phrasings``: ``[(text, kind)]``; ``vectors``: their embeddings (made here when None)."""
+        self._items[item_id] = self._entry(phrasings, vectors)
         self._dirty = True
 
-    def add_many(self, items, batch=256):
-        """items: iterable of (item_id, phrasings).  Embeds in batches."""
-        items = list(items)
-        for s in range(0, len(items), batch):
-            chunk = items[s:s + batch]
-            flat = [t for _, ph in chunk for t, _ in ph if t and t.strip()]
-            vecs = self.dense.embed(flat)
-            o = 0
-            for iid, ph in chunk:
-                n = len([1 for t, _ in ph if t and t.strip()])
-                self.add(iid, ph, vecs[o:o + n])
-                o += n
+    def add_reference(self, key, phrasings, vectors=None):
+        """A hidden item that only steadies the statistics of a small index."""
+        self._reference[key] = self._entry(phrasings, vectors)
+        self._dirty = True
 
     def remove(self, item_id):
         self._items.pop(item_id, None)
@@ -117,151 +125,112 @@ class KBIndex:
         return len(self._items)
 
     def build(self):
-        t0 = time.perf_counter()
-        ids = list(self._items)
-        self._ids = ids
-        n = len(ids)
-        rows, owner, texts, kinds, kw = [], [], [], [], []
-        for j, iid in enumerate(ids):
-            it = self._items[iid]
-            rows.append(it["vecs"])
-            for t, k in it["phrasings"]:
-                owner.append(j); texts.append(t); kinds.append(k)
-                kw.append(self.cfg["kind_weights"].get(k, 1.0))
-        P = np.concatenate(rows) if rows else np.zeros((0, self.dense.dimension or 1), np.float32)
+        started = time.perf_counter()
+        entries = list(self._items.items())
+        if len(entries) < self.cfg["min_items_for_statistics"]:
+            entries += [((None, key), entry) for key, entry in self._reference.items()]
+        self._ids = [key for key, _ in entries]
+        self._visible = np.array([i < len(self._items) for i in range(len(entries))], dtype=bool)
+        self._n_visible = int(self._visible.sum())
+        n = self._n = len(entries)
+        rows, owner, texts, kinds = [], [], [], []
+        for j, (_, entry) in enumerate(entries):
+            rows.append(entry["vecs"])
+            for text, kind in entry["phrasings"]:
+                owner.append(j)
+                texts.append(text)
+                kinds.append(kind)
+        dim = rows[0].shape[1] if rows else (self.dense.dimension or 1)
+        matrix = np.concatenate(rows) if rows else np.zeros((0, dim), np.float32)
         self._owner = np.asarray(owner, np.int64)
         self._seg = np.flatnonzero(np.r_[True, self._owner[1:] != self._owner[:-1]]) if n else np.zeros(0, np.int64)
-        self._texts, self._kinds = texts, kinds
         self._cnt = np.diff(np.r_[self._seg, len(self._owner)]).astype(np.float32)
-        self._kw = np.asarray(kw, np.float32)
-        self._mu = P.mean(0) if (len(P) and self.cfg["center_dense"]) else np.zeros(P.shape[1], np.float32)
-        Pc = P - self._mu
-        self._pcs = None
-        if self.cfg["remove_pcs"] and len(Pc) > 4 * self.cfg["remove_pcs"]:
-            sample = Pc[:: max(1, len(Pc) // 20000)]
-            _, _, vt = np.linalg.svd(sample, full_matrices=False)
-            self._pcs = np.ascontiguousarray(vt[: self.cfg["remove_pcs"]], dtype=np.float32)
-            Pc = Pc - (Pc @ self._pcs.T) @ self._pcs
-        self._rownorm = np.maximum(np.linalg.norm(Pc, axis=1), 1e-9).astype(np.float32)
-        Pc /= self._rownorm[:, None]
-        self._P = np.ascontiguousarray(Pc, dtype=np.float32)
-        # coarse pass for very large indexes
-        self._proj = None
-        if len(P) > self.cfg["coarse_rows"]:
-            sample = self._P[:: max(1, len(P) // 20000)]
-            _, _, vt = np.linalg.svd(sample, full_matrices=False)
-            self._proj = np.ascontiguousarray(vt[: self.cfg["coarse_dim"]].T, dtype=np.float32)
-            cent = np.add.reduceat(self._P * self._kw[:, None], self._seg) / self._cnt[:, None]
-            self._Ccoarse = np.ascontiguousarray(cent @ self._proj, dtype=np.float32)
-            del cent
-        # lexical inverted index with IDF from the current items
-        df = Counter()
-        for iid in ids:
-            df.update(self._items[iid]["feats"].keys())
-        self._n = n
-        self._idf = {f: math.log((n + 1) / (c + 1)) + 1.0 for f, c in df.items()}
-        post = defaultdict(lambda: ([], []))
-        if self.cfg["lexical_scoring"] == "bm25":
-            k1, b = self.cfg["bm25_k1"], self.cfg["bm25_b"]
-            self._idf = {f: math.log(1 + (n - c + 0.5) / (c + 0.5)) for f, c in df.items()}
-            dl = np.array([sum(self._items[i]["feats"].values()) for i in ids], np.float64)
-            avg = dl.mean() if n else 1.0
-            for j, iid in enumerate(ids):
-                K = k1 * (1 - b + b * dl[j] / avg)
-                for f, c in self._items[iid]["feats"].items():
-                    p = post[f]; p[0].append(j); p[1].append(c * (k1 + 1) / (c + K))
-            self._post = {f: (np.asarray(r, np.int32), np.asarray(w, np.float32)) for f, (r, w) in post.items()}
-            # very frequent features in big indexes: keep a dense column (a vector add is
-            # cheaper than scattering tens of thousands of postings)
-            self._dense_cols = {}
-            if n >= 20000:
-                for f, (r, w) in self._post.items():
-                    if len(r) > n // 20:
-                        col = np.zeros(n, np.float32); col[r] = w
-                        self._dense_cols[f] = col
-        else:
-            norms = np.zeros(n, np.float64)
-            for j, iid in enumerate(ids):
-                for f, c in self._items[iid]["feats"].items():
-                    w = 1.0 + math.log(c)
-                    p = post[f]; p[0].append(j); p[1].append(w)
-                    norms[j] += (w * self._idf[f]) ** 2
-            norms = np.sqrt(np.maximum(norms, 1e-12))
-            self._post = {f: (np.asarray(r, np.int32), np.asarray(w, np.float32) / norms[np.asarray(r)].astype(np.float32))
-                          for f, (r, w) in post.items()}
-        self._maxidf = max(self._idf.values()) if self._idf else 1.0
+        self._texts, self._kinds = texts, kinds
+        self._mu = matrix.mean(0) if len(matrix) else np.zeros(dim, np.float32)
+        centred = matrix - self._mu
+        centred /= np.maximum(np.linalg.norm(centred, axis=1), 1e-9)[:, None]
+        self._P = np.ascontiguousarray(centred, dtype=np.float32)
+        self._build_coarse()
+        self._build_lexical([entry for _, entry in entries])
         self._dirty = False
-        self.build_seconds = time.perf_counter() - t0
+        self.build_seconds = time.perf_counter() - started
 
-    # ------------------------------------------------------------ search
-    def _query_dense(self, qv):
-        qc = qv - self._mu
-        if self._pcs is not None:
-            qc = qc - (self._pcs @ qc) @ self._pcs
-        return (qc / max(float(np.linalg.norm(qc)), 1e-9)).astype(np.float32)
+    def _build_coarse(self):
+        self._proj = None
+        if len(self._P) <= self.cfg["coarse_rows"]:
+            return
+        sample = self._P[:: max(1, len(self._P) // 20000)]
+        _, eigenvectors = np.linalg.eigh(sample.T @ sample)  # d × d: cheap, unlike an SVD of the sample
+        self._proj = np.ascontiguousarray(eigenvectors[:, ::-1][:, : self.cfg["coarse_dim"]], dtype=np.float32)
+        centroids = np.add.reduceat(self._P, self._seg) / self._cnt[:, None]
+        self._coarse = np.ascontiguousarray(centroids @ self._proj, dtype=np.float32)
 
-    def _item_exact(self, items, qc):
-        """Exact item-level dense scores for a subset of items (and their row scores)."""
-        starts, cnts = self._seg[items], self._cnt[items].astype(np.int64)
-        local = np.r_[0, np.cumsum(cnts)[:-1]]
-        rows = np.repeat(starts - local, cnts) + np.arange(int(cnts.sum()))
-        r = (self._P[rows] @ qc) * self._kw[rows]
-        item = np.maximum.reduceat(r, local)
-        mw = self.cfg["dense_mean_weight"]
-        if mw:
-            item = (item + mw * np.add.reduceat(r, local) / cnts) / (1.0 + mw)
-        return item
+    def _build_lexical(self, entries):
+        n = len(entries)
+        df = Counter()
+        for entry in entries:
+            df.update(entry["feats"].keys())
+        k1, b = self.cfg["bm25_k1"], self.cfg["bm25_b"]
+        self._idf = {f: math.log(1 + (n - c + 0.5) / (c + 0.5)) for f, c in df.items()}
+        self._maxidf = max(self._idf.values()) if self._idf else 1.0
+        lengths = np.array([sum(entry["feats"].values()) for entry in entries], np.float64)
+        average = lengths.mean() if n else 1.0
+        postings = defaultdict(lambda: ([], []))
+        for j, entry in enumerate(entries):
+            norm = k1 * (1 - b + b * lengths[j] / average)
+            for f, c in entry["feats"].items():
+                rows, weights = postings[f]
+                rows.append(j)
+                weights.append(c * (k1 + 1) / (c + norm))
+        self._post = {f: (np.asarray(r, np.int32), np.asarray(w, np.float32)) for f, (r, w) in postings.items()}
+        # In big indexes a feature found in more than 1/20 of the items is kept as a
+        # dense column: adding a vector beats scattering tens of thousands of postings.
+        self._dense_cols = {}
+        if n >= 20000:
+            for f, (rows, weights) in self._post.items():
+                if len(rows) > n // 20:
+                    column = np.zeros(n, np.float32)
+                    column[rows] = weights
+                    self._dense_cols[f] = column
+
+    # ------------------------------------------------------------ scoring
+    def _item_dense(self, row_scores, starts, counts):
+        best = np.maximum.reduceat(row_scores, starts)
+        w = self.cfg["dense_mean_weight"]
+        return (best + w * np.add.reduceat(row_scores, starts) / counts) / (1.0 + w)
 
     def _dense_scores(self, qc, extra_candidates=None):
-        """Item-level dense scores for all items.  Exact for small indexes; for
-        large ones a PCA-128 centroid pass scores every item and the top
-        `coarse_candidates` (plus lexical candidates) are rescored exactly."""
+        """Dense score of every item: exact, or coarse with the best candidates rescored exactly."""
         if self._proj is None:
-            row = (self._P @ qc) * self._kw
-            item = np.maximum.reduceat(row, self._seg)
-            mw = self.cfg["dense_mean_weight"]
-            if mw:
-                item = (item + mw * np.add.reduceat(row, self._seg) / self._cnt) / (1.0 + mw)
-            return item
-        item = self._Ccoarse @ (qc @ self._proj)
+            return self._item_dense(self._P @ qc, self._seg, self._cnt)
+        item = self._coarse @ (qc @ self._proj)
         c = min(self.cfg["coarse_candidates"], self._n - 1)
-        cand = np.argpartition(-item, c)[:c]
+        candidates = np.argpartition(-item, c)[:c]
         if extra_candidates is not None:
-            cand = np.union1d(cand, extra_candidates)
-        item[cand] = self._item_exact(cand, qc)
+            candidates = np.union1d(candidates, extra_candidates)
+        starts, counts = self._seg[candidates], self._cnt[candidates].astype(np.int64)
+        local = np.r_[0, np.cumsum(counts)[:-1]]
+        rows = np.repeat(starts - local, counts) + np.arange(int(counts.sum()))
+        item[candidates] = self._item_dense(self._P[rows] @ qc, local, counts)
         return item
 
     def _lex_scores(self, qfeats):
-        if self.cfg["lexical_scoring"] == "bm25":
-            rs, ws, dc = [], [], []
-            for f in qfeats:
-                if f in self._dense_cols:
-                    dc.append(f)
-                elif f in self._post:
-                    r, pw = self._post[f]
-                    rs.append(r); ws.append(pw * self._idf[f])
-            if rs:
-                out = np.bincount(np.concatenate(rs), weights=np.concatenate(ws), minlength=self._n).astype(np.float32)
-            else:
-                out = np.zeros(self._n, np.float32)
-            for f in dc:
-                out += self._dense_cols[f] * np.float32(self._idf[f])
-            return out
-        qw = {}
-        for f, c in qfeats.items():
-            idf = self._idf.get(f)
-            if idf is not None:
-                qw[f] = (1.0 + math.log(c)) * idf
-        # query norm includes unseen features (with max idf) so coverage matters
-        maxidf = math.log(self._n + 1) + 1.0
-        qn = math.sqrt(sum(((1.0 + math.log(c)) * self._idf.get(f, maxidf)) ** 2 for f, c in qfeats.items())) or 1.0
-        if not qw:
-            return np.zeros(self._n, np.float32)
-        rs, ws = [], []
-        for f, w in qw.items():
-            r, pw = self._post[f]
-            rs.append(r); ws.append(pw * (w * self._idf[f] / qn))
-        return np.bincount(np.concatenate(rs), weights=np.concatenate(ws), minlength=self._n).astype(np.float32)
+        rows, weights, columns = [], [], []
+        for f in qfeats:
+            if f in self._dense_cols:
+                columns.append(f)
+            elif f in self._post:
+                r, w = self._post[f]
+                rows.append(r)
+                weights.append(w * self._idf[f])
+        if rows:
+            out = np.bincount(np.concatenate(rows), weights=np.concatenate(weights), minlength=self._n)
+            out = out.astype(np.float32)
+        else:
+            out = np.zeros(self._n, np.float32)
+        for f in columns:
+            out += self._dense_cols[f] * np.float32(self._idf[f])
+        return out
 
     def search(self, query, k=5, query_vector=None):
         """The ``k`` best items for ``query``, best first, each with its signals.
@@ -274,47 +243,51 @@ class KBIndex:
         """
         if self._dirty:
             self.build()
-        if self._n == 0:
+        if self._n_visible == 0:
             return []
         qn = normalize_text(query)
         qv = self.dense.embed([query])[0] if query_vector is None else query_vector
-        qc = self._query_dense(qv)
+        qc = qv - self._mu
+        qc = (qc / max(float(np.linalg.norm(qc)), 1e-9)).astype(np.float32)
         qf = self.lex.features(qn, normalized=True)
         lex = self._lex_scores(qf)
-        lex_cand = None
+        lex_candidates = None
         if self._proj is not None:
             c = min(self.cfg["coarse_candidates"] // 4, self._n - 1)
-            lex_cand = np.argpartition(-lex, c)[:c]
-        d = self._dense_scores(qc, lex_cand)
+            lex_candidates = np.argpartition(-lex, c)[:c]
+        dense = self._dense_scores(qc, lex_candidates)
         a = self.cfg["dense_weight"]
-        zd = (d - d.mean()) / (d.std() + 1e-6)
+        zd = (dense - dense.mean()) / (dense.std() + 1e-6)
         zl = (lex - lex.mean()) / (lex.std() + 1e-6)
         fused = a * zd + (1 - a) * zl
-        kk = min(max(k, 2), self._n)
-        top = np.argpartition(-fused, kk - 1)[:kk] if kk < self._n else np.arange(self._n)
-        top = top[np.argsort(-fused[top])]
+        ranked = np.where(self._visible, fused, -np.inf)
+        kk = min(max(k, 2), self._n_visible)
+        top = np.argpartition(-ranked, kk - 1)[:kk] if kk < self._n else np.arange(self._n)
+        top = top[np.argsort(-ranked[top])][:kk]
         best = float(fused[top[0]])
-        # A lone item has no runner-up: treat it as 3 z-units ahead, a clear lead.
-        second = float(fused[top[1]]) if len(top) > 1 else best - 3.0
+        # The runner-up may be a reference item: when a generic phrasing fits the
+        # query better than the shop's second item, the top item's lead is smaller.
+        others = fused.copy()
+        others[top[0]] = -np.inf
+        second = float(others.max()) if self._n > 1 else best - LONE_ITEM_MARGIN
         smalltalk = float(is_smalltalk(query))
-        maxidf = self._maxidf
-        total_idf = sum(self._idf.get(f, maxidf) for f in qf) or 1.0
+        total_idf = sum(self._idf.get(f, self._maxidf) for f in qf) or 1.0
         hits = []
         for rank, j in enumerate(top[:k]):
-            s0, e0 = self._seg[j], self._seg[j] + int(self._cnt[j])
-            b = s0 + int(np.argmax(self._P[s0:e0] @ qc))
+            start, end = self._seg[j], self._seg[j] + int(self._cnt[j])
+            closest = start + int(np.argmax(self._P[start:end] @ qc))
             item_feats = self._items[self._ids[j]]["feats"]
             features = {
                 "smalltalk": smalltalk,
                 "fused": float(fused[j]),
                 "margin": float(fused[j]) - (second if rank == 0 else best),
-                "qcov": sum(self._idf.get(f, maxidf) for f in qf if f in item_feats) / total_idf,
+                "qcov": sum(self._idf.get(f, self._maxidf) for f in qf if f in item_feats) / total_idf,
                 "qcov_plain": sum(1 for f in qf if f in item_feats) / max(len(qf), 1),
-                "dense": float(d[j]),
+                "dense": float(dense[j]),
                 "lexical": float(lex[j]),
                 "zd": float(zd[j]),
                 "zl": float(zl[j]),
             }
-            hits.append(Hit(self._ids[j], float(fused[j]), float(d[j]), float(lex[j]), self._texts[b],
-                            self._kinds[b], features=features))
+            hits.append(Hit(self._ids[j], float(fused[j]), float(dense[j]), float(lex[j]), self._texts[closest],
+                            self._kinds[closest], features=features))
         return hits

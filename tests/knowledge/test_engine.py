@@ -1,0 +1,97 @@
+"""The engine without Django: normalisation, small-index guard, coarse pass, calibration."""
+
+import numpy as np
+import pytest
+
+from knowledge.embedders import get_embedder
+from knowledge.engine import KBIndex, item_phrasings
+from knowledge.engine.calibration import fit_logistic, predict
+from knowledge.engine.lexical import LexicalEncoder
+from knowledge.engine.metrics import ece, summarize
+from knowledge.engine.normalize import is_smalltalk, normalize_text
+from knowledge.index import _reference_vectors
+from knowledge.selectors import calibration_params
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("亲，包油吗？？？", "包邮吗"),
+    ("ＡＢＣ１２３", "abc123"),
+    ("您好～请问发什么快递😊[微笑]", "发什么快递"),
+    ("在吗在吗", "在吗在吗"),
+])
+def test_buyer_text_is_normalised(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+def test_greetings_and_thanks_are_small_talk_questions_are_not():
+    assert is_smalltalk("亲在吗") and is_smalltalk("好的谢谢！") and is_smalltalk("")
+    assert not is_smalltalk("包邮吗")
+
+
+def test_phrasings_cover_question_similar_keywords_and_answer_without_repeats():
+    phrasings = item_phrasings(question="包邮吗", similar=["包邮吗", "运费多少"], keywords=["包邮", "运费"],
+                               category="物流", answer="满59包邮")
+    assert phrasings == [("包邮吗", "question"), ("运费多少", "similar"), ("包邮 运费", "keywords"),
+                         ("包邮吗 包邮 运费", "question"), ("物流 包邮 运费", "keywords"), ("满59包邮", "answer")]
+
+
+def tiny_index(with_reference: bool) -> KBIndex:
+    index = KBIndex(get_embedder(), LexicalEncoder())
+    index.add("ship", [("什么时候发货", "question"), ("付款后48小时内发货", "answer")])
+    index.add("invoice", [("可以开发票吗", "question"), ("可以开电子发票", "answer")])
+    if with_reference:
+        for n, (text, vector) in enumerate(_reference_vectors(get_embedder())):
+            index.add_reference(n, [(text, "question")], vector[None, :])
+    return index
+
+
+def test_a_two_item_index_is_not_confident_about_an_unrelated_question_thanks_to_reference_items():
+    params = calibration_params()
+    unrelated = "你们的衣服是纯棉的吗"
+    bare = predict(params, tiny_index(False).search(unrelated, k=1)[0].features)
+    guarded_hits = tiny_index(True).search(unrelated, k=2)
+    assert bare > 0.8  # two items: z-scores are ±1 whatever the query
+    assert predict(params, guarded_hits[0].features) < 0.5
+    assert {h.item_id for h in guarded_hits} == {"ship", "invoice"}  # reference items are never returned
+    assert tiny_index(True).search("什么时候能发货呀", k=1)[0].item_id == "ship"
+
+
+def test_the_coarse_pass_finds_the_same_best_item_as_exact_search():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(400, 512)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = KBIndex(get_embedder(), LexicalEncoder(), {"coarse_rows": 10**9})
+    coarse = KBIndex(get_embedder(), LexicalEncoder(), {"coarse_rows": 100, "coarse_candidates": 50})
+    for n, vector in enumerate(vectors):
+        for index in (exact, coarse):
+            index.add(n, [(f"条目{n}", "question")], vector[None, :])
+    for n in (3, 99, 250):
+        query = vectors[n] + 0.05 * rng.normal(size=512).astype(np.float32)
+        assert coarse.search("x", k=1, query_vector=query)[0].item_id == exact.search(
+            "x", k=1, query_vector=query)[0].item_id == n
+
+
+def test_logistic_calibration_fits_and_caps_small_talk():
+    rng = np.random.default_rng(1)
+    margin = rng.uniform(0, 3, 400)
+    features = [{"margin": m, "qcov": 0.5, "qcov_plain": 0.5, "smalltalk": 0.0} for m in margin]
+    labels = rng.uniform(size=400) < 1 / (1 + np.exp(-(2 * margin - 3)))
+    params = fit_logistic(features, labels)
+    confidence = predict(params, features)
+    assert ece(confidence, labels) < 0.08
+    assert predict(params, {"margin": 3, "qcov": 0.5, "qcov_plain": 0.5, "smalltalk": 1.0}) <= 0.01
+
+
+def test_metrics_follow_the_documented_definitions():
+    records = [
+        {"expected": "a", "ids": ["a", "b"], "confidence": 0.95, "ms": 1.0},
+        {"expected": "b", "ids": ["a", "b"], "confidence": 0.85, "ms": 2.0},
+        {"expected": None, "ids": ["a"], "confidence": 0.92, "ms": 3.0},
+        {"expected": "c", "ids": ["c"], "confidence": 0.10, "ms": 4.0},
+    ]
+    summary = summarize(records)
+    assert summary["hit_at_1"] == pytest.approx(2 / 3) and summary["hit_at_5"] == 1.0
+    assert summary["mrr"] == pytest.approx((1 + 0.5 + 1) / 3)
+    at_90 = summary["thresholds"][1]
+    assert at_90 == {"threshold": 0.9, "precision": 0.5, "coverage": 0.5, "out_of_scope_sent": 1.0}
+    assert summary["best_coverage_at_precision_98"] == 0.25
