@@ -117,6 +117,14 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
         self.message_user(request, ngettext("%(n)d item restored.", "%(n)d items restored.", len(items))
                           % {"n": len(items)}, messages.SUCCESS)
 
+    @admin.action(description=_("Delete permanently (cannot be undone)"))
+    def purge_selected(self, request, queryset):
+        scopes = set(queryset.values_list("shop_id", flat=True))
+        response = super().purge_selected(request, queryset)
+        if request.POST.get("confirm_purge") == "yes":
+            services.knowledge_scopes_changed(shop_ids=scopes)
+        return response
+
     @admin.action(description=_("Rebuild vectors of selected items"))
     def reindex_selected(self, request, queryset):
         count = services.knowledge_items_reindex_later(items=queryset)

@@ -181,6 +181,13 @@ def knowledge_item_purge(*, item: KnowledgeItem) -> None:
 
 
 @transaction.atomic
+def knowledge_scopes_changed(*, shop_ids) -> None:
+    """Rows changed outside the item services (a bulk purge): bump each scope's stamp."""
+    for shop_id in set(shop_ids):
+        index_stamp_bump(shop_id=shop_id)
+
+
+@transaction.atomic
 def knowledge_items_set_active(*, items, actor, active: bool) -> int:
     """Activate or deactivate many items; returns how many changed."""
     changed = 0

@@ -118,3 +118,13 @@ def test_import_page_reports_bad_rows_and_imports_good_files(world):
 
 def test_agents_cannot_open_the_import_page(world):
     assert signed_in(world.agent).get(reverse("admin:knowledge_knowledgeitem_import")).status_code == 403
+
+
+def test_purging_an_item_removes_it_from_search_at_once(world, kb):
+    item = kb["t-cake-002"]
+    assert item.pk in [h.item_id for h in knowledge_search(shop=world.shop, text="能写字吗", k=10)]
+    response = signed_in(world.superadmin).post(reverse(CHANGELIST), {
+        "action": "purge_selected", "_selected_action": [item.pk], "confirm_purge": "yes"})
+    assert response.status_code == 302
+    assert not KnowledgeItem.all_objects.filter(pk=item.pk).exists()
+    assert item.pk not in [h.item_id for h in knowledge_search(shop=world.shop, text="能写字吗", k=10)]
