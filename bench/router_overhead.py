@@ -205,6 +205,10 @@ def phase_report(rows: int) -> dict:
             from django.db.models import Count
 
             print(name, "\n", qs.annotate(n=Count("*")).explain(analyze=True), file=sys.stderr)
+            if by in ("day", "status"):
+                grouped = selectors.usage_filter(**params).order_by().values(by).annotate(
+                    **selectors._totals_expr()).order_by(by)
+                print(grouped.explain(analyze=True), file=sys.stderr)
         results["scenarios"][name] = {"median_ms": round(statistics.median(times), 1),
                                       "max_ms": round(max(times), 1), "calls": report["totals"]["calls"]}
     return results

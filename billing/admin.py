@@ -74,6 +74,16 @@ class ModelConfigForm(forms.ModelForm):
         help_text=_('Write-only JSON object, e.g. {"HTTP-Referer": "https://shop.example"}; blank keeps.'),
     )
 
+    def clean(self):
+        cleaned = super().clean()
+        # Put the write-only values on the instance before the model's own validation runs
+        # (an active config needs a key: a key typed in this form counts).
+        if cleaned.get("new_api_key"):
+            self.instance.api_key = cleaned["new_api_key"]
+        if cleaned.get("new_extra_headers") is not None:
+            self.instance.extra_headers = cleaned["new_extra_headers"]
+        return cleaned
+
     class Meta:
         model = ModelConfig
         fields = ["name", "provider", "model_code", "model", "owner", "capability", "base_url", "temperature",

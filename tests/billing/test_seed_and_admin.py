@@ -83,3 +83,26 @@ def test_usage_changelist_shows_totals_and_a_chart(admin_client, llm_config, fak
 def admin_client(client, world):
     client.force_login(world.superadmin)
     return client
+
+
+def test_admin_add_form_refuses_an_active_config_without_a_key_and_accepts_one_with(admin_client, world):
+    from tests.billing.factories import ProviderFactory
+
+    provider = ProviderFactory(code="deepseek")
+    url = reverse("admin:billing_modelconfig_add")
+    data = {
+        "name": "ds", "provider": provider.pk, "model_code": "deepseek-chat", "model": "", "owner": "",
+        "capability": "text", "new_api_key": "", "base_url": "", "new_extra_headers": "", "temperature": "",
+        "max_tokens": "", "timeout_seconds": "5", "max_retries": "0", "priority": "100", "is_active": "on",
+        "log_retention_days": "7",
+    }
+    refused = admin_client.post(url, data)
+    assert refused.status_code == 200 and "Set an API key" in refused.content.decode()
+    assert not ModelConfig.objects.exists()
+
+    accepted = admin_client.post(url, {**data, "new_api_key": "sk-added-in-admin-0000", "new_extra_headers":
+                                       '{"X-Title": "kefu"}'})
+    assert accepted.status_code == 302
+    config = ModelConfig.objects.get()
+    assert config.api_key == "sk-added-in-admin-0000" and config.extra_headers == {"X-Title": "kefu"}
+    assert config.model.code == "deepseek-chat"
