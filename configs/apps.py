@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class ConfigsConfig(AppConfig):
     name = "configs"
     verbose_name = _("Configuration")
+    # Secrets inside JSON documents are not model columns: `rotate_encryption_key` calls this too.
+    encrypted_value_rotator = "configs.services.secrets_reencrypt"
 
     def ready(self):
         from kefu.celery import app

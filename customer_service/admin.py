@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from kefu.admin import ScopedModelAdmin
 
@@ -15,10 +18,18 @@ class ShopMembershipInline(admin.TabularInline):
 
 @admin.register(Shop)
 class ShopAdmin(ScopedModelAdmin):
-    list_display = ["name", "qianniu_title", "is_active", "updated_at"]
+    list_display = ["name", "qianniu_title", "is_active", "settings_link", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "qianniu_title"]
     inlines = [ShopMembershipInline]
+    readonly_fields = ["settings_link"]
+
+    @admin.display(description=_("settings"))
+    def settings_link(self, obj):
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:configs_userconfig_shop_settings", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Thresholds, rules and history"))
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superadmin

@@ -242,6 +242,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # the seller's Windows PC and is only checked where it is listed here.
 KEFU_HEALTH_QUEUES = env.list("KEFU_HEALTH_QUEUES", default=["default", "llm"])
 
+# Configuration (configs app) ---------------------------------------------------
+KEFU_CONFIG_CACHE_SECONDS = env.int("KEFU_CONFIG_CACHE_SECONDS", default=300)
+KEFU_CONFIG_EXPIRY_INTERVAL_SECONDS = env.int("KEFU_CONFIG_EXPIRY_INTERVAL_SECONDS", default=60)
+KEFU_CONFIG_EXPIRED_RETENTION_DAYS = env.int("KEFU_CONFIG_EXPIRED_RETENTION_DAYS", default=30)
+KEFU_CONFIG_HISTORY_RETENTION_DAYS = env.int("KEFU_CONFIG_HISTORY_RETENTION_DAYS", default=180)
+
 # Bootstrap -------------------------------------------------------------------
 KEFU_ADMIN_USER = env("KEFU_ADMIN_USER", default="admin")
 KEFU_ADMIN_PASSWORD = env("KEFU_ADMIN_PASSWORD", default="")

@@ -172,3 +172,15 @@ def test_rotating_the_key_re_encrypts_config_secrets_without_a_new_version(confi
     out = StringIO()
     call_command("config_rotate_secrets", "--dry-run", stdout=out)
     assert "configs: 0, history: 0, system configs: 0" in out.getvalue()
+
+
+def test_rotate_encryption_key_also_rotates_secrets_inside_config_documents(config, owner, settings):
+    new_key = "k8:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
+    settings.KEFU_ENCRYPTION_KEYS = f"{new_key},{settings.KEFU_ENCRYPTION_KEYS}"
+    out = StringIO()
+    call_command("rotate_encryption_key", "--no-progress", stdout=out)
+    assert "configs secrets inside documents — configs: 2" in out.getvalue()
+    settings.KEFU_ENCRYPTION_KEYS = new_key
+    config.refresh_from_db()
+    assert config.values["api_key"].startswith("enc1:k8:")
+    assert selectors.config_values_get(template_code=config.template.code, user=owner)["api_key"] == SECRET

@@ -1,7 +1,7 @@
 """Benchmark of config reads and write-to-read visibility across processes. Prints figures; not a test.
 
-    .venv/bin/python tests/configs/bench_config_reads.py            # file cache (no server)
-    .venv/bin/python tests/configs/bench_config_reads.py --redis    # Redis cache (starts redis-server)
+    .venv/bin/python bench/config_reads.py            # file cache (no server)
+    .venv/bin/python bench/config_reads.py --redis    # Redis cache (starts redis-server)
 
 Uses a throw-away SQLite database and cache directory under /tmp. (It belongs in bench/, which the
 configs work could not write to.)
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 CHILD = """
