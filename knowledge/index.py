@@ -36,8 +36,11 @@ class ShopIndex:
     tokens: tuple
     index: KBIndex
     items: dict = field(default_factory=dict)  # item id -> {"question", "answer", "category", "shop_id", ...}
+    versions: dict = field(default_factory=dict)  # item id -> updated_at of the row indexed
+    embedder: tuple = ()
     build_seconds: float = 0.0
     embedded_on_the_fly: int = 0
+    reloaded: int = 0
 
 
 _indexes: dict = {}
@@ -66,34 +69,47 @@ def shop_index(shop_id) -> ShopIndex:
         cached = _indexes.get(shop_id)
         if cached is not None and cached.tokens == tokens:
             return cached
-        built = build_shop_index(shop_id, tokens=tokens)
+        built = build_shop_index(shop_id, tokens=tokens, previous=cached)
         _indexes[shop_id] = built
         return built
 
 
-def build_shop_index(shop_id, *, tokens=("", "")) -> ShopIndex:
+# Past this many changed items, load the whole scope in one query rather than by ids.
+BULK_RELOAD = 500
+
+
+def build_shop_index(shop_id, *, tokens=("", ""), previous: ShopIndex | None = None) -> ShopIndex:
     """Load the shop's searchable items and their stored vectors into a new index.
 
-    1. Items: the shop's and the shared ones, active and not deleted.
+    1. Items: the shop's and the shared ones, active and not deleted, with the
+       ``updated_at`` of each. Rows unchanged since ``previous`` was built keep
+       their parsed phrasings and vectors (an edit reloads one item, not the shop).
     2. Vectors of the current embedder, matched to phrasings by text hash.
     3. Phrasings without a vector are embedded now, in one batch.
+    A new index is built beside ``previous``, which other threads may be searching.
     """
     started = time.perf_counter()
     embedder = get_embedder()
-    items = list(
-        KnowledgeItem.objects.searchable()
-        .for_shop(shop_id)
-        .prefetch_related(Prefetch("similar_questions", queryset=SimilarQuestion.objects.order_by("position", "id")))
-        .order_by("pk")
-    )
+    searchable = KnowledgeItem.objects.searchable().for_shop(shop_id)
+    versions = dict(searchable.values_list("pk", "updated_at"))
+    reuse = set()
+    if previous is not None and previous.embedder == (embedder.name, embedder.version):
+        reuse = {pk for pk, stamp in versions.items() if previous.versions.get(pk) == stamp}
+    wanted = [pk for pk in versions if pk not in reuse]
+    loading = searchable.prefetch_related(
+        Prefetch("similar_questions", queryset=SimilarQuestion.objects.order_by("position", "id"))
+    ).order_by("pk")
+    vectors = KnowledgeVector.objects.filter(embedder=embedder.name, embedder_version=embedder.version)
+    if len(wanted) <= BULK_RELOAD:
+        loading = loading.filter(pk__in=wanted)
+        vectors = vectors.filter(item__in=wanted)
+    else:
+        vectors = vectors.filter(item__in=searchable.values("pk"))
+    items = [item for item in loading if item.pk not in reuse]
     stored = {}
-    vectors = KnowledgeVector.objects.filter(
-        item__in=KnowledgeItem.objects.searchable().for_shop(shop_id).values("pk"),
-        embedder=embedder.name,
-        embedder_version=embedder.version,
-    ).values_list("item_id", "text_hash", "vector")
-    for item_id, digest, blob in vectors.iterator(chunk_size=2000):
-        stored[(item_id, digest)] = blob
+    for item_id, digest, blob in vectors.values_list("item_id", "text_hash", "vector").iterator(chunk_size=2000):
+        if item_id not in reuse:
+            stored[(item_id, digest)] = blob
     phrasings = {item.pk: item.phrasings() for item in items}
     missing = [(item_id, text) for item_id, rows in phrasings.items() for text, _ in rows
                if (item_id, text_hash(text)) not in stored]
@@ -102,10 +118,14 @@ def build_shop_index(shop_id, *, tokens=("", "")) -> ShopIndex:
         matrix = embedder.embed([text for _, text in missing])
         fresh = dict(zip(missing, matrix, strict=True))
     index = KBIndex(embedder, _lexical)
-    if len(items) < index.cfg["min_items_for_statistics"]:
+    if len(versions) < index.cfg["min_items_for_statistics"]:
         for n, (text, vector) in enumerate(_reference_vectors(embedder)):
             index.add_reference(n, [(text, "question")], vector[None, :])
-    meta = {}
+    meta, indexed = {}, {}
+    if reuse:
+        index.adopt(previous.index, reuse)
+        meta = {pk: previous.items[pk] for pk in reuse}
+        indexed = {pk: versions[pk] for pk in reuse}
     for item in items:
         rows = phrasings[item.pk]
         matrix = np.stack([
@@ -116,9 +136,11 @@ def build_shop_index(shop_id, *, tokens=("", "")) -> ShopIndex:
         index.add(item.pk, rows, matrix)
         meta[item.pk] = {"question": item.question, "answer": item.answer, "category": item.category,
                          "shop_id": item.shop_id, "external_id": item.external_id}
+        indexed[item.pk] = item.updated_at
     index.build()
-    return ShopIndex(tokens=tokens, index=index, items=meta, build_seconds=time.perf_counter() - started,
-                     embedded_on_the_fly=len(missing))
+    return ShopIndex(tokens=tokens, index=index, items=meta, versions=indexed,
+                     embedder=(embedder.name, embedder.version), build_seconds=time.perf_counter() - started,
+                     embedded_on_the_fly=len(missing), reloaded=len(items))
 
 
 _reference_cache: dict = {}

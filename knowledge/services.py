@@ -293,6 +293,8 @@ def knowledge_item_similar_changed(*, item: KnowledgeItem, actor) -> None:
     """The admin saved the similar questions itself (an inline): bump the stamp and queue the vectors."""
     if hasattr(item, "_prefetched_objects_cache"):
         item._prefetched_objects_cache.pop("similar_questions", None)
+    # Indexes reload only items whose updated_at moved; make sure this one did.
+    KnowledgeItem.objects.filter(pk=item.pk).update(updated_at=timezone.now())
     index_stamp_bump(shop_id=item.shop_id)
     _enqueue_reindex([item.pk])
 

@@ -117,6 +117,12 @@ class KBIndex:
         self._reference[key] = self._entry(phrasings, vectors)
         self._dirty = True
 
+    def adopt(self, other: "KBIndex", item_ids):
+        """Take ``item_ids`` from another index as they are (their entries are never changed in place)."""
+        for item_id in item_ids:
+            self._items[item_id] = other._items[item_id]
+        self._dirty = True
+
     def remove(self, item_id):
         self._items.pop(item_id, None)
         self._dirty = True

@@ -90,3 +90,18 @@ def test_empty_text_gives_no_hits_and_bad_input_is_refused(world, kb):
 
 def test_a_shop_with_no_items_at_all_gives_no_hits(world):
     assert knowledge_search(shop=world.shop, text="发票", k=5) == []
+
+
+def test_after_an_edit_only_the_changed_item_is_reloaded(world, kb):
+    from knowledge.index import shop_index
+
+    first = shop_index(world.shop.pk)
+    assert first.reloaded == len(first.items)
+    services.knowledge_item_update(item=kb["t-cake-004"], actor=world.shop_admin, similar_questions=["有花生吗"])
+    second = shop_index(world.shop.pk)
+    assert second is not first and second.reloaded == 1
+    assert top(world.shop, "有花生吗") == "t-cake-004"
+    services.knowledge_item_delete(item=kb["t-shared-001"], actor=world.superadmin)
+    third = shop_index(world.shop.pk)
+    assert third.reloaded == 0 and kb["t-shared-001"].pk not in third.items
+    assert shop_index(world.shop.pk) is third  # nothing changed: the cached index answers
