@@ -1,7 +1,7 @@
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.module_loading import import_string
 from django.db import transaction
+from django.utils.module_loading import import_string
 from tqdm import tqdm
 
 from kefu import crypto
