@@ -202,9 +202,7 @@ def phase_report(rows: int) -> dict:
             times.append((time.perf_counter() - started) * 1000)
         if os.environ.get("BENCH_EXPLAIN"):
             qs = selectors.usage_filter(**params).order_by().values("model_id", "config_id", "user_id", "shop_id")
-            from django.db.models import Count
-
-            print(name, "\n", qs.annotate(n=Count("*")).explain(analyze=True), file=sys.stderr)
+            print(name, "\n", qs.annotate(**selectors._totals_expr()).explain(analyze=True), file=sys.stderr)
             if by in ("day", "status"):
                 grouped = selectors.usage_filter(**params).order_by().values(by).annotate(
                     **selectors._totals_expr()).order_by(by)

@@ -138,31 +138,39 @@ def _reserve(*, user, shop, amount, budget) -> Reservation:
         shop_counter = _counter_id(CounterScope.SHOP_MONTH, shop.pk, month, spent_so_far)
     if user_counter is None and shop_counter is None:
         return reservation
-    with transaction.atomic():
-        # Each take is one conditional UPDATE: the row lock it holds (PostgreSQL, re-checking the
-        # condition after any concurrent writer commits) or the IMMEDIATE write transaction (SQLite)
-        # makes check-and-add one step, so concurrent calls cannot pass the same limit together.
-        if user_counter is not None:
-            ukey = (CounterScope.USER_DAY, user.pk, day)
-            if not _take(user_counter, ukey, Q(requests__lt=quota), requests=F("requests") + 1):
-                row = _refused(user_counter, ukey)
-                raise BudgetExceeded(
-                    _("Daily AI request quota of %(quota)d reached.") % {"quota": quota},
-                    code="daily_quota_exceeded", detail={"quota": quota, "used": row.requests},
-                )
-            reservation.request_counter_id = user_counter
-        if shop_counter is not None:
-            skey = (CounterScope.SHOP_MONTH, shop.pk, month)
-            room = Q(spent__lte=budget.monthly_limit - amount - F("reserved"))
-            if not _take(shop_counter, skey, room, reserved=F("reserved") + amount):
-                row = _refused(shop_counter, skey)
-                raise BudgetExceeded(
-                    _("The shop's monthly AI budget of %(limit)s CNY is used up.") % {"limit": budget.monthly_limit},
-                    code="shop_budget_exceeded",
-                    detail={"limit": str(budget.monthly_limit), "spent": str(row.spent),
-                            "reserved": str(row.reserved)},
-                )
-            reservation.counter_ids.append(shop_counter)
+    # Each take is one conditional UPDATE: the row lock it holds (PostgreSQL, re-checking the
+    # condition after any concurrent writer commits) or SQLite's single writer makes check-and-add
+    # one step, so concurrent calls cannot pass the same limit together. Two takes share a
+    # transaction so a refusal by the second undoes the first.
+    def take_user():
+        ukey = (CounterScope.USER_DAY, user.pk, day)
+        if not _take(user_counter, ukey, Q(requests__lt=quota), requests=F("requests") + 1):
+            row = _refused(user_counter, ukey)
+            raise BudgetExceeded(
+                _("Daily AI request quota of %(quota)d reached.") % {"quota": quota},
+                code="daily_quota_exceeded", detail={"quota": quota, "used": row.requests},
+            )
+        reservation.request_counter_id = user_counter
+
+    def take_shop():
+        skey = (CounterScope.SHOP_MONTH, shop.pk, month)
+        room = Q(spent__lte=budget.monthly_limit - amount - F("reserved"))
+        if not _take(shop_counter, skey, room, reserved=F("reserved") + amount):
+            row = _refused(shop_counter, skey)
+            raise BudgetExceeded(
+                _("The shop's monthly AI budget of %(limit)s CNY is used up.") % {"limit": budget.monthly_limit},
+                code="shop_budget_exceeded",
+                detail={"limit": str(budget.monthly_limit), "spent": str(row.spent), "reserved": str(row.reserved)},
+            )
+        reservation.counter_ids.append(shop_counter)
+
+    try:
+        _in_one_transaction([step for step, pk in ((take_user, user_counter), (take_shop, shop_counter))
+                             if pk is not None])
+    except BudgetExceeded:
+        reservation.request_counter_id = None  # rolled back with the transaction
+        reservation.counter_ids.clear()
+        raise
     return reservation
 
 
@@ -197,16 +205,25 @@ def settle(reservation: Reservation | None, *, actual: Decimal, succeeded: bool 
     """Release the reservation and book ``actual``; a call that produced nothing gives its request back."""
     if reservation is None or reservation.settled or reservation.empty:
         return
-    with transaction.atomic():
-        if reservation.counter_ids:
-            SpendCounter.objects.filter(pk__in=reservation.counter_ids).update(
-                reserved=F("reserved") - reservation.amount, spent=F("spent") + actual
-            )
-        if reservation.request_counter_id is not None and not succeeded:
-            SpendCounter.objects.filter(pk=reservation.request_counter_id, requests__gt=0).update(
-                requests=F("requests") - 1
-            )
+    steps = []
+    if reservation.counter_ids:
+        steps.append(lambda: SpendCounter.objects.filter(pk__in=reservation.counter_ids).update(
+            reserved=F("reserved") - reservation.amount, spent=F("spent") + actual))
+    if reservation.request_counter_id is not None and not succeeded:
+        steps.append(lambda: SpendCounter.objects.filter(pk=reservation.request_counter_id, requests__gt=0).update(
+            requests=F("requests") - 1))
+    _in_one_transaction(steps)
     reservation.settled = True
+
+
+def _in_one_transaction(steps) -> None:
+    """Run the UPDATEs; one statement is atomic on its own (no BEGIN/COMMIT round trips), more share one."""
+    if len(steps) == 1:
+        steps[0]()
+    elif steps:
+        with transaction.atomic():
+            for step in steps:
+                step()
 
 
 def usage_counters(*, user=None, shop=None) -> dict:
