@@ -41,13 +41,6 @@ def calibration_params() -> dict:
     return calibration.load(CALIBRATION_PATH)
 
 
-def knowledge_item_list(*, user, shop=None, include_shared: bool = True):
-    items = KnowledgeItem.objects.for_user(user).select_related("shop")
-    if shop is not None:
-        items = items.for_shop(shop.pk) if include_shared else items.filter(shop=shop)
-    return items
-
-
 def knowledge_search(*, shop, text: str, k: int = 5) -> list[SearchHit]:
     """The ``k`` best items of ``shop`` (its own and the shared ones) for a buyer's ``text``.
 

@@ -205,38 +205,47 @@ def knowledge_items_set_active(*, items, actor, active: bool) -> int:
 
 
 def knowledge_item_reindex(*, item: KnowledgeItem, embedder=None, force: bool = False) -> dict:
-    """Make the stored vectors match the item's phrasings: keep fresh ones, delete stale
-    ones (other text, other embedder version), embed the missing ones.
+    """Make the stored vectors match the item's phrasings; see ``knowledge_items_reindex``."""
+    return knowledge_items_reindex(items=[item], embedder=embedder, force=force)
+
+
+def knowledge_items_reindex(*, items, embedder=None, force: bool = False) -> dict:
+    """For each item, keep the vectors that still match a phrasing, delete the others
+    (other text, other embedder or version), embed the missing phrasings — in one
+    embedder call for all ``items``.
 
     Returns ``{"created": n, "deleted": n, "kept": n}``. Does not bump the stamp:
     the index already embeds a phrasing that has no stored vector, so results do
-    not change; only the next build gets faster.
+    not change; only the next build gets faster. An item keeps the vectors of the
+    current embedder only: switching embedders means reindexing everything.
     """
     embedder = embedder or get_embedder()
-    phrasings = item.phrasings()
-    wanted = {text_hash(text): (text, kind) for text, kind in phrasings}
-    current = KnowledgeVector.objects.filter(item=item)
-    keep = set()
+    items = list(items)
+    wanted = {item.pk: {text_hash(text): (text, kind) for text, kind in item.phrasings()} for item in items}
+    keep: dict[int, set] = {item.pk: set() for item in items}
     if not force:
-        keep = set(current.filter(embedder=embedder.name, embedder_version=embedder.version,
-                                  text_hash__in=list(wanted)).values_list("text_hash", flat=True))
-    todo = [(digest, text, kind) for digest, (text, kind) in wanted.items() if digest not in keep]
-    matrix = embedder.embed([text for _, text, _ in todo]) if todo else None
+        current = KnowledgeVector.objects.filter(item__in=[item.pk for item in items], embedder=embedder.name,
+                                                 embedder_version=embedder.version)
+        for item_id, digest in current.values_list("item_id", "text_hash"):
+            if digest in wanted[item_id]:
+                keep[item_id].add(digest)
+    todo = [(item, digest, text, kind) for item in items for digest, (text, kind) in wanted[item.pk].items()
+            if digest not in keep[item.pk]]
+    matrix = embedder.embed([text for _, _, text, _ in todo]) if todo else []
+    deleted = 0
     with transaction.atomic():
-        # Another embedder's vectors are left alone only if they are that embedder's
-        # current ones; this one replaces its own.
-        deleted, _ = current.filter(embedder=embedder.name).exclude(
-            text_hash__in=list(keep), embedder_version=embedder.version
-        ).delete()
-        deleted_other, _ = current.exclude(embedder=embedder.name).delete()
+        for item in items:
+            deleted += KnowledgeVector.objects.filter(item=item).exclude(
+                embedder=embedder.name, embedder_version=embedder.version, text_hash__in=list(keep[item.pk])
+            ).delete()[0]
         KnowledgeVector.objects.bulk_create([
             KnowledgeVector(item=item, kind=kind, text=text, text_hash=digest, embedder=embedder.name,
                             embedder_version=embedder.version, dimension=int(row.shape[0]),
                             vector=row.astype("<f4").tobytes())
-            for (digest, text, kind), row in zip(todo, matrix if matrix is not None else [], strict=True)
-        ])
-        _pgvector_sync(item_id=item.pk)
-    return {"created": len(todo), "deleted": deleted + deleted_other, "kept": len(keep)}
+            for (item, digest, text, kind), row in zip(todo, matrix, strict=True)
+        ], batch_size=1000)
+        _pgvector_sync(item_ids=[item.pk for item in items])
+    return {"created": len(todo), "deleted": deleted, "kept": sum(len(k) for k in keep.values())}
 
 
 def knowledge_reindex(
@@ -248,7 +257,8 @@ def knowledge_reindex(
 ) -> dict:
     """Reindex many items (a queryset); with ``stale_only`` skip the fresh ones.
 
-    ``progress(n)`` is called after each item. Returns summed counts and ``items``.
+    Works in batches of 500 items (one embedder call each); ``progress(n)`` is
+    called after each batch with its size. Returns summed counts and ``items``.
     """
     from .choices import VectorStatus
     from .selectors import knowledge_vector_statuses
@@ -260,16 +270,15 @@ def knowledge_reindex(
 
     def flush():
         statuses = knowledge_vector_statuses(items=batch, embedder=embedder) if stale_only else {}
-        for item in batch:
-            if stale_only and statuses[item.pk] == VectorStatus.FRESH:
-                totals["skipped"] += 1
-            else:
-                counts = knowledge_item_reindex(item=item, embedder=embedder)
-                totals["items"] += 1
-                for key in ("created", "deleted", "kept"):
-                    totals[key] += counts[key]
-            if progress:
-                progress(1)
+        todo = [item for item in batch if not stale_only or statuses[item.pk] != VectorStatus.FRESH]
+        if todo:
+            counts = knowledge_items_reindex(items=todo, embedder=embedder)
+            for key in ("created", "deleted", "kept"):
+                totals[key] += counts[key]
+        totals["items"] += len(todo)
+        totals["skipped"] += len(batch) - len(todo)
+        if progress:
+            progress(len(batch))
         batch.clear()
 
     for item in items.iterator(chunk_size=500):
@@ -280,12 +289,12 @@ def knowledge_reindex(
     return totals
 
 
-def _pgvector_sync(*, item_id: int) -> None:
+def _pgvector_sync(*, item_ids: list[int]) -> None:
     """On PostgreSQL with pgvector, copy the float32 bytes into the ``embedding`` column."""
     from .pgvector import pgvector_enabled, sync_embeddings
 
     if pgvector_enabled():
-        sync_embeddings(item_ids=[item_id])
+        sync_embeddings(item_ids=item_ids)
 
 
 @transaction.atomic
