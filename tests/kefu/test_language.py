@@ -25,3 +25,14 @@ def test_api_errors_follow_the_chosen_language(client):
 
 def test_times_are_stored_in_utc_and_shown_in_shanghai(settings):
     assert settings.USE_TZ is True and settings.TIME_ZONE == "Asia/Shanghai"
+
+
+@pytest.mark.django_db
+def test_a_browser_set_to_english_still_gets_the_chinese_admin_until_english_is_chosen(client, world):
+    page = client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "登录" in page
+    client.force_login(world.superadmin)
+    index = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert 'name="language"' in index and "后台管理" in index
+    client.post("/i18n/setlang/", {"language": "en", "next": "/admin/"})
+    assert "Back office" in client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
