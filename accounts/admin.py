@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from kefu.admin import ScopedModelAdmin
 
@@ -34,6 +35,10 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.unregister(Group)
+# simplejwt's admin shows whole refresh tokens, which are credentials; sign-ins
+# are managed (and revoked) through LoginSession instead.
+admin.site.unregister(OutstandingToken)
+admin.site.unregister(BlacklistedToken)
 
 
 @admin.register(User)

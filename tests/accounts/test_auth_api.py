@@ -121,3 +121,12 @@ def test_login_sessions_are_listed_and_revocable_in_the_admin(world, client):
     assert response.status_code == 200
     target.refresh_from_db()
     assert target.revoked_at is not None
+
+
+@pytest.mark.django_db
+def test_refresh_tokens_never_show_in_the_admin(world, client):
+    tokens = login(APIClient(), "agent").json()
+    client.force_login(world.superadmin)
+    for url in ("/admin/", "/admin/accounts/loginsession/"):
+        assert tokens["refresh"] not in client.get(url).content.decode()
+    assert client.get("/admin/token_blacklist/outstandingtoken/").status_code == 404
