@@ -24,7 +24,7 @@ def clean_text_list(values, *, field: str) -> list[str]:
     if values is None:
         return []
     if isinstance(values, str):
-        values = values.replace("\n", "|").split("|")
+        return clean_text_list(values.replace("\n", "|").split("|"), field=field)
     if not isinstance(values, list | tuple):
         raise KnowledgeError(f"{field} must be a list of texts.", code="invalid_item", detail={field: ["Not a list."]})
     out = []
@@ -32,6 +32,9 @@ def clean_text_list(values, *, field: str) -> list[str]:
         if not isinstance(value, str):
             raise KnowledgeError(f"{field} must be a list of texts.", code="invalid_item",
                                  detail={field: ["Not a text."]})
+        if "|" in value:
+            raise KnowledgeError(f'{field}: "|" separates entries in CSV and XLSX; use it in no entry.',
+                                 code="invalid_item", detail={field: ['Contains "|".']})
         value = value.strip()
         if value and value not in out:
             out.append(value)

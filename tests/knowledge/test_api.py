@@ -93,3 +93,9 @@ def test_create_rejects_bad_bodies_with_json_400(world, client_for, body):
     response = client_for(world.superadmin).post(URL, {"shop": world.shop.pk, **body}, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == "validation_error"
+
+
+def test_a_keyword_with_the_list_separator_is_refused(world, client_for):
+    response = client_for(world.superadmin).post(URL, item_body(world.shop, keywords=["a|b"]), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_item"
