@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from billing import router
 from billing.models import UsageRecord
@@ -50,7 +51,8 @@ def test_usage_report_totals_equal_the_sum_of_records(llm_config, fake_llm, worl
 
 def test_test_provider_command_stores_result_and_exits_non_zero_on_failure(llm_config, fake_llm, capsys):
     config = llm_config("gpt-a")
-    assert "OK in" in _run("test_provider", str(config.pk))
+    with translation.override("en"):
+        assert "OK in" in _run("test_provider", str(config.pk))
     config.refresh_from_db()
     assert config.last_test_ok is True
 
