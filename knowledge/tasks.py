@@ -25,3 +25,12 @@ def search_task(shop_id: int, text: str, k: int = 5) -> list[dict]:
     from .selectors import knowledge_search
 
     return [hit.as_dict() for hit in knowledge_search(shop=shop_id, text=text, k=k)]
+
+
+@shared_task(name="knowledge.reindex_stale")
+def reindex_stale_task() -> dict:
+    """Rebuild whatever vectors are missing or stale, everywhere (beat, every few hours)."""
+    from .models import KnowledgeItem
+    from .services import knowledge_reindex
+
+    return knowledge_reindex(items=KnowledgeItem.objects.all(), stale_only=True)

@@ -127,3 +127,14 @@ def test_the_offline_embedder_is_one_per_process_and_gives_unit_vectors_for_chin
     assert vectors.shape == (3, 512) and vectors.dtype == np.float32
     assert np.allclose(vectors[0], vectors[1], atol=1e-5)  # greeting and tilde normalised away
     assert float(vectors[1] @ vectors[2]) < 0.9
+
+
+def test_the_beat_sweep_rebuilds_missing_vectors(world):
+    from kefu.celery import app
+    from knowledge.tasks import reindex_stale_task
+
+    assert app.conf.beat_schedule["knowledge-reindex-stale"]["task"] == "knowledge.reindex_stale"
+    item = make(world)
+    assert reindex_stale_task() == {"items": 1, "created": len(item.phrasings()), "deleted": 0, "kept": 0,
+                                    "skipped": 0}
+    assert knowledge_item_vector_status(item=item) == VectorStatus.FRESH
