@@ -100,20 +100,43 @@ def phase_overhead(calls: int) -> dict:
     def routed_budgeted():
         return router.chat(messages, user=user, shop=shop, message=1).text
 
+    # Time spent inside the provider client (the SDK call) is measured too, so the router's own
+    # time per call (total − SDK) can be given apart from the network and server jitter that the
+    # paired difference against a separate direct call still carries.
+    from billing.providers.openai_compat import OpenAICompatibleClient
+
+    inside_sdk = [0.0]
+    sdk_chat = OpenAICompatibleClient.chat
+
+    def timed_chat(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return sdk_chat(self, *args, **kwargs)
+        finally:
+            inside_sdk[0] += time.perf_counter() - started
+
+    OpenAICompatibleClient.chat = timed_chat
+
     for _ in range(50):  # warm up connections, caches, SQLite pages
         direct(), routed_bare(), routed_budgeted()
 
     timings = {"direct": [], "router_bare": [], "router_budgeted": []}
+    own = {"router_bare": [], "router_budgeted": []}
     for _ in range(calls):
         for name, fn in (("direct", direct), ("router_bare", routed_bare), ("router_budgeted", routed_budgeted)):
+            inside_sdk[0] = 0.0
             started = time.perf_counter()
             fn()
-            timings[name].append((time.perf_counter() - started) * 1000)
+            elapsed = time.perf_counter() - started
+            timings[name].append(elapsed * 1000)
+            if name in own:
+                own[name].append((elapsed - inside_sdk[0]) * 1000)
     server.stop()
     result = {"vendor": connection.vendor, "calls": calls, "cache": _cache_backend()}
     for name, values in timings.items():
         result[name] = _summary(values)
     for name in ("router_bare", "router_budgeted"):
+        result[f"{name}_own_time"] = _summary(own[name])
         paired = [r - d for r, d in zip(timings[name], timings["direct"], strict=True)]
         result[f"{name}_minus_direct"] = {
             "median_of_differences_ms": round(statistics.median(paired), 3),
@@ -289,6 +312,9 @@ def _print(results: dict) -> None:
             d = r[f"{name}_minus_direct"]
             print(f"  {name} − direct: median {d['difference_of_medians_ms']} ms, p95 {d['difference_of_p95_ms']} ms "
                   f"(paired: median {d['median_of_differences_ms']} ms, p95 {d['p95_of_differences_ms']} ms)")
+            o = r[f"{name}_own_time"]
+            print(f"  {name} own time (total − time inside the SDK call): median {o['median_ms']} ms, "
+                  f"p95 {o['p95_ms']} ms")
     if "report_postgres" in results:
         r = results["report_postgres"]
         print(f"\nusage_report on PostgreSQL over {r['rows']:,} rows (generated in {r['generate_seconds']} s):")
