@@ -40,16 +40,20 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def grown_questions(base: list[str], size: int) -> list[str]:
-    """``size`` distinct questions: the base ones, then variants (a prefix, a suffix, half of another question)."""
-    out, seen = [], set()
-    for q in base[:size]:
-        if q not in seen:
-            seen.add(q)
-            out.append(q)
-    i = 0
+    """``size`` distinct questions: the base ones, then variants of each — its first two thirds
+    joined to the second half of another question, with a buyer's greeting and ending.
+
+    Round ``r`` pairs question ``p`` with question ``p + 1 + r``, so pairs never repeat
+    before ``len(base) - 1`` rounds (3,000 base questions give millions of variants).
+    """
+    out = list(dict.fromkeys(base))[:size]
+    seen = set(out)
+    n, i = len(base), 0
     while len(out) < size:
-        q = base[i % len(base)]
-        other = base[(i * 7919 + 13) % len(base)]
+        rnd, p = divmod(i, n)
+        if rnd >= n - 1:
+            raise ValueError(f"cannot grow {n} questions to {size}")
+        q, other = base[p], base[(p + 1 + rnd) % n]
         variant = (PREFIXES[i % len(PREFIXES)] + q[: max(2, len(q) * 2 // 3)] + other[len(other) // 2:]
                    + SUFFIXES[(i // len(PREFIXES)) % len(SUFFIXES)])
         if variant not in seen:
