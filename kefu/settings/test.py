@@ -14,6 +14,8 @@ from .base import DATABASES, LOGGING, env
 SECRET_KEY = "kefu-tests-not-secret-but-long-enough-for-hs256"  # noqa: S105
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
+# Assertions read English; the tests of the Chinese default set LANGUAGE_CODE back.
+LANGUAGE_CODE = "en"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TEST_RUNTIME_DIR = Path(env("KEFU_TEST_RUNTIME_DIR", default=tempfile.mkdtemp(prefix="kefu-test-")))

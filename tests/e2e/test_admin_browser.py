@@ -16,7 +16,8 @@ def sign_in(browser, live_server, username):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_an_agent_signs_in_sees_only_their_shop_and_can_switch_to_english(world, browser, live_server):
+def test_an_agent_signs_in_sees_only_their_shop_and_can_switch_to_english(world, browser, live_server, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
     sign_in(browser, live_server, "agent")
     assert "后台管理" in browser.page_source  # a browser asking for en-US still gets Chinese by default
     browser.get(f"{live_server.url}/admin/customer_service/shop/")
@@ -29,7 +30,8 @@ def test_an_agent_signs_in_sees_only_their_shop_and_can_switch_to_english(world,
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_wrong_password_shows_a_readable_message(world, browser, live_server):
+def test_a_wrong_password_shows_a_readable_message(world, browser, live_server, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element(By.NAME, "username").send_keys("agent")
     browser.find_element(By.NAME, "password").send_keys("not-the-password")

@@ -1,6 +1,17 @@
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _product_default_language(settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+
+
+def test_the_product_default_is_simplified_chinese():
+    from kefu.settings import base
+
+    assert base.LANGUAGE_CODE == "zh-hans" and base.TIME_ZONE == "Asia/Shanghai"
+
+
 @pytest.mark.django_db
 def test_the_admin_speaks_simplified_chinese_by_default(client):
     page = client.get("/admin/login/").content.decode()
