@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from kefu.crypto import mask_secret
 from kefu.fields import EncryptedJSONField, EncryptedTextField
 from kefu.models import AuditedModel, TimestampedModel
+from kefu.scoping import CatalogueQuerySet, is_signed_in, is_superadmin
 
 from .choices import (
     ApiStyle,
@@ -28,22 +29,7 @@ from .choices import (
 MONEY = {"max_digits": 16, "decimal_places": 6}
 
 
-def _authenticated(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False))
 
-
-def _superadmin(user) -> bool:
-    return _authenticated(user) and bool(user.is_superadmin)
-
-
-class CatalogueQuerySet(models.QuerySet):
-    """The catalogue (providers, models, prices) is readable by anyone signed in, managed by superadmins."""
-
-    def for_user(self, user):
-        return self if _authenticated(user) else self.none()
-
-    def manageable_by(self, user):
-        return self if _superadmin(user) else self.none()
 
 
 class Provider(TimestampedModel):
@@ -93,7 +79,7 @@ class AIModel(TimestampedModel):
 class ModelConfigQuerySet(models.QuerySet):
     def for_user(self, user):
         """Superadmins see all; others see system-wide configs and their own keys (keys always masked)."""
-        if not _authenticated(user):
+        if not is_signed_in(user):
             return self.none()
         if user.is_superadmin:
             return self
@@ -101,7 +87,7 @@ class ModelConfigQuerySet(models.QuerySet):
 
     def manageable_by(self, user):
         """Superadmins manage all; a user manages the configs holding their own key."""
-        if not _authenticated(user):
+        if not is_signed_in(user):
             return self.none()
         if user.is_superadmin:
             return self
@@ -192,7 +178,7 @@ class ModelConfig(AuditedModel):
 
 class SuperadminOnlyQuerySet(models.QuerySet):
     def for_user(self, user):
-        return self if _superadmin(user) else self.none()
+        return self if is_superadmin(user) else self.none()
 
     def manageable_by(self, user):
         return self.for_user(user)
@@ -278,7 +264,7 @@ class ModelPricing(TimestampedModel):
 class UsageRecordQuerySet(models.QuerySet):
     def for_user(self, user):
         """Superadmins see all; others their own calls and their shops' calls."""
-        if not _authenticated(user):
+        if not is_signed_in(user):
             return self.none()
         if user.is_superadmin:
             return self
@@ -386,7 +372,7 @@ class RequestLog(models.Model):
 
 class BudgetQuerySet(models.QuerySet):
     def for_user(self, user):
-        if not _authenticated(user):
+        if not is_signed_in(user):
             return self.none()
         if user.is_superadmin:
             return self
@@ -395,7 +381,7 @@ class BudgetQuerySet(models.QuerySet):
         return self.filter(Q(shop_id__in=shop_ids_for_user(user=user)) | Q(config__owner=user))
 
     def manageable_by(self, user):
-        return self if _superadmin(user) else self.none()
+        return self if is_superadmin(user) else self.none()
 
 
 class Budget(AuditedModel):

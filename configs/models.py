@@ -7,27 +7,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kefu.models import AuditedModel, TimestampedModel
+from kefu.scoping import CatalogueQuerySet, is_signed_in, is_superadmin
 
 from .choices import ConfigScope, HistoryAction, ValueType
 from .constants import DEFAULT_CONFIG_KEY
-
-
-def _authenticated(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False))
-
-
-def _superadmin(user) -> bool:
-    return _authenticated(user) and bool(user.is_superadmin)
-
-
-class CatalogueQuerySet(models.QuerySet):
-    """Categories and templates: every signed-in user reads them, superadmins change them."""
-
-    def for_user(self, user):
-        return self if _authenticated(user) else self.none()
-
-    def manageable_by(self, user):
-        return self if _superadmin(user) else self.none()
 
 
 class ConfigCategory(TimestampedModel):
@@ -108,7 +91,7 @@ class ConfigTemplate(AuditedModel):
 class UserConfigQuerySet(models.QuerySet):
     def for_user(self, user):
         """A user's own configs and their shops' configs; everything for a superadmin."""
-        if not _authenticated(user):
+        if not is_signed_in(user):
             return self.none()
         if user.is_superadmin:
             return self
@@ -118,7 +101,7 @@ class UserConfigQuerySet(models.QuerySet):
 
     def manageable_by(self, user):
         """Own configs, and the configs of shops the user administers (agents change none)."""
-        if not _authenticated(user):
+        if not is_signed_in(user):
             return self.none()
         if user.is_superadmin:
             return self
@@ -226,7 +209,7 @@ class UserConfig(AuditedModel):
 
 class ConfigHistoryQuerySet(models.QuerySet):
     def for_user(self, user):
-        if not _authenticated(user):
+        if not is_signed_in(user):
             return self.none()
         if user.is_superadmin:
             return self
@@ -290,10 +273,10 @@ class SystemConfigQuerySet(models.QuerySet):
 
     def for_user(self, user):
         """Public keys for anyone (signed in or not); every key for a superadmin."""
-        return self if _superadmin(user) else self.public()
+        return self if is_superadmin(user) else self.public()
 
     def manageable_by(self, user):
-        return self if _superadmin(user) else self.none()
+        return self if is_superadmin(user) else self.none()
 
 
 class SystemConfig(AuditedModel):
@@ -334,7 +317,7 @@ class SystemConfig(AuditedModel):
 
 class SystemConfigHistoryQuerySet(models.QuerySet):
     def for_user(self, user):
-        return self if _superadmin(user) else self.none()
+        return self if is_superadmin(user) else self.none()
 
     def manageable_by(self, user):
         return self.none()  # append-only
