@@ -99,3 +99,15 @@ def test_a_keyword_with_the_list_separator_is_refused(world, client_for):
     response = client_for(world.superadmin).post(URL, item_body(world.shop, keywords=["a|b"]), format="json")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_item"
+
+
+def test_the_list_filters_shared_items_and_searches_similar_questions(world, client_for):
+    from .factories import KnowledgeItemFactory, SimilarQuestionFactory
+
+    shared = KnowledgeItemFactory(shop=None, question="可以开发票吗？")
+    own = KnowledgeItemFactory(shop=world.shop, question="蛋糕能保存几天？")
+    SimilarQuestionFactory(item=own, text="保质期多久")
+    client = client_for(world.agent)
+    assert [r["id"] for r in client.get(URL, {"shared": "true"}).json()["results"]] == [shared.pk]
+    found = client.get(URL, {"search": "保质期"}).json()["results"]
+    assert [r["id"] for r in found] == [own.pk] and found[0]["similar_questions"] == ["保质期多久"]
