@@ -4,11 +4,10 @@
 so nothing is downloaded and it works on Chinese. 512 dimensions.
 """
 
-import ctypes
 import threading
-from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..engine.normalize import normalize_text
 from .base import Embedder
@@ -19,31 +18,15 @@ from .base import Embedder
 CACHE_SIZE = 100_000
 
 
-def limit_blas_threads(threads: int) -> bool:
-    """Cap numpy's BLAS threads for the whole process; returns whether it could.
+def limit_blas_threads(threads: int) -> None:
+    """Cap numpy's BLAS threads for the whole process.
 
-    The model honours its ``threads`` argument only through ``threadpoolctl``,
-    which is not a dependency; without it OpenBLAS starts one spinning thread per
-    core, and on a busy 2-core machine one short query took ~250 ms of wall time
-    (~110 ms CPU) instead of ~8 ms (~3 ms CPU). Search's own matrix products are
-    one query against a few thousand rows, where more threads do not help either.
+    Without a cap OpenBLAS starts one spinning thread per core: on a busy
+    2-core machine one short query took ~250 ms of wall time instead of ~8 ms.
+    Search's own matrix products are one query against a few thousand rows,
+    where more threads do not help either.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        pass
-    else:
-        threadpool_limits(limits=threads, user_api="blas")
-        return True
-    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("lib*openblas*.so*")):
-        library = ctypes.CDLL(str(path))  # the copy numpy already loaded
-        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                       "openblas_set_num_threads64_", "openblas_set_num_threads"):
-            if hasattr(library, symbol):
-                getattr(library, symbol)(ctypes.c_int(threads))
-                return True
-    return False
+    threadpool_limits(limits=threads, user_api="blas")
 
 
 class USEEmbedder(Embedder):
