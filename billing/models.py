@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customer_service.scoping import ShopScopedQuerySet
 from kefu.crypto import mask_secret
 from kefu.fields import EncryptedJSONField, EncryptedTextField
 from kefu.models import AuditedModel, TimestampedModel
@@ -261,16 +262,11 @@ class ModelPricing(TimestampedModel):
         return self.effective_from <= at and (self.effective_to is None or at < self.effective_to)
 
 
-class UsageRecordQuerySet(models.QuerySet):
-    def for_user(self, user):
-        """Superadmins see all; others their own calls and their shops' calls."""
-        if not is_signed_in(user):
-            return self.none()
-        if user.is_superadmin:
-            return self
-        from customer_service.selectors import shop_ids_for_user
+class UsageRecordQuerySet(ShopScopedQuerySet):
+    """A person's own calls and their shops' calls; usage is history, so nobody changes it."""
 
-        return self.filter(Q(user=user) | Q(shop_id__in=shop_ids_for_user(user=user)))
+    def visible_filter(self, user, shop_ids) -> Q:
+        return Q(user=user) | Q(shop_id__in=shop_ids)
 
     def manageable_by(self, user):
         return self.none()  # usage is history: nobody edits it
@@ -370,15 +366,11 @@ class RequestLog(models.Model):
         return f"log of {self.usage_id}"
 
 
-class BudgetQuerySet(models.QuerySet):
-    def for_user(self, user):
-        if not is_signed_in(user):
-            return self.none()
-        if user.is_superadmin:
-            return self
-        from customer_service.selectors import shop_ids_for_user
+class BudgetQuerySet(ShopScopedQuerySet):
+    """Budgets of the person's shops and of their own configs; superadmins set them."""
 
-        return self.filter(Q(shop_id__in=shop_ids_for_user(user=user)) | Q(config__owner=user))
+    def visible_filter(self, user, shop_ids) -> Q:
+        return Q(shop_id__in=shop_ids) | Q(config__owner=user)
 
     def manageable_by(self, user):
         return self if is_superadmin(user) else self.none()

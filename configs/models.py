@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customer_service.scoping import ShopScopedQuerySet
 from kefu.models import AuditedModel, TimestampedModel
 from kefu.scoping import CatalogueQuerySet, is_signed_in, is_superadmin
 
@@ -88,27 +89,14 @@ class ConfigTemplate(AuditedModel):
         return secret_paths(self.schema)
 
 
-class UserConfigQuerySet(models.QuerySet):
-    def for_user(self, user):
-        """A user's own configs and their shops' configs; everything for a superadmin."""
-        if not is_signed_in(user):
-            return self.none()
-        if user.is_superadmin:
-            return self
-        from customer_service.selectors import shop_ids_for_user
+class UserConfigQuerySet(ShopScopedQuerySet):
+    """A person's own configs and their shops' configs; shop admins change their shops', agents none."""
 
-        return self.filter(Q(user=user) | Q(shop_id__in=shop_ids_for_user(user=user)))
+    def visible_filter(self, user, shop_ids) -> Q:
+        return Q(user=user) | Q(shop_id__in=shop_ids)
 
-    def manageable_by(self, user):
-        """Own configs, and the configs of shops the user administers (agents change none)."""
-        if not is_signed_in(user):
-            return self.none()
-        if user.is_superadmin:
-            return self
-        from customer_service.choices import ShopRole
-        from customer_service.selectors import shop_ids_for_user
-
-        return self.filter(Q(user=user) | Q(shop_id__in=shop_ids_for_user(user=user, roles=(ShopRole.ADMIN,))))
+    def manageable_filter(self, user, admin_shop_ids) -> Q:
+        return Q(user=user) | Q(shop_id__in=admin_shop_ids)
 
     def expired(self, now=None):
         return self.filter(expires_at__isnull=False, expires_at__lte=now or timezone.now())

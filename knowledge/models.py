@@ -8,13 +8,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from customer_service.scoping import ShopScopedQuerySet
 from kefu.models import AllObjectsManager, AuditedModel, SoftDeleteManager, SoftDeleteModel, SoftDeleteQuerySet
 
 from .choices import PhrasingKind
-
-
-def _authenticated(user) -> bool:
-    return bool(getattr(user, "is_authenticated", False))
 
 
 def text_hash(text: str) -> str:
@@ -22,27 +19,11 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class KnowledgeItemQuerySet(SoftDeleteQuerySet):
-    def for_user(self, user):
-        """Items of the user's shops plus shared items; everything for a superadmin."""
-        if not _authenticated(user):
-            return self.none()
-        if user.is_superadmin:
-            return self
-        from customer_service.selectors import shop_ids_for_user
+class KnowledgeItemQuerySet(ShopScopedQuerySet, SoftDeleteQuerySet):
+    """Items of the person's shops plus shared items; shared items are changed by superadmins only."""
 
-        return self.filter(Q(shop__isnull=True) | Q(shop_id__in=shop_ids_for_user(user=user)))
-
-    def manageable_by(self, user):
-        """Items of shops the user administers; shared items only for a superadmin."""
-        if not _authenticated(user):
-            return self.none()
-        if user.is_superadmin:
-            return self
-        from customer_service.choices import ShopRole
-        from customer_service.selectors import shop_ids_for_user
-
-        return self.filter(shop_id__in=shop_ids_for_user(user=user, roles=(ShopRole.ADMIN,)))
+    def visible_filter(self, user, shop_ids) -> Q:
+        return Q(shop__isnull=True) | Q(shop_id__in=shop_ids)
 
     def for_shop(self, shop_id):
         """What a shop's search covers: its own items and the shared ones."""
