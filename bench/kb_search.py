@@ -234,6 +234,8 @@ def main():
         print(json.dumps(worker(args)))
         return
 
+    if not (args.data / "faq.jsonl").exists() or not (args.data / "queries.jsonl").exists():
+        parser.error(f"{args.data} has no faq.jsonl and queries.jsonl: give --data FOLDER (an FAQ set to grow)")
     base = [row["question"] for row in read_jsonl(args.data / "faq.jsonl")]
     queries = [row["query"] for row in read_jsonl(args.data / "queries.jsonl")][: args.queries]
     args.cache.mkdir(parents=True, exist_ok=True)
