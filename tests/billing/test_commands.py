@@ -65,3 +65,15 @@ def test_test_provider_command_stores_result_and_exits_non_zero_on_failure(llm_c
     assert "sk-test-0123456789" not in capsys.readouterr().err
     with pytest.raises(CommandError):
         call_command("test_provider", "no such config")
+
+
+def test_usage_report_refuses_a_bad_date_with_a_readable_message():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "manage.py", "usage_report", "--from", "notadate"],
+                            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "'notadate' is not a date (YYYY-MM-DD)" in result.stderr
+    assert "Traceback" not in result.stderr

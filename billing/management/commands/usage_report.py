@@ -1,3 +1,4 @@
+import argparse
 import csv
 import json
 from datetime import date
@@ -12,7 +13,7 @@ def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"'{value}' is not a date (YYYY-MM-DD).") from None
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date (YYYY-MM-DD).") from None
 
 
 class Command(BaseCommand):
