@@ -49,10 +49,15 @@ class ScopedModelAdmin(admin.ModelAdmin):
         return self.model._default_manager.all().manageable_by(request.user)
 
     def _is_member(self, request) -> bool:
-        from customer_service.selectors import shop_ids_for_user
+        # Asked once per registered model on every admin page: remember it for the request.
+        if not hasattr(request, "_kefu_is_member"):
+            from customer_service.selectors import shop_ids_for_user
 
-        user = request.user
-        return user.is_active and user.is_staff and (user.is_superadmin or bool(shop_ids_for_user(user=user)))
+            user = request.user
+            request._kefu_is_member = (
+                user.is_active and user.is_staff and (user.is_superadmin or bool(shop_ids_for_user(user=user)))
+            )
+        return request._kefu_is_member
 
     def has_module_permission(self, request):
         return self._is_member(request)
