@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from django.db import connection
 from django.db.models import Prefetch
 
 from .embedders import get_embedder
@@ -50,8 +51,19 @@ _lexical = LexicalEncoder()
 
 
 def current_tokens(shop_id) -> tuple:
-    rows = dict(IndexStamp.objects.filter(scope__in=[scope_for(shop_id), SHARED_SCOPE]).values_list("scope", "token"))
-    return rows.get(scope_for(shop_id), ""), rows.get(SHARED_SCOPE, "")
+    # Read on every search: plain SQL costs a third of the ORM's query building here.
+    scope, shared = scope_for(shop_id), SHARED_SCOPE
+    with connection.cursor() as cursor:
+        cursor.execute(_TOKENS_SQL, [scope, shared])
+        rows = dict(cursor.fetchall())
+    return rows.get(scope, ""), rows.get(shared, "")
+
+
+_TOKENS_SQL = "SELECT {scope}, {token} FROM {table} WHERE {scope} IN (%s, %s)".format(  # noqa: S608 (model metadata)
+    table=IndexStamp._meta.db_table,
+    scope=IndexStamp._meta.get_field("scope").column,
+    token=IndexStamp._meta.get_field("token").column,
+)
 
 
 def _lock_for(shop_id) -> threading.Lock:
