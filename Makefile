@@ -4,10 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run setup test test-sqlite test-postgres lint pgvector clean
+.PHONY: run setup test test-sqlite test-postgres lint pgvector system-packages clean
 
 $(PY):
-	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (apt-get install python3.11 python3.11-venv)"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed: apt-get install python3.11 python3.11-venv"; exit 1; }
+	@bash .ci/apt-ensure.sh "$(PYTHON) -c 'import ensurepip'" python3.11-venv "command -v msgfmt" gettext
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
@@ -34,7 +35,10 @@ run: setup
 	@echo ""
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
-test: $(VENV)/.dev-installed
+system-packages:
+	bash .ci/install-system-packages.sh
+
+test: system-packages $(VENV)/.dev-installed
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) -m ruff check .
 	DJANGO_SETTINGS_MODULE=kefu.settings.test $(PY) manage.py makemigrations --check --dry-run
