@@ -66,6 +66,14 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
     def has_add_permission(self, request):
         return self._is_member(request) and (request.user.is_superadmin or _administers_a_shop(request.user))
 
+    def get_changelist_instance(self, request):
+        # The vector column of a page: one query for all its rows, not one per row.
+        changelist = super().get_changelist_instance(request)
+        statuses = selectors.knowledge_vector_statuses(items=changelist.result_list)
+        for item in changelist.result_list:
+            item.vector_status = statuses[item.pk]
+        return changelist
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if not request.user.is_superadmin and "shop" in form.base_fields:
@@ -80,7 +88,7 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
     def vectors(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        status = selectors.knowledge_item_vector_status(item=obj)
+        status = getattr(obj, "vector_status", None) or selectors.knowledge_item_vector_status(item=obj)
         return format_html('<span style="color:{}">● {}</span>', STATUS_COLOURS[status],
                            VectorStatus(status).label)
 

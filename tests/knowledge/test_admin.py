@@ -128,3 +128,19 @@ def test_purging_an_item_removes_it_from_search_at_once(world, kb):
     assert response.status_code == 302
     assert not KnowledgeItem.all_objects.filter(pk=item.pk).exists()
     assert item.pk not in [h.item_id for h in knowledge_search(shop=world.shop, text="能写字吗", k=10)]
+
+
+@pytest.mark.django_db
+def test_the_changelist_reads_vector_status_in_one_query_whatever_the_page_size(world, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from knowledge.services import knowledge_item_create
+
+    client.force_login(world.superadmin)
+    for n in range(12):
+        knowledge_item_create(actor=world.superadmin, shop=world.shop, question=f"问题{n}", answer="答案")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/admin/knowledge/knowledgeitem/").status_code == 200
+    vector_queries = [q for q in queries.captured_queries if "knowledge_knowledgevector" in q["sql"]]
+    assert len(vector_queries) == 1
