@@ -189,6 +189,7 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
 @admin.register(RequestLog)
 class RequestLogAdmin(SuperadminOnlyAdminMixin, ReadOnlyAdminMixin, ScopedModelAdmin):
     list_display = ["created_at", "usage"]
+    list_select_related = ["usage"]
     raw_id_fields = ["usage"]
 
 
@@ -196,6 +197,7 @@ class RequestLogAdmin(SuperadminOnlyAdminMixin, ReadOnlyAdminMixin, ScopedModelA
 class BudgetAdmin(ScopedModelAdmin):
     list_display = ["scope", "shop", "config", "monthly_limit", "is_active", "updated_at"]
     list_filter = ["scope", "is_active"]
+    list_select_related = ["shop", "config"]
     raw_id_fields = ["config"]
 
     def save_model(self, request, obj, form, change):
@@ -212,6 +214,7 @@ class SpendCounterAdmin(SuperadminOnlyAdminMixin, ReadOnlyAdminMixin, ScopedMode
 @admin.register(ShopModelChoice)
 class ShopModelChoiceAdmin(ScopedModelAdmin):
     list_display = ["shop", "capability", "config"]
+    list_select_related = ["shop", "config"]
     raw_id_fields = ["config"]
 
     def has_add_permission(self, request):

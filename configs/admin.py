@@ -47,6 +47,7 @@ class ServiceErrorsMixin:
 @admin.register(ConfigCategory)
 class ConfigCategoryAdmin(ScopedModelAdmin):
     list_display = ["name", "code", "parent", "sort_order", "is_active"]
+    list_select_related = ["parent"]
     list_filter = ["is_active", "parent"]
     search_fields = ["name", "code"]
     list_editable = ["sort_order"]
