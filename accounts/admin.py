@@ -59,7 +59,7 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
     )
 
     def save_model(self, request, obj, form, change):
-        services._apply_superadmin(obj)
+        services.user_apply_superadmin_flag(obj)
         super().save_model(request, obj, form, change)
 
 

@@ -125,7 +125,7 @@ def login_session_touch(*, login_session_id: int) -> None:
     )
 
 
-def _apply_superadmin(user: User) -> None:
+def user_apply_superadmin_flag(user: User) -> None:
     # Superadmins get Django's superuser bit (every admin page); shop people
     # need only the staff bit, given with their first membership.
     user.is_superuser = user.is_superadmin
@@ -136,7 +136,7 @@ def _apply_superadmin(user: User) -> None:
 @transaction.atomic
 def user_create(*, username: str, password: str | None = None, **fields) -> User:
     user = User(username=username, **fields)
-    _apply_superadmin(user)
+    user_apply_superadmin_flag(user)
     if password:
         user.set_password(password)
     else:
@@ -150,7 +150,7 @@ def user_create(*, username: str, password: str | None = None, **fields) -> User
 def user_update(*, user: User, password: str | None = None, **fields) -> User:
     for name, value in fields.items():
         setattr(user, name, value)
-    _apply_superadmin(user)
+    user_apply_superadmin_flag(user)
     if password:
         user.set_password(password)
     user.full_clean(exclude=["password"])
