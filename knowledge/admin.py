@@ -179,7 +179,7 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
         if not self.has_view_permission(request):
             return self._denied(request)
         form = TryQueryForm(request.GET or None, user=request.user)
-        hits, took_ms = None, None
+        hits, took_ms, uncalibrated = None, None, None
         if form.is_bound and form.is_valid():
             started = time.perf_counter()
             try:
@@ -188,8 +188,10 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
             except KnowledgeError as exc:
                 form.add_error("q", exc.message)
             took_ms = (time.perf_counter() - started) * 1000
+            if hits and not hits[0].calibrated:
+                uncalibrated = selectors.calibration_state().detail
         return self._page(request, "admin/knowledge/knowledgeitem/try_query.html", title=_("Try a query"),
-                          form=form, hits=hits, took_ms=took_ms)
+                          form=form, hits=hits, took_ms=took_ms, uncalibrated=uncalibrated)
 
     def import_view(self, request):
         if not (request.user.is_superadmin or _administers_a_shop(request.user)) or not self._is_member(request):

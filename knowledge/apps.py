@@ -9,6 +9,7 @@ STALE_SWEEP_SECONDS = 6 * 3600
 class KnowledgeConfig(AppConfig):
     name = "knowledge"
     verbose_name = _("Knowledge base")
+    diagnostic_checks = ("knowledge.diagnostics.check_calibration",)
 
     def ready(self):
         from kefu.celery import app

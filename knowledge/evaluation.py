@@ -48,23 +48,28 @@ def run_evaluation(
        (a file with no ``shop`` at all goes into one shop).
     2. Items are created and their vectors built through the services.
     3. Each shop's index is built before timing, so latency is steady-state search.
-    4. Each query runs against its shop; its confidence is recomputed with
-       ``calibration_params`` when given (to compare parameter sets).
+    4. Each query runs against its shop; its confidence is the one search gives,
+       or is recomputed with ``calibration_params`` when given (to compare parameter sets).
     The transaction is rolled back and this process's indexes are forgotten.
+    The summary also says which embedder ran and whether the calibration in use fits it.
     """
     from customer_service.models import Shop
 
+    from .embedders import get_embedder
     from .models import KnowledgeItem
-    from .selectors import calibration_params as default_params
-    from .selectors import knowledge_search
-    from .services import knowledge_item_create, knowledge_reindex
+    from .selectors import calibration_state, knowledge_search
+    from .services import index_stamp_bump, knowledge_item_create, knowledge_reindex
 
-    params = calibration_params or default_params()
+    params = calibration_params
     names = shops_in(faq_rows, query_rows)
     run = uuid.uuid4().hex[:8]
     records = []
     try:
         with transaction.atomic():
+            # The database's own shared items would answer the throw-away shops too;
+            # hidden here, inside the transaction that is rolled back.
+            if KnowledgeItem.objects.filter(shop__isnull=True, is_active=True).update(is_active=False):
+                index_stamp_bump(shop_id=None)
             shops = {name: Shop.objects.create(name=f"kb_eval-{run}-{name}") for name in names}
             single = None
             if not names:
@@ -113,7 +118,8 @@ def run_evaluation(
                     "query": query["query"],
                     "expected": query.get("expected_id"),
                     "ids": [ids[h.item_id] for h in hits],
-                    "confidence": float(calibration.predict(params, top_features)) if hits else 0.0,
+                    "confidence": (float(calibration.predict(params, top_features)) if params else hits[0].confidence)
+                    if hits else 0.0,
                     "features": top_features,
                     "ms": elapsed,
                 })
@@ -124,4 +130,13 @@ def run_evaluation(
         pass
     finally:
         forget()
-    return metrics.summarize(records), records
+    embedder = get_embedder()
+    summary = metrics.summarize(records)
+    summary["embedder"] = {"name": embedder.name, "version": embedder.version}
+    if params is None:
+        state = calibration_state(embedder)
+        summary["calibration"] = {"calibrated": state.calibrated, "detail": state.detail}
+    else:
+        summary["calibration"] = {"calibrated": calibration.fitted_for(params, embedder),
+                                  "detail": "parameters given to the evaluation"}
+    return summary, records

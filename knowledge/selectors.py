@@ -1,17 +1,20 @@
 """Reads: item lists, vector status, and search."""
 
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
 from .choices import VectorStatus
+from .conf import knowledge_setting
 from .embedders import get_embedder
 from .engine import calibration
 from .exceptions import KnowledgeError
 from .models import KnowledgeItem, KnowledgeVector, text_hash
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+logger = logging.getLogger(__name__)
 MAX_QUERY_LENGTH = 2000
 MAX_K = 50
 
@@ -31,14 +34,78 @@ class SearchHit:
     confidence: float
     score: float
     signals: dict = field(default_factory=dict)
+    # False when the calibration in use was fitted for another embedder (or cannot be
+    # read): the confidence is then capped below any auto-send threshold.
+    calibrated: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class CalibrationState:
+    params: dict | None
+    calibrated: bool
+    detail: str
+
+
+def calibration_path() -> Path:
+    """``KEFU_KNOWLEDGE_CALIBRATION`` (a file written by ``kb_eval --fit-calibration``), else the shipped one."""
+    return Path(knowledge_setting("KEFU_KNOWLEDGE_CALIBRATION", "") or CALIBRATION_PATH)
+
+
 @cache
+def _read_calibration(path: str) -> dict:
+    params = calibration.load(path)
+    if not isinstance(params, dict) or not isinstance(params.get("features"), list) \
+            or not isinstance(params.get("coef"), list) or len(params["coef"]) != len(params["features"]) \
+            or not isinstance(params.get("bias"), int | float):
+        raise ValueError("not a calibration file (features, coef and bias expected)")
+    return params
+
+
 def calibration_params() -> dict:
-    return calibration.load(CALIBRATION_PATH)
+    """The calibration parameters in use; raises ``KnowledgeError`` when the file cannot be read."""
+    path = calibration_path()
+    try:
+        return _read_calibration(str(path))
+    except (OSError, ValueError) as exc:
+        raise KnowledgeError(f"Cannot read the calibration file {path}: {exc}", code="calibration_unreadable") from exc
+
+
+_warned: set = set()
+
+
+def calibration_state(embedder=None) -> CalibrationState:
+    """Whether search confidences are calibrated for ``embedder`` (default: the configured one), and why not."""
+    embedder = embedder or get_embedder()
+    path = calibration_path()
+    try:
+        params = calibration_params()
+    except KnowledgeError as exc:
+        return CalibrationState(None, False, exc.message)
+    if not calibration.fitted_for(params, embedder):
+        fitted = " ".join(filter(None, [params.get("embedder"), params.get("embedder_version")])) or "no named embedder"
+        return CalibrationState(params, False, (
+            f"{path} was fitted for {fitted}, not for {embedder.name} {embedder.version}: confidences are capped "
+            f"at {calibration.UNCALIBRATED_CEILING} until a calibration is fitted for it "
+            "(manage.py kb_eval FAQ QUERIES --fit-calibration PATH, then KEFU_KNOWLEDGE_CALIBRATION=PATH)"
+        ))
+    fitted_on = ", ".join(params.get("fit_on") or []) or "unnamed data"
+    return CalibrationState(params, True, f"{path.name}: fitted for {embedder.name} {embedder.version} on {fitted_on}")
+
+
+def _confidences(raw, embedder) -> tuple[list[float], bool]:
+    state = calibration_state(embedder)
+    if not state.calibrated and (state.detail, embedder.name) not in _warned:
+        _warned.add((state.detail, embedder.name))
+        logger.warning("Knowledge search is not calibrated: %s", state.detail)
+    if state.params is None:
+        return [0.0] * len(raw), False
+    confidences = calibration.predict(state.params, [hit.features for hit in raw])
+    if not state.calibrated:
+        confidences = [min(float(c), calibration.UNCALIBRATED_CEILING) for c in confidences]
+    return [float(c) for c in confidences], state.calibrated
 
 
 def knowledge_search(*, shop, text: str, k: int = 5) -> list[SearchHit]:
@@ -64,7 +131,7 @@ def knowledge_search(*, shop, text: str, k: int = 5) -> list[SearchHit]:
     raw = built.index.search(text, k=k)
     if not raw:
         return []
-    confidences = calibration.predict(calibration_params(), [hit.features for hit in raw])
+    confidences, calibrated = _confidences(raw, built.index.dense)
     hits = []
     for hit, confidence in zip(raw, confidences, strict=True):
         meta = built.items[hit.item_id]
@@ -80,6 +147,7 @@ def knowledge_search(*, shop, text: str, k: int = 5) -> list[SearchHit]:
             confidence=round(float(confidence), 4),
             score=round(hit.score, 4),
             signals={name: round(float(value), 4) for name, value in hit.features.items()},
+            calibrated=calibrated,
         ))
     return hits
 

@@ -50,6 +50,8 @@ class SearchHitSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
     score = serializers.FloatField()
     signals = serializers.DictField(child=serializers.FloatField())
+    calibrated = serializers.BooleanField(help_text="False: the calibration was fitted for another embedder and "
+                                                    "the confidence is capped below any auto-send threshold.")
 
 
 class SearchResultSerializer(serializers.Serializer):

@@ -1,9 +1,11 @@
 """Confidence calibration: a logistic regression over a hit's features, fitted offline.
 
 The parameters are a small JSON document (``knowledge/calibration.json``):
-feature names, coefficients on the raw features, bias, and "gates" — features
+feature names, coefficients on the raw features, bias, "gates" — features
 that, when set, cap the confidence (a message of greetings only is never
-answered on its own).
+answered on its own) — and the embedder (name and version) whose scores they
+were fitted on. Another embedder's scores are distributed differently, so its
+confidences would mean nothing: search then caps them at ``UNCALIBRATED_CEILING``.
 """
 
 import json
@@ -11,6 +13,9 @@ import json
 import numpy as np
 
 FEATURES = ["margin", "qcov", "qcov_plain"]
+# Below any sensible draft or auto-send threshold: with parameters fitted for another
+# embedder, nothing is sent on its own and nothing is offered as a confident answer.
+UNCALIBRATED_CEILING = 0.5
 
 
 def feature_matrix(feature_dicts, names=FEATURES):
@@ -43,6 +48,11 @@ def fit_logistic(feature_dicts, labels, names=FEATURES, l2=1.0, iters=50, gates=
     bias = w[0] - float(coef @ mu)
     return {"type": "logistic", "features": list(names), "gates": dict.fromkeys(gates, 0.01),
             "coef": [float(c) for c in coef], "bias": float(bias), "l2": l2, "n_fit": len(y)}
+
+
+def fitted_for(params: dict, embedder) -> bool:
+    """Whether ``params`` were fitted on the scores of this embedder (same name and version)."""
+    return (params.get("embedder"), params.get("embedder_version")) == (embedder.name, embedder.version)
 
 
 def predict(params, features):

@@ -70,6 +70,7 @@ def test_diagnose_fails_readably_when_no_worker_runs():
     assert "[ OK ] database" in report
     assert "[FAIL] queue:default" in report
     assert "no worker consumes this queue" in report
+    assert "[ OK ] knowledge calibration" in report
 
 
 @pytest.mark.redis

@@ -76,3 +76,15 @@ def test_bad_files_are_refused_with_a_message(tmp_path):
         kb_eval(broken, DATA / "queries.jsonl")
     with pytest.raises(CommandError, match="Cannot read"):
         kb_eval(tmp_path / "missing.jsonl", DATA / "queries.jsonl")
+
+
+def test_the_databases_own_items_neither_answer_nor_change(world, kb):
+    from knowledge.selectors import knowledge_search
+
+    alone = json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json"))
+    assert KnowledgeItem.objects.filter(shop__isnull=True, is_active=True).count() == 3
+    assert knowledge_search(shop=world.shop, text="能开发票吗", k=1)[0].external_id == "t-shared-002"
+    empty = {key: value for key, value in alone.items() if key != "latency_ms"}
+    KnowledgeItem.all_objects.all().delete()
+    again = json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json"))
+    assert {key: value for key, value in again.items() if key != "latency_ms"} == empty

@@ -1,8 +1,10 @@
+from django.apps import apps
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
+from django.utils.module_loading import import_string
 
 from kefu import crypto
 from kefu.fields import encrypted_fields
@@ -57,11 +59,24 @@ def check_static() -> CheckResult:
     return CheckResult("static files", True, f"served from {root}" if not settings.DEBUG else "served by Django")
 
 
+def app_checks() -> list[CheckResult]:
+    """The checks apps declare in ``AppConfig.diagnostic_checks`` (dotted paths to functions)."""
+    results = []
+    for app_config in apps.get_app_configs():
+        for path in getattr(app_config, "diagnostic_checks", ()):
+            try:
+                results.append(import_string(path)())
+            except Exception as exc:  # a broken check is reported, not raised: the others still run
+                results.append(CheckResult(path, False, f"{type(exc).__name__}: {exc}"))
+    return results
+
+
 class Command(BaseCommand):
-    help = "Check the database, cache, broker, worker queues, migrations, encryption keys and static files."
+    help = ("Check the database, cache, broker, worker queues, migrations, encryption keys, static files and "
+            "what the apps add (e.g. the knowledge base's calibration).")
 
     def handle(self, *args, **options):
-        results = [*run_service_checks(), check_migrations(), check_encryption(), check_static()]
+        results = [*run_service_checks(), check_migrations(), check_encryption(), check_static(), *app_checks()]
         width = max(len(r.name) for r in results)
         for result in results:
             mark = self.style.SUCCESS(" OK ") if result.ok else self.style.ERROR("FAIL")

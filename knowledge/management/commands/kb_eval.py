@@ -65,7 +65,12 @@ class Command(BaseCommand):
         faq, queries = read_jsonl(options["faq"]), read_jsonl(options["queries"])
         if not faq or not queries:
             raise CommandError("Both files need at least one row.")
-        params = calibration.load(options["calibration"]) if options["calibration"] else None
+        params = None
+        if options["calibration"]:
+            try:
+                params = calibration.load(options["calibration"])
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"Cannot read the calibration file {options['calibration']}: {exc}") from exc
         progress = Progress(enabled=not options["no_progress"] and sys.stderr.isatty(), stream=sys.stderr)
         try:
             summary, records = run_evaluation(faq_rows=faq, query_rows=queries, calibration_params=params,
@@ -80,11 +85,21 @@ class Command(BaseCommand):
                                               [r["expected"] is not None and r["ids"][:1] == [r["expected"]]
                                                for r in scored])
             fitted["fit_on"] = [options["queries"]]
-            calibration.save(fitted, options["fit_calibration"])
+            # The parameters only mean something for the scores of the embedder they were fitted on.
+            fitted["embedder"] = summary["embedder"]["name"]
+            fitted["embedder_version"] = summary["embedder"]["version"]
+            try:
+                calibration.save(fitted, options["fit_calibration"])
+            except OSError as exc:
+                raise CommandError(f"Cannot write {options['fit_calibration']}: {exc}") from exc
+        if not summary["calibration"]["calibrated"]:
+            self.stderr.write(f"Warning: confidences are not calibrated for this embedder. "
+                              f"{summary['calibration']['detail']}")
         if options["json"]:
             self.stdout.write(json.dumps(_clean({key: summary[key] for key in JSON_KEYS}), ensure_ascii=False))
             return
-        self.stdout.write(f"queries: {summary['queries']} ({summary['in_scope']} in scope)")
+        self.stdout.write(f"queries: {summary['queries']} ({summary['in_scope']} in scope); embedder "
+                          f"{summary['embedder']['name']} {summary['embedder']['version']}")
         self.stdout.write("| hit@1 | hit@5 | MRR | ECE | p50 ms | p95 ms |")
         self.stdout.write("|---|---|---|---|---|---|")
         self.stdout.write(
