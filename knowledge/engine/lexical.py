@@ -10,6 +10,8 @@ import re
 import threading
 from collections import Counter
 
+import numpy as np
+
 from .normalize import normalize_text
 
 _PUNCT = re.compile(r"[\s,，。.!！?？~～、…:：;；\"'“”‘’()（）【】\[\]<>《》*/\\|-]+")
@@ -29,6 +31,35 @@ def _segmenter():
     return _jieba
 
 
+class FeatureVocabulary:
+    """Numbers features so that an index scores them with arrays instead of dictionaries.
+
+    One per encoder, shared by every index built with it (an index adopting another's
+    items keeps their numbers); it only grows.
+    """
+
+    def __init__(self):
+        self._ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def get(self, feature: str) -> int | None:
+        return self._ids.get(feature)
+
+    def encode(self, counts: Counter) -> tuple[np.ndarray, np.ndarray]:
+        """``(feature ids, counts)`` of a bag of features, in the bag's order."""
+        ids = self._ids
+        if any(feature not in ids for feature in counts):
+            with self._lock:
+                for feature in counts:
+                    if feature not in ids:
+                        ids[feature] = len(ids)
+        return (np.fromiter((ids[feature] for feature in counts), np.int64, len(counts)),
+                np.fromiter(counts.values(), np.float64, len(counts)))
+
+
 class LexicalEncoder:
     """``features(text)`` → Counter of feature → count."""
 
@@ -38,6 +69,7 @@ class LexicalEncoder:
     def __init__(self, ngrams=(1, 2), words: bool = True):
         self.ngrams = tuple(ngrams)
         self.words = words
+        self.vocabulary = FeatureVocabulary()
 
     def features(self, text: str, normalized: bool = False) -> Counter:
         text = text if normalized else normalize_text(text)

@@ -71,6 +71,42 @@ def test_the_coarse_pass_finds_the_same_best_item_as_exact_search():
             "x", k=1, query_vector=query)[0].item_id == n
 
 
+def lexical_scores(index: KBIndex, text: str) -> np.ndarray:
+    index.build()
+    return index._lex_scores(index.lex.features(text))
+
+
+def test_dense_lexical_columns_score_exactly_like_postings():
+    questions = [f"{a}{b}怎么{c}" for a in "花借余" for b in "呗宝卡" for c in ("还款", "开通", "关闭", "提额")]
+    postings = KBIndex(get_embedder(), LexicalEncoder(), {"dense_column_items": 10**9})
+    columns = KBIndex(get_embedder(), LexicalEncoder(), {"dense_column_items": 10})
+    vector = np.ones((1, 512), np.float32)
+    for n, question in enumerate(questions):
+        for index in (postings, columns):
+            index.add(n, [(question, "question")], vector)
+    columns.build()
+    assert columns._dense_cols  # "怎么" is in every item
+    for query in ("花呗怎么还款", "余额宝开通", "没有的词"):
+        assert np.allclose(lexical_scores(postings, query), lexical_scores(columns, query), atol=1e-5)
+
+
+def test_an_index_built_from_adopted_items_scores_like_one_built_from_scratch():
+    encoder, vector = LexicalEncoder(), np.ones((1, 512), np.float32)
+    texts = {"a": "花呗怎么还款", "b": "借呗额度降低了", "c": "余额宝怎么转出", "d": "花呗分期手续费"}
+    first = KBIndex(get_embedder(), encoder)
+    for key, text in texts.items():
+        first.add(key, [(text, "question")], vector)
+    first.build()
+    rebuilt = KBIndex(get_embedder(), encoder)
+    rebuilt.adopt(first, ["a", "b", "c"])
+    rebuilt.add("e", [("借呗怎么关闭", "question")], vector)
+    scratch = KBIndex(get_embedder(), LexicalEncoder())
+    for key, text in [*[(k, texts[k]) for k in "abc"], ("e", "借呗怎么关闭")]:
+        scratch.add(key, [(text, "question")], vector)
+    for query in ("借呗关闭", "花呗还款"):
+        assert np.allclose(lexical_scores(rebuilt, query), lexical_scores(scratch, query), atol=1e-6)
+
+
 def test_logistic_calibration_fits_and_caps_small_talk():
     rng = np.random.default_rng(1)
     margin = rng.uniform(0, 3, 400)
