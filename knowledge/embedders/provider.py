@@ -12,16 +12,32 @@ from .base import Embedder
 
 class ProviderEmbedder(Embedder):
     name = "provider"
-    # The model behind the router can change with its configs; vectors made by
-    # another model are then stale. The version is the model code the router used
-    # last, "router" before the first call.
-    version = "router"
     dimension = 0
 
     def __init__(self, *, user=None, shop=None, batch_size: int = 64):
         self.user = user
         self.shop = shop
         self.batch_size = batch_size
+        self._version: str | None = None
+
+    @property
+    def version(self) -> str:
+        """The model code behind the vectors: the one the router used last, or before any call
+        the one it would try first. Vectors made by another model are stale.
+
+        Knowing it before the first call matters: a new process would otherwise take
+        every stored vector for another model's and pay to embed them all again.
+        """
+        if self._version is None:
+            self._version = self._preferred_model() or "router"
+        return self._version
+
+    def _preferred_model(self) -> str | None:
+        from billing import selectors
+        from billing.choices import Capability
+
+        candidates = selectors.config_candidates(capability=Capability.EMBEDDING, user=self.user, shop=self.shop)
+        return candidates[0].model.code if candidates and candidates[0].model_id else None
 
     def embed(self, texts: list[str]) -> np.ndarray:
         from billing import router  # billing depends on nothing here; import late to keep apps loosely tied
@@ -39,7 +55,7 @@ class ProviderEmbedder(Embedder):
                 raise KnowledgeError("The embedding provider returned a wrong number of vectors.",
                                      code="embedder_failed")
             rows.extend(result.vectors)
-            self.version = getattr(result.model, "code", self.version) or self.version
+            self._version = getattr(result.model, "code", None) or self.version
         matrix = self.l2_normalise(np.asarray(rows, dtype=np.float32))
         self.dimension = int(matrix.shape[1])
         return matrix

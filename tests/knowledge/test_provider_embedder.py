@@ -40,3 +40,23 @@ def test_a_failing_provider_is_a_knowledge_error(world, llm_config, fake_llm):  
     with pytest.raises(KnowledgeError) as info:
         ProviderEmbedder().embed(["退货"])
     assert info.value.code == "embedder_failed"
+
+
+def test_a_new_process_recognises_the_vectors_stored_before(world, llm_config, fake_llm):  # noqa: F811
+    from knowledge.selectors import knowledge_item_vector_status
+
+    llm_config("emb-kb", capability="embedding")
+    item = services.knowledge_item_create(actor=world.shop_admin, shop=world.shop, question="可以退货吗？",
+                                          answer="七天无理由。", reindex=False)
+    services.knowledge_item_reindex(item=item, embedder=ProviderEmbedder())
+    calls = UsageRecord.objects.count()
+    fresh_process = ProviderEmbedder()  # has made no call yet
+    assert fresh_process.version == "emb-kb"
+    assert knowledge_item_vector_status(item=item, embedder=fresh_process) == "fresh"
+    result = services.knowledge_item_reindex(item=item, embedder=fresh_process)
+    assert result["created"] == 0 and result["kept"] == len(item.phrasings())
+    assert UsageRecord.objects.count() == calls  # nothing embedded (nor paid for) again
+
+
+def test_without_an_embedding_config_the_version_says_so():
+    assert ProviderEmbedder().version == "router"
