@@ -77,12 +77,17 @@ def run_evaluation(
             ids = {}
             for n, row in enumerate(faq_rows, 1):
                 owner = shops.get(row.get("shop")) if row.get("shop") is not None else single
-                item = knowledge_item_create(
-                    actor=None, shop=owner, question=row["question"], answer=row.get("answer") or row["question"],
-                    category=row.get("category") or "", keywords=row.get("keywords") or [],
-                    similar_questions=row.get("similar_questions") or row.get("similar") or [],
-                    external_id=str(row.get("id", n)), reindex=False,
-                )
+                try:
+                    item = knowledge_item_create(
+                        actor=None, shop=owner, question=row["question"], answer=row.get("answer") or row["question"],
+                        category=row.get("category") or "", keywords=row.get("keywords") or [],
+                        similar_questions=row.get("similar_questions") or row.get("similar") or [],
+                        external_id=str(row.get("id", n)), reindex=False,
+                    )
+                except KnowledgeError as exc:
+                    fields = exc.detail if isinstance(exc.detail, dict) else {}
+                    detail = "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in fields.items())
+                    raise KnowledgeError(f"FAQ row {n}: {exc.message} {detail}".strip(), code=exc.code) from exc
                 ids[item.pk] = row.get("id", n)
                 if progress:
                     progress("load", n, len(faq_rows))

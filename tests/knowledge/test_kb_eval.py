@@ -88,3 +88,18 @@ def test_the_databases_own_items_neither_answer_nor_change(world, kb):
     KnowledgeItem.all_objects.all().delete()
     again = json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json"))
     assert {key: value for key, value in again.items() if key != "latency_ms"} == empty
+
+
+@pytest.mark.parametrize(("faq_lines", "query_lines", "message"), [
+    (['["花呗", "a"]'], ['{"query": "q", "expected_id": null}'], "line 1 is not a JSON object"),
+    (['{"id": "a", "answer": "x"}'], ['{"query": "q", "expected_id": null}'], "line 1 has no text under question"),
+    (['{"id": "a", "question": "q"}'], ['{"expected_id": "a"}'], "line 1 has no text under query"),
+    (['{"id": "a", "question": "q"}', '{"id": "b", "question": "r", "keywords": 5}'],
+     ['{"query": "q", "expected_id": "a"}'], "FAQ row 2"),
+])
+def test_malformed_rows_are_refused_with_their_line(tmp_path, faq_lines, query_lines, message):
+    faq, queries = tmp_path / "faq.jsonl", tmp_path / "queries.jsonl"
+    faq.write_text("\n".join(faq_lines), encoding="utf-8")
+    queries.write_text("\n".join(query_lines), encoding="utf-8")
+    with pytest.raises(CommandError, match=message):
+        kb_eval(faq, queries)

@@ -15,16 +15,24 @@ from ._progress import Progress
 JSON_KEYS = ("hit_at_1", "hit_at_5", "mrr", "ece", "thresholds", "best_coverage_at_precision_98", "latency_ms")
 
 
-def read_jsonl(path: str) -> list[dict]:
+def read_jsonl(path: str, *, required: tuple[str, ...]) -> list[dict]:
+    """The JSON objects of a JSON Lines file, each with non-empty text under every ``required`` key."""
     rows = []
     try:
         with open(path, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as exc:
-                        raise CommandError(f"{path}: line {number} is not JSON ({exc.msg}).") from exc
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CommandError(f"{path}: line {number} is not JSON ({exc.msg}).") from exc
+                if not isinstance(row, dict):
+                    raise CommandError(f"{path}: line {number} is not a JSON object.")
+                missing = [key for key in required if not isinstance(row.get(key), str) or not row[key].strip()]
+                if missing:
+                    raise CommandError(f"{path}: line {number} has no text under {', '.join(missing)}.")
+                rows.append(row)
     except OSError as exc:
         raise CommandError(f"Cannot read {path}: {exc.strerror}.") from exc
     return rows
@@ -62,7 +70,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **options):
-        faq, queries = read_jsonl(options["faq"]), read_jsonl(options["queries"])
+        faq = read_jsonl(options["faq"], required=("question",))
+        queries = read_jsonl(options["queries"], required=("query",))
         if not faq or not queries:
             raise CommandError("Both files need at least one row.")
         params = None
