@@ -1,5 +1,7 @@
 """Base admin classes: shop scoping and soft delete, applied in one place."""
 
+import functools
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
@@ -46,7 +48,36 @@ class ScopedModelAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def manageable_queryset(self, request):
-        return self.model._default_manager.all().manageable_by(request.user)
+        # Deleted rows too: restoring and purging them are changes like any other.
+        manager = getattr(self.model, "all_objects", self.model._default_manager)
+        return manager.all().manageable_by(request.user)
+
+    def get_actions(self, request):
+        return {name: (self._on_manageable_rows(func), name, description)
+                for name, (func, name, description) in super().get_actions(request).items()}
+
+    def _on_manageable_rows(self, action):
+        """Run ``action`` only on the selected rows the person may change.
+
+        The changelist shows every row the person may *see* (a shop admin sees the
+        shared rows and the shops where they are an agent); an action must not
+        reach the ones they may only read.
+        """
+
+        @functools.wraps(action)
+        def scoped(modeladmin, request, queryset):
+            allowed = queryset.filter(pk__in=self.manageable_queryset(request).values("pk"))
+            refused = queryset.count() - allowed.count()
+            if refused:
+                self.message_user(request, ngettext(
+                    "%(n)d selected row is not yours to change and was left as it was.",
+                    "%(n)d selected rows are not yours to change and were left as they were.", refused,
+                ) % {"n": refused}, messages.WARNING)
+            if not allowed.exists():
+                return None
+            return action(modeladmin, request, allowed)
+
+        return scoped
 
     def _is_member(self, request) -> bool:
         # Asked once per registered model on every admin page: remember it for the request.

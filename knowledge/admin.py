@@ -3,7 +3,9 @@
 import time
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -22,10 +24,30 @@ from .transfer import format_of, knowledge_import
 STATUS_COLOURS = {VectorStatus.FRESH: "#2e7d32", VectorStatus.STALE: "#ef6c00", VectorStatus.MISSING: "#c62828"}
 
 
+class SimilarQuestionFormSet(BaseInlineFormSet):
+    """Checks the similar questions as the services do ("|", control characters, length)."""
+
+    def texts(self) -> list[str]:
+        """The texts kept by the form, in their position order."""
+        rows = [form.cleaned_data for form in self.forms
+                if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("text")]
+        return [row["text"] for row in sorted(rows, key=lambda row: row.get("position") or 0)]
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        try:
+            services.clean_similar_questions(self.texts(), question=self.instance.question or "")
+        except KnowledgeError as exc:
+            raise ValidationError(exc.message) from exc
+
+
 class SimilarQuestionInline(admin.TabularInline):
     """Editable by whoever may change the item (roles come from shop memberships, not Django permissions)."""
 
     model = SimilarQuestion
+    formset = SimilarQuestionFormSet
     extra = 1
     fields = ["text", "position"]
 
@@ -107,8 +129,14 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
             obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        services.knowledge_item_similar_changed(item=form.instance, actor=request.user)
+        # The similar questions go through the service like every other write: cleaned,
+        # the question itself left out, the stamp bumped and the vectors queued.
+        form.save_m2m()
+        for formset in formsets:
+            if isinstance(formset, SimilarQuestionFormSet):
+                formset.save(commit=False)  # only lists the changes, for the admin's history message
+                services.knowledge_item_update(item=form.instance, actor=request.user,
+                                               similar_questions=formset.texts())
 
     def delete_model(self, request, obj):
         services.knowledge_item_delete(item=obj, actor=request.user)

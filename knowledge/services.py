@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from kefu.validators import validate_no_control_characters
+
 from .embedders import get_embedder
 from .exceptions import KnowledgeError
 from .index import scope_for
@@ -25,7 +27,7 @@ def clean_text_list(values, *, field: str) -> list[str]:
         return []
     if isinstance(values, str):
         return clean_text_list(values.replace("\n", "|").split("|"), field=field)
-    if not isinstance(values, list | tuple):
+    if isinstance(values, dict | bytes) or not isinstance(values, Iterable):
         raise KnowledgeError(f"{field} must be a list of texts.", code="invalid_item", detail={field: ["Not a list."]})
     out = []
     for value in values:
@@ -35,6 +37,11 @@ def clean_text_list(values, *, field: str) -> list[str]:
         if "|" in value:
             raise KnowledgeError(f'{field}: "|" separates entries in CSV and XLSX; use it in no entry.',
                                  code="invalid_item", detail={field: ['Contains "|".']})
+        try:
+            validate_no_control_characters(value)
+        except ValidationError as exc:
+            raise KnowledgeError(f"{field}: {exc.messages[0]}", code="invalid_item",
+                                 detail={field: exc.messages}) from exc
         value = value.strip()
         if value and value not in out:
             out.append(value)
@@ -99,30 +106,29 @@ def knowledge_item_create(
         question=(question or "").strip(),
         answer=(answer or "").strip(),
         category=(category or "").strip(),
-        keywords=clean_text_list(list(keywords) if not isinstance(keywords, str) else keywords, field="keywords"),
+        keywords=clean_text_list(keywords, field="keywords"),
         is_active=is_active,
         external_id=(external_id or "").strip(),
     )
-    similar = clean_text_list(
-        list(similar_questions) if not isinstance(similar_questions, str) else similar_questions,
-        field="similar_questions",
-    )
+    similar = clean_similar_questions(similar_questions, question=item.question)
     _validate(item)
-    _check_similar(similar)
     item.stamp(actor)
     item.save()
-    _set_similar(item, [s for s in similar if s != item.question])
+    _set_similar(item, similar)
     index_stamp_bump(shop_id=item.shop_id)
     if reindex:
         _enqueue_reindex([item.pk])
     return item
 
 
-def _check_similar(similar: list[str]) -> None:
-    too_long = [s for s in similar if len(s) > 500]
-    if too_long:
+def clean_similar_questions(values, *, question: str) -> list[str]:
+    """The similar questions to store: cleaned like any text list, each ≤ 500 characters,
+    the question itself left out (it is indexed anyway). Raises ``KnowledgeError``."""
+    similar = clean_text_list(values, field="similar_questions")
+    if any(len(s) > 500 for s in similar):
         raise KnowledgeError("A similar question is longer than 500 characters.", code="invalid_item",
                              detail={"similar_questions": ["Longer than 500 characters."]})
+    return [s for s in similar if s != question.strip()]
 
 
 @transaction.atomic
@@ -136,7 +142,8 @@ def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None,
     unknown = set(fields) - set(ITEM_FIELDS) - {"shop"}
     if unknown:
         raise KnowledgeError(f"Unknown fields: {', '.join(sorted(unknown))}.", code="invalid_item")
-    old_shop_id = item.shop_id
+    # From the database: a form may already have put the new shop on the instance.
+    old_shop_id = KnowledgeItem.all_objects.filter(pk=item.pk).values_list("shop_id", flat=True).first()
     for name, value in fields.items():
         if name == "keywords":
             value = clean_text_list(value, field="keywords")
@@ -147,9 +154,7 @@ def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None,
     item.stamp(actor)
     item.save()
     if similar_questions is not None:
-        similar = clean_text_list(similar_questions, field="similar_questions")
-        _check_similar(similar)
-        _set_similar(item, [s for s in similar if s != item.question])
+        _set_similar(item, clean_similar_questions(similar_questions, question=item.question))
     index_stamp_bump(shop_id=item.shop_id)
     if old_shop_id != item.shop_id:
         index_stamp_bump(shop_id=old_shop_id)
@@ -301,16 +306,6 @@ def _pgvector_sync(*, item_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def knowledge_item_similar_changed(*, item: KnowledgeItem, actor) -> None:
-    """The admin saved the similar questions itself (an inline): bump the stamp and queue the vectors."""
-    if hasattr(item, "_prefetched_objects_cache"):
-        item._prefetched_objects_cache.pop("similar_questions", None)
-    # Indexes reload only items whose updated_at moved; make sure this one did.
-    KnowledgeItem.objects.filter(pk=item.pk).update(updated_at=timezone.now())
-    index_stamp_bump(shop_id=item.shop_id)
-    _enqueue_reindex([item.pk])
-
-
 def knowledge_items_reindex_later(*, items) -> int:
     """Queue the rebuild of these items' vectors after commit; returns how many."""
     ids = list(items.values_list("pk", flat=True))

@@ -53,10 +53,41 @@ def test_update_refuses_unknown_fields(world):
         services.knowledge_item_update(item=make(world), actor=world.shop_admin, price=3)
 
 
+def stamp_token(scope: str):
+    return IndexStamp.objects.filter(scope=scope).values_list("token", flat=True).first()
+
+
 def test_moving_an_item_to_another_shop_bumps_both_scopes(world):
     item = make(world)
+    before = {scope: stamp_token(scope) for scope in (f"shop:{world.shop.pk}", f"shop:{world.other_shop.pk}")}
     services.knowledge_item_update(item=item, actor=world.superadmin, shop=world.other_shop)
-    assert IndexStamp.objects.filter(scope=f"shop:{world.other_shop.pk}").exists()
+    assert all(stamp_token(scope) != token for scope, token in before.items())
+
+
+def test_a_move_already_on_the_instance_still_bumps_the_scope_it_left(world):
+    # A form writes the new shop onto the instance before the service runs.
+    item = make(world)
+    before = stamp_token(f"shop:{world.shop.pk}")
+    item.shop = world.other_shop
+    services.knowledge_item_update(item=item, actor=world.superadmin, shop=world.other_shop)
+    assert stamp_token(f"shop:{world.shop.pk}") != before
+
+
+@pytest.mark.parametrize("field", ["question", "answer", "category", "external_id"])
+def test_invisible_control_characters_are_refused_with_their_position(world, field):
+    item = make(world)
+    with pytest.raises(KnowledgeError) as info:
+        services.knowledge_item_update(item=item, actor=world.superadmin, **{field: "第一行\x0b第二行"})
+    assert "U+000B" in str(info.value.detail[field]) and "position 4" in str(info.value.detail[field])
+    item.refresh_from_db()
+    assert "\x0b" not in getattr(item, field)
+
+
+@pytest.mark.parametrize("field", ["keywords", "similar_questions"])
+def test_control_characters_in_text_lists_are_refused(world, field):
+    with pytest.raises(KnowledgeError) as info:
+        services.knowledge_item_update(item=make(world), actor=world.superadmin, **{field: ["好的", "坏\x00的"]})
+    assert "U+0000" in info.value.message
 
 
 def test_delete_is_soft_audited_and_restorable(world):
