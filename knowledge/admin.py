@@ -4,6 +4,7 @@ import time
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
@@ -156,9 +157,12 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
     @admin.action(description=_("Delete permanently (cannot be undone)"))
     def purge_selected(self, request, queryset):
         scopes = set(queryset.values_list("shop_id", flat=True))
-        response = super().purge_selected(request, queryset)
-        if request.POST.get("confirm_purge") == "yes":
-            services.knowledge_scopes_changed(shop_ids=scopes)
+        # One transaction: the rows and the stamps change together, so no process
+        # can keep answering with a purged item.
+        with transaction.atomic():
+            response = super().purge_selected(request, queryset)
+            if request.POST.get("confirm_purge") == "yes":
+                services.knowledge_scopes_changed(shop_ids=scopes)
         return response
 
     @admin.action(description=_("Rebuild vectors of selected items"))

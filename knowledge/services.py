@@ -54,9 +54,14 @@ def index_stamp_bump(*, shop_id) -> None:
     Call inside the transaction of the edit: the new token becomes visible with it.
     """
     scope = scope_for(shop_id)
-    token = IndexStamp.new_token()
-    if not IndexStamp.objects.filter(scope=scope).update(token=token, updated_at=timezone.now()):
-        IndexStamp.objects.get_or_create(scope=scope, defaults={"token": token})
+    stamps = IndexStamp.objects.filter(scope=scope)
+    if stamps.update(token=IndexStamp.new_token(), updated_at=timezone.now()):
+        return
+    _, created = IndexStamp.objects.get_or_create(scope=scope, defaults={"token": IndexStamp.new_token()})
+    if not created:
+        # Another transaction created the scope's first stamp meanwhile; keeping its
+        # token would let this edit commit unseen by a process built in between.
+        stamps.update(token=IndexStamp.new_token(), updated_at=timezone.now())
 
 
 def _enqueue_reindex(item_ids: list[int]) -> None:

@@ -169,3 +169,40 @@ def test_the_beat_sweep_rebuilds_missing_vectors(world):
     assert reindex_stale_task() == {"items": 1, "created": len(item.phrasings()), "deleted": 0, "kept": 0,
                                     "skipped": 0}
     assert knowledge_item_vector_status(item=item) == VectorStatus.FRESH
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_edits_of_a_scope_at_once_both_change_its_stamp(world):
+    # The second transaction waits on the first's new stamp row; it must not commit
+    # with the first's token, or a process built in between would miss its edit.
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    first_done, tokens = threading.Event(), {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                services.index_stamp_bump(shop_id=world.shop.pk)
+                first_done.set()
+                time.sleep(0.5)  # the second is now waiting on this row
+            tokens["first"] = stamp_token(f"shop:{world.shop.pk}")
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            first_done.wait(5)
+            with transaction.atomic():
+                services.index_stamp_bump(shop_id=world.shop.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert tokens["first"] and stamp_token(f"shop:{world.shop.pk}") != tokens["first"]
