@@ -7,14 +7,16 @@ Rows are numbered as a person sees them: the spreadsheet row (the header is row
 
 Import validates every row first and reports every problem with its row number;
 by default nothing is written unless every row is good (``skip_invalid`` loads
-the good rows). Duplicates — the same id or question twice in the file, or an id
-or question the shop already has — are errors unless ``on_duplicate`` says
-``skip`` or ``update``.
+the good rows). Duplicates — the same id or question twice in the file, two rows
+matching one item, or an id or question the shop already has — are errors unless
+``on_duplicate`` says ``skip`` or ``update``. An update changes only the fields
+whose column the file has (a CSV/XLSX header column, a JSON key).
 """
 
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,9 @@ TRUE = {"1", "true", "yes", "y", "是", "启用", "on"}
 FALSE = {"0", "false", "no", "n", "否", "停用", "off"}
 LIMITS = {"id": 100, "question": 500, "category": 100}
 DUPLICATE_POLICIES = ("error", "skip", "update")
+# C0 controls but tab, line feed and carriage return: XLSX cannot hold them (openpyxl's
+# ILLEGAL_CHARACTERS_RE) and PostgreSQL text columns refuse NUL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class KnowledgeImportError(KnowledgeError):
@@ -97,16 +102,35 @@ def _check_header(header: list[str]) -> list[str]:
     return header
 
 
+def _by_header(header: list[str], values) -> dict:
+    """A row's cells by column; a column the row is too short for is blank, so the header alone
+    says which columns the file has."""
+    values = list(values)
+    return {h: values[n] if n < len(values) else "" for n, h in enumerate(header)}
+
+
 def _read_csv(data: bytes) -> list[tuple[int, dict]]:
     reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    rows, number = [], 0  # number: the last row read; the header is row 1
     try:
-        header = _check_header(next(reader))
-    except StopIteration as exc:
-        raise KnowledgeImportError("The file is empty.", code="import_unreadable") from exc
-    rows = []
-    for number, values in enumerate(reader, 2):
-        if any(v.strip() for v in values):
-            rows.append((number, dict(zip(header, values, strict=False))))
+        try:
+            header = _check_header(next(reader))
+        except StopIteration as exc:
+            raise KnowledgeImportError("The file is empty.", code="import_unreadable") from exc
+        number = 1
+        for number, values in enumerate(reader, 2):
+            if any(v.strip() for v in values):
+                rows.append((number, _by_header(header, values)))
+    except csv.Error as exc:
+        row = number + 1  # the row being read when it failed
+        if "field larger than field limit" in str(exc):
+            # csv's default limit, kept: it is above the longest cell an item within the API's limits
+            # gives (200 similar questions of 500 characters), and it is process-wide state.
+            message = f"a cell is longer than {csv.field_size_limit():,} characters, the most a CSV cell may have"
+        else:
+            message = f"not readable as CSV ({exc})"
+        raise KnowledgeImportError(f"Row {row}: {message}.", code="import_unreadable",
+                                   detail=[{"row": row, "field": "row", "message": message}]) from exc
     return rows
 
 
@@ -125,17 +149,25 @@ def _read_xlsx(data: bytes) -> list[tuple[int, dict]]:
     rows = []
     for number, values in enumerate(lines, 2):
         if any(v not in (None, "") for v in values):
-            rows.append((number, {h: ("" if v is None else v) for h, v in zip(header, values, strict=False)}))
+            rows.append((number, {h: ("" if v is None else v) for h, v in _by_header(header, values).items()}))
     return rows
 
 
 # --------------------------------------------------------------------------- validating
+
+def _check_characters(value: str, name: str, problems) -> None:
+    match = CONTROL_CHARACTERS.search(value)
+    if match:
+        problems.append((name, f"contains the invisible control character U+{ord(match.group()):04X}, "
+                               "which cannot be stored; remove it"))
+
 
 def _text_list(value, name, problems) -> list[str]:
     if value in (None, ""):
         return []
     if isinstance(value, str):
         parts = value.split("|")
+        _check_characters(value, name, problems)
     elif isinstance(value, list):
         parts = value
         if any(not isinstance(p, str) for p in parts):
@@ -143,6 +175,7 @@ def _text_list(value, name, problems) -> list[str]:
             return []
         if any("|" in p for p in parts):
             problems.append((name, "an entry contains '|', which separates entries in CSV and XLSX"))
+        _check_characters("".join(parts), name, problems)
     else:
         problems.append((name, "must be a list of texts or a '|'-separated text"))
         return []
@@ -157,7 +190,13 @@ def _text_list(value, name, problems) -> list[str]:
 
 
 def clean_row(raw: dict) -> tuple[dict, list[tuple[str, str]]]:
-    """One raw row → ``(fields, problems)``; ``problems`` is ``[(field, message)]``."""
+    """One raw row → ``(fields, problems)``; ``problems`` is ``[(field, message)]``.
+
+    ``fields`` has ``question`` and ``answer``, and another field only when the row has its
+    column, so an update changes nothing else and a new item gets the defaults. A blank
+    ``id`` or ``active`` counts as absent: it neither clears the external id the item is
+    found by nor switches an item on.
+    """
     problems = []
     if "__invalid__" in raw:
         return {}, [("row", raw["__invalid__"])]
@@ -172,24 +211,26 @@ def clean_row(raw: dict) -> tuple[dict, list[tuple[str, str]]]:
         value = str(value).strip()
         if name in LIMITS and len(value) > LIMITS[name]:
             problems.append((name, f"longer than {LIMITS[name]} characters"))
+        _check_characters(value, name, problems)
         return value
 
-    fields = {
-        "external_id": text("id"),
-        "question": text("question"),
-        "answer": text("answer"),
-        "category": text("category"),
-        "keywords": _text_list(raw.get("keywords"), "keywords", problems),
-        "similar_questions": _text_list(raw.get("similar_questions"), "similar_questions", problems),
-    }
-    active = raw.get("active", "")
+    fields = {"question": text("question"), "answer": text("answer")}
+    if "id" in raw and (external_id := text("id")):
+        fields["external_id"] = external_id
+    if "category" in raw:
+        fields["category"] = text("category")
+    for name in ("keywords", "similar_questions"):
+        if name in raw:
+            fields[name] = _text_list(raw[name], name, problems)
+    active = raw.get("active")
+    state = "" if active is None else str(active).strip().lower()
     if isinstance(active, bool):
         fields["is_active"] = active
-    elif str(active).strip().lower() in TRUE | {""}:
+    elif state in TRUE:
         fields["is_active"] = True
-    elif str(active).strip().lower() in FALSE:
+    elif state in FALSE:
         fields["is_active"] = False
-    else:
+    elif state:
         problems.append(("active", "must be true or false"))
     for name in ("question", "answer"):
         if not fields[name]:
@@ -234,25 +275,33 @@ def knowledge_import(
     by_question = {_dedupe_key(i.question): i for i in existing}
     report = ImportReport()
     seen_ids, seen_questions = {}, {}
+    updated_by = {}  # item pk → the row that updates it
     plan = []  # (row number, fields, existing item or None)
     for n, (number, raw) in enumerate(rows, 1):
         fields, problems = clean_row(raw)
         target = None
         if not problems:
             key = _dedupe_key(fields["question"])
-            if fields["external_id"] and fields["external_id"] in seen_ids:
-                problems.append(("id", f"duplicate of row {seen_ids[fields['external_id']]}"))
+            external_id = fields.get("external_id", "")
+            if external_id and external_id in seen_ids:
+                problems.append(("id", f"duplicate of row {seen_ids[external_id]}"))
             elif key in seen_questions:
                 problems.append(("question", f"duplicate of row {seen_questions[key]}"))
             else:
-                if fields["external_id"]:
-                    seen_ids[fields["external_id"]] = number
+                if external_id:
+                    seen_ids[external_id] = number
                 seen_questions[key] = number
-                target = by_id.get(fields["external_id"]) if fields["external_id"] else None
-                target = target or by_question.get(key)
+                target = by_id.get(external_id) or by_question.get(key)
+                matched_by = "id" if external_id in by_id else "question"
                 if target is not None and on_duplicate == "error":
-                    problems.append(("id" if fields["external_id"] and fields["external_id"] in by_id else "question",
-                                     f"already in the knowledge base (item {target.pk})"))
+                    problems.append((matched_by, f"already in the knowledge base (item {target.pk})"))
+                elif target is not None and on_duplicate == "update":
+                    # Another id or question of the file can match the same item: the later
+                    # row would silently undo the earlier one.
+                    if target.pk in updated_by:
+                        problems.append((matched_by, f"duplicate of row {updated_by[target.pk]} (item {target.pk})"))
+                    else:
+                        updated_by[target.pk] = number
         for name, message in problems:
             report.errors.append({"row": number, "field": name, "message": message})
         if problems or (target is not None and on_duplicate == "skip"):
@@ -272,7 +321,7 @@ def knowledge_import(
                 item = knowledge_item_create(actor=actor, shop=shop, reindex=False, **fields)
                 report.created += 1
             else:
-                similar = fields.pop("similar_questions")
+                similar = fields.pop("similar_questions", None)  # None: keep them
                 item = knowledge_item_update(item=target, actor=actor, similar_questions=similar, **fields)
                 report.updated += 1
             report.item_ids.append(item.pk)

@@ -1,11 +1,16 @@
+import csv
 import io
 import json
 from io import StringIO
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 from openpyxl import Workbook
 
+from knowledge import services
 from knowledge.models import KnowledgeItem
 from knowledge.transfer import KnowledgeImportError, knowledge_export, knowledge_import
 
@@ -31,6 +36,41 @@ BAD_CSV = (
 def do_import(shop, text, fmt="csv", **options):
     data = text.encode("utf-8") if isinstance(text, str) else text
     return knowledge_import(actor=None, shop=shop, data=data, fmt=fmt, **options)
+
+
+def as_format(csv_text: str, fmt: str) -> bytes:
+    """The rows of a CSV text as ``fmt``: an XLSX sheet, or JSON objects keyed by the header's columns."""
+    header, *rows = list(csv.reader(io.StringIO(csv_text, newline="")))
+    if fmt == "csv":
+        return csv_text.encode("utf-8")
+    if fmt == "jsonl":
+        return "".join(json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n"
+                       for row in rows).encode("utf-8")
+    book = Workbook()
+    for row in [header, *rows]:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def row_of(fmt: str, line: int) -> int:
+    """The number import gives the ``line``-th data line of a file made by ``as_format`` (JSONL has no header)."""
+    return line if fmt == "jsonl" else line + 1
+
+
+def cake_item(shop, **fields):
+    """An item with every field filled: category, keywords, a similar question, an external id; inactive."""
+    return services.knowledge_item_create(
+        actor=None, shop=shop, **{"question": "蛋糕能保存几天？", "answer": "冷藏两天。", "category": "保存",
+                                  "keywords": ["保存", "冷藏"], "similar_questions": ["保质期多久"],
+                                  "external_id": "c1", "is_active": False, **fields})
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def test_a_good_file_imports_with_lists_and_flags(world):
@@ -66,6 +106,47 @@ def test_duplicates_of_existing_items_are_errors_or_skipped_or_updated(world):
     assert do_import(world.shop, changed, on_duplicate="update").updated == 3
     assert KnowledgeItem.objects.get(external_id="c1").answer == "冷藏三天。"
     assert KnowledgeItem.objects.count() == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
+def test_an_update_changes_only_the_columns_the_file_has(world, fmt):
+    item = cake_item(world.shop)
+    report = do_import(world.shop, as_format("question,answer\n蛋糕能保存几天？,冷藏三天。\n新问题,新答案\n", fmt), fmt,
+                       on_duplicate="update")
+    assert (report.created, report.updated) == (1, 1)
+    item.refresh_from_db()
+    assert (item.answer, item.category, item.keywords, item.external_id, item.is_active) == (
+        "冷藏三天。", "保存", ["保存", "冷藏"], "c1", False)
+    assert item.similar_texts() == ["保质期多久"]
+    new = KnowledgeItem.objects.get(question="新问题")
+    assert (new.category, new.keywords, new.external_id, new.is_active) == ("", [], "", True)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
+def test_an_update_empties_a_column_the_file_has_but_keeps_a_blank_id_or_state(world, fmt):
+    item = cake_item(world.shop)
+    text = "id,question,answer,category,keywords,similar_questions,active\n,蛋糕能保存几天？,冷藏三天。,,,,\n"
+    assert do_import(world.shop, as_format(text, fmt), fmt, on_duplicate="update").updated == 1
+    item.refresh_from_db()
+    assert (item.category, item.keywords, item.similar_texts()) == ("", [], [])
+    # A blank id or state says nothing: the item is still found by its id later, and stays off.
+    assert (item.external_id, item.is_active) == ("c1", False)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
+def test_two_rows_that_match_one_item_are_duplicates(world, fmt):
+    item = cake_item(world.shop, question="老问题", answer="老答案")
+    text = as_format("id,question,answer\nc1,新问题,新答案\n,老问题,另一个答案\n", fmt)
+    with pytest.raises(KnowledgeImportError, match="nothing was imported") as info:
+        do_import(world.shop, text, fmt, on_duplicate="update")
+    assert info.value.detail == [{"row": row_of(fmt, 2), "field": "question",
+                                  "message": f"duplicate of row {row_of(fmt, 1)} (item {item.pk})"}]
+    item.refresh_from_db()
+    assert (item.question, item.answer) == ("老问题", "老答案")
+    report = do_import(world.shop, text, fmt, on_duplicate="update", skip_invalid=True)
+    assert (report.updated, report.skipped, [e["row"] for e in report.errors]) == (1, 1, [row_of(fmt, 2)])
+    item.refresh_from_db()
+    assert (item.question, item.answer, KnowledgeItem.objects.count()) == ("新问题", "新答案", 1)
 
 
 def test_the_same_question_in_another_shop_is_not_a_duplicate(world):
@@ -110,6 +191,35 @@ def test_jsonl_lines_that_are_not_objects_are_reported_by_line(world):
     with pytest.raises(KnowledgeImportError) as info:
         do_import(world.shop, text, fmt="jsonl")
     assert info.value.detail == [{"row": 2, "field": "row", "message": "not a JSON object"}]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_control_characters_are_refused_with_their_row(world, fmt):
+    text = as_format("question,answer,keywords\n好问题,好答案,\n好问题2,好\x00答案,\n坏\x0b问题,答案,\n"
+                     "问题4,答案,a|b\x00\n", fmt)
+    with pytest.raises(KnowledgeImportError) as info:
+        do_import(world.shop, text, fmt)
+    assert [(p["row"], p["field"]) for p in info.value.detail] == [
+        (row_of(fmt, 2), "answer"), (row_of(fmt, 3), "question"), (row_of(fmt, 4), "keywords")]
+    assert "U+0000" in info.value.detail[0]["message"]
+    assert not KnowledgeItem.objects.exists()
+
+
+def test_a_csv_cell_too_long_to_read_is_reported_with_its_row(world, tmp_path):
+    text = "question,answer\n好问题,好答案\n长答案," + "长" * 200_000 + "\n"
+    with pytest.raises(KnowledgeImportError) as info:
+        do_import(world.shop, text)
+    assert info.value.detail == [{"row": 3, "field": "row", "message": info.value.detail[0]["message"]}]
+    assert "longer than 131,072 characters" in info.value.message
+    source = tmp_path / "long.csv"
+    source.write_text(text, encoding="utf-8")
+    with pytest.raises(CommandError, match="Row 3: a cell is longer than"):
+        call_command("kb_import", str(source), "--shop", world.shop.name, "--no-progress", stderr=StringIO())
+    upload = SimpleUploadedFile("long.csv", text.encode("utf-8"))
+    response = signed_in(world.shop_admin).post(reverse("admin:knowledge_knowledgeitem_import"),
+                                                {"shop": world.shop.pk, "file": upload, "on_duplicate": "error"})
+    assert response.status_code == 200 and [e["row"] for e in response.context["errors"]] == [3]
+    assert not KnowledgeItem.objects.exists()
 
 
 def test_a_file_without_the_required_columns_is_refused(world):
