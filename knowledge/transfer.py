@@ -11,6 +11,11 @@ the good rows). Duplicates — the same id or question twice in the file, two ro
 matching one item, or an id or question the shop already has — are errors unless
 ``on_duplicate`` says ``skip`` or ``update``. An update changes only the fields
 whose column the file has (a CSV/XLSX header column, a JSON key).
+
+A CSV cell that a spreadsheet would run as a formula (it starts with = + - @, a
+tab or a carriage return) is exported behind a ``'``, as OWASP advises against
+CSV injection, and import takes that ``'`` off again. XLSX cells are written as
+text, which no spreadsheet runs; JSON Lines needs no escaping.
 """
 
 import csv
@@ -35,10 +40,20 @@ DUPLICATE_POLICIES = ("error", "skip", "update")
 # C0 controls but tab, line feed and carriage return: XLSX cannot hold them (openpyxl's
 # ILLEGAL_CHARACTERS_RE) and PostgreSQL text columns refuse NUL.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Excel keeps at most this many characters in a cell; openpyxl cuts longer text silently.
+XLSX_CELL_LIMIT = 32_767
+# A cell exported behind a "'" and an imported cell that loses it. The "'*" makes it a
+# round trip: a text that itself starts with "'" and a formula character gets one more.
+_CSV_NEEDS_QUOTE = re.compile(r"'*[=+\-@\t\r]")
+_CSV_QUOTED = re.compile(r"'+[=+\-@\t\r]")
 
 
 class KnowledgeImportError(KnowledgeError):
     code = "import_invalid"
+
+
+class KnowledgeExportError(KnowledgeError):
+    code = "export_invalid"
 
 
 @dataclass
@@ -109,6 +124,10 @@ def _by_header(header: list[str], values) -> dict:
     return {h: values[n] if n < len(values) else "" for n, h in enumerate(header)}
 
 
+def _csv_unquote(value: str) -> str:
+    return value[1:] if _CSV_QUOTED.match(value) else value
+
+
 def _read_csv(data: bytes) -> list[tuple[int, dict]]:
     reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
     rows, number = [], 0  # number: the last row read; the header is row 1
@@ -120,7 +139,7 @@ def _read_csv(data: bytes) -> list[tuple[int, dict]]:
         number = 1
         for number, values in enumerate(reader, 2):
             if any(v.strip() for v in values):
-                rows.append((number, _by_header(header, values)))
+                rows.append((number, _by_header(header, (_csv_unquote(v) for v in values))))
     except csv.Error as exc:
         row = number + 1  # the row being read when it failed
         if "field larger than field limit" in str(exc):
@@ -335,25 +354,85 @@ def knowledge_import(
 
 # --------------------------------------------------------------------------- exporting
 
+def _export_row(item) -> dict:
+    return {
+        "id": item.external_id or str(item.pk),
+        "question": item.question,
+        "answer": item.answer,
+        "category": item.category,
+        "keywords": list(item.keywords or []),
+        "similar_questions": item.similar_texts(),
+        "active": item.is_active,
+    }
+
+
 def export_rows(items) -> list[dict]:
     """Items as export rows; ``id`` is the item's external id, or its primary key when it has none."""
-    rows = []
-    for item in items.prefetch_related("similar_questions").order_by("pk"):
-        rows.append({
-            "id": item.external_id or str(item.pk),
-            "question": item.question,
-            "answer": item.answer,
-            "category": item.category,
-            "keywords": list(item.keywords or []),
-            "similar_questions": item.similar_texts(),
-            "active": item.is_active,
-        })
-    return rows
+    return [_export_row(item) for item in items.prefetch_related("similar_questions").order_by("pk")]
+
+
+def _csv_quote(value: str) -> str:
+    return "'" + value if _CSV_NEEDS_QUOTE.match(value) else value
+
+
+def _shown(text: str) -> str:
+    """A text for a message: control characters spelled out, cut to 60 characters."""
+    text = CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _xlsx_problems(item, cells: list[str]) -> list[dict]:
+    """What keeps ``item``'s cells out of a workbook: ``[{"item", "field", "message"}]``."""
+    known_as = f"id {_shown(item.external_id)}, " if item.external_id else ""
+    name = f"item {item.pk} ({known_as}question {_shown(item.question)})"
+    problems = []
+    for column, value in zip(COLUMNS, cells, strict=True):
+        match = CONTROL_CHARACTERS.search(value)
+        if match:
+            reason = f"contains the control character U+{ord(match.group()):04X}, which XLSX cannot hold"
+        elif len(value) > XLSX_CELL_LIMIT:
+            reason = f"is {len(value):,} characters long, more than the {XLSX_CELL_LIMIT:,} an XLSX cell holds"
+        else:
+            continue
+        problems.append({"item": item.pk, "field": column, "message": f"{name}: its {column} {reason}"})
+    return problems
+
+
+def _xlsx(items: list, lines: list[list[str]]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    problems = [p for item, cells in zip(items, lines, strict=True) for p in _xlsx_problems(item, cells)]
+    if problems:
+        more = f" ({len(problems) - 1} more problem(s) besides)" if len(problems) > 1 else ""
+        raise KnowledgeExportError(
+            f"Cannot export as XLSX: {problems[0]['message']}{more}. Edit the item, or export as CSV or JSON Lines.",
+            detail=problems,
+        )
+
+    def text_cell(value):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # text, also when it starts with "=" (openpyxl would make it a formula)
+        return cell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("knowledge")
+    sheet.append(list(COLUMNS))
+    for cells in lines:
+        sheet.append([text_cell(value) for value in cells])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def knowledge_export(*, items, fmt: str) -> bytes:
-    """Serialise ``items`` (a queryset) as ``fmt``; import of the result gives the same items back."""
-    rows = export_rows(items)
+    """Serialise ``items`` (a queryset) as ``fmt``; import of the result gives the same items back.
+
+    Raises ``KnowledgeExportError`` (``detail``: each item and field) when an item's text
+    cannot go into an XLSX cell: a control character, or more than 32,767 characters.
+    """
+    items = list(items.prefetch_related("similar_questions").order_by("pk"))
+    rows = [_export_row(item) for item in items]
     if fmt == "jsonl":
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
@@ -365,16 +444,7 @@ def knowledge_export(*, items, fmt: str) -> bytes:
         out = io.StringIO(newline="")
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
-        writer.writerows(flat(r) for r in rows)
+        writer.writerows([_csv_quote(cell) for cell in flat(r)] for r in rows)
         # A BOM so Excel opens the Chinese text as UTF-8.
         return ("\ufeff" + out.getvalue()).encode("utf-8")
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("knowledge")
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append(flat(row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return _xlsx(items, [flat(r) for r in rows])

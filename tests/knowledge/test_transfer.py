@@ -8,9 +8,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from knowledge import services
+from knowledge.exceptions import KnowledgeError
 from knowledge.models import KnowledgeItem
 from knowledge.transfer import KnowledgeImportError, knowledge_export, knowledge_import
 
@@ -154,12 +155,21 @@ def test_the_same_question_in_another_shop_is_not_a_duplicate(world):
     assert do_import(world.other_shop, GOOD_CSV).created == 3
 
 
+# Texts a spreadsheet would take for formulas, and one that already looks escaped.
+FORMULA_LIKE = {"question": "=1+1 是多少？", "answer": '=HYPERLINK("http://evil.example","点我领券")',
+                "category": "'=不是公式", "keywords": ["+加急", "@店长", "-甜"], "similar_questions": ["-能便宜点吗"],
+                "external_id": "@c9"}
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
 def test_export_then_import_round_trips_exactly(world, fmt):
     do_import(world.shop, GOOD_CSV)
+    services.knowledge_item_create(actor=None, shop=world.shop, **FORMULA_LIKE)
+    services.knowledge_item_create(actor=None, shop=world.shop, question="满减能叠加吗？", answer="=满200减30，可叠加",
+                                   external_id="+c10")
     exported = knowledge_export(items=KnowledgeItem.objects.filter(shop=world.shop), fmt=fmt)
     report = do_import(world.other_shop, exported, fmt=fmt)
-    assert report.created == 3
+    assert report.created == 5
     again = knowledge_export(items=KnowledgeItem.objects.filter(shop=world.other_shop), fmt=fmt)
     if fmt == "xlsx":
         from knowledge.transfer import read_rows
@@ -171,6 +181,43 @@ def test_export_then_import_round_trips_exactly(world, fmt):
     mine = list(KnowledgeItem.objects.filter(shop=world.shop).order_by("external_id").values_list(*fields))
     theirs = list(KnowledgeItem.objects.filter(shop=world.other_shop).order_by("external_id").values_list(*fields))
     assert mine == theirs
+    similar = [i.similar_texts() for i in KnowledgeItem.objects.filter(shop=world.other_shop).order_by("external_id")]
+    assert similar == [i.similar_texts() for i in KnowledgeItem.objects.filter(shop=world.shop).order_by("external_id")]
+
+
+def test_csv_export_starts_no_cell_with_a_formula_character(world):
+    services.knowledge_item_create(actor=None, shop=world.shop, **FORMULA_LIKE)
+    exported = knowledge_export(items=KnowledgeItem.objects.filter(shop=world.shop), fmt="csv").decode("utf-8-sig")
+    header, row = list(csv.reader(io.StringIO(exported, newline="")))
+    assert not [cell for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert dict(zip(header, row, strict=True)) == {
+        "id": "'@c9", "question": "'=1+1 是多少？", "answer": '\'=HYPERLINK("http://evil.example","点我领券")',
+        "category": "''=不是公式", "keywords": "'+加急|@店长|-甜", "similar_questions": "'-能便宜点吗",
+        "active": "true",
+    }
+
+
+def test_xlsx_export_writes_text_that_looks_like_a_formula_as_text(world):
+    services.knowledge_item_create(actor=None, shop=world.shop, question="满减能叠加吗？", answer="=满200减30，可叠加")
+    exported = knowledge_export(items=KnowledgeItem.objects.filter(shop=world.shop), fmt="xlsx")
+    answer = load_workbook(io.BytesIO(exported)).worksheets[0]["C2"]
+    assert (answer.value, answer.data_type) == ("=满200减30，可叠加", "s")
+
+
+@pytest.mark.parametrize(("field", "text"), [("answer", "冷藏\x0b两天。"), ("category", "保\x00存"),
+                                             ("answer", "长" * 32_768)])
+def test_xlsx_export_names_the_item_and_field_xlsx_cannot_hold(world, tmp_path, field, text):
+    item = cake_item(world.shop)
+    KnowledgeItem.objects.filter(pk=item.pk).update(**{field: text})  # stored before such text was refused
+    with pytest.raises(KnowledgeError) as info:
+        knowledge_export(items=KnowledgeItem.objects.filter(shop=world.shop), fmt="xlsx")
+    assert info.value.code == "export_invalid"
+    assert f"item {item.pk} (id c1, question 蛋糕能保存几天？)" in info.value.message
+    assert f"its {field} " in info.value.message
+    err = StringIO()
+    with pytest.raises(CommandError, match=f"item {item.pk} "):
+        call_command("kb_export", str(tmp_path / "out.xlsx"), "--shop", world.shop.name, stderr=err)
+    assert not (tmp_path / "out.xlsx").exists()
 
 
 def test_xlsx_rows_are_numbered_as_in_the_spreadsheet(world):
@@ -220,6 +267,12 @@ def test_a_csv_cell_too_long_to_read_is_reported_with_its_row(world, tmp_path):
                                                 {"shop": world.shop.pk, "file": upload, "on_duplicate": "error"})
     assert response.status_code == 200 and [e["row"] for e in response.context["errors"]] == [3]
     assert not KnowledgeItem.objects.exists()
+
+
+def test_kb_export_to_a_path_that_cannot_be_written_is_a_command_error(world, tmp_path):
+    target = tmp_path / "nope" / "o.csv"
+    with pytest.raises(CommandError, match=f"Cannot write {target}: No such file or directory"):
+        call_command("kb_export", str(target), "--shop", world.shop.name)
 
 
 def test_a_file_without_the_required_columns_is_refused(world):

@@ -26,12 +26,17 @@ class Command(BaseCommand):
                 options["format"] or "jsonl")
             data = knowledge_export(items=items, fmt=fmt)
         except KnowledgeError as exc:
+            for problem in exc.detail or []:
+                self.stderr.write(problem["message"])
             raise CommandError(exc.message) from exc
         if options["file"] == "-":
             if fmt == "xlsx":
                 raise CommandError("Write XLSX to a file, not to stdout.")
             self.stdout.write(data.decode("utf-8").lstrip("\ufeff"), ending="")
             return
-        with open(options["file"], "wb") as fh:
-            fh.write(data)
+        try:
+            with open(options["file"], "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise CommandError(f"Cannot write {options['file']}: {exc.strerror or exc}.") from exc
         self.stdout.write(f"{items.count()} items written to {options['file']}")
