@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from customer_service.models import Shop
-from kefu.admin import ScopedModelAdmin
+from kefu.admin import ScopedModelAdmin, checks_own_permissions
 
 from . import selectors, services
 from .exceptions import ConfigError
@@ -354,6 +354,7 @@ class ConfigHistoryAdmin(ScopedModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @checks_own_permissions
     @admin.action(description=_("Roll its config back to this version"))
     def rollback_to_version(self, request, queryset):
         rows = list(queryset[:2])
@@ -443,6 +444,7 @@ class SystemConfigHistoryAdmin(ScopedModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @checks_own_permissions
     @admin.action(description=_("Roll the system config back to this version"))
     def rollback_to_version(self, request, queryset):
         rows = list(queryset.select_related("system_config")[:2])

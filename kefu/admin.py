@@ -19,6 +19,13 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
         return [(obj.pk, str(obj)) for obj in related]
 
 
+def checks_own_permissions(action):
+    """Mark an admin action that reads the selected rows and checks what it changes itself
+    (e.g. a history row's rollback changes the config): it gets every selected visible row."""
+    action.checks_own_permissions = True
+    return action
+
+
 class ScopedModelAdmin(admin.ModelAdmin):
     """An admin whose rows come from ``model.objects.for_user(user)``.
 
@@ -53,7 +60,8 @@ class ScopedModelAdmin(admin.ModelAdmin):
         return manager.all().manageable_by(request.user)
 
     def get_actions(self, request):
-        return {name: (self._on_manageable_rows(func), name, description)
+        return {name: (func if getattr(func, "checks_own_permissions", False) else self._on_manageable_rows(func),
+                       name, description)
                 for name, (func, name, description) in super().get_actions(request).items()}
 
     def _on_manageable_rows(self, action):

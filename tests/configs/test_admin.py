@@ -210,3 +210,15 @@ def test_shop_settings_link_opens_or_creates_the_shops_settings(world, shop_sett
     assert signed_in(world.outsider).get(url).status_code in (302, 404)
     html = signed_in(world.shop_admin).get(change_url(config)).content.decode()
     assert "auto_send_threshold" in html and "data-django-jsonform" in html
+
+
+def test_system_config_history_admin_rolls_back(world):
+    from configs.models import SystemConfigHistory
+
+    config = services.system_config_create(actor=world.superadmin, key="batch", value_type="int", value=3)
+    services.system_config_update(config=config, actor=world.superadmin, value=8)
+    first = SystemConfigHistory.objects.get(system_config=config, version=1)
+    response = signed_in(world.superadmin).post(reverse("admin:configs_systemconfighistory_changelist"),
+                                                {"action": "rollback_to_version", "_selected_action": [first.pk]})
+    assert response.status_code == 302
+    assert selectors.system_config_value("batch") == 3
