@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 # C0 controls other than tab, line feed and carriage return: invisible, refused by
-# Excel files (XLSX) and, for NUL, by PostgreSQL text columns.
+# Excel files (XLSX) and, for NUL, by PostgreSQL text columns. Imports check cells with it too.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 

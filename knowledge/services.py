@@ -137,12 +137,14 @@ def clean_similar_questions(values, *, question: str) -> list[str]:
 
 
 @transaction.atomic
-def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None, **fields) -> KnowledgeItem:
+def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None, reindex: bool = True,
+                          **fields) -> KnowledgeItem:
     """Change some of ``question, answer, category, keywords, is_active, external_id`` and,
     when given, replace the similar questions. Moving an item to another shop is allowed
     (``shop=``) and bumps both scopes.
 
-    Raises ``KnowledgeError``. Side effects as ``knowledge_item_create``.
+    Raises ``KnowledgeError``. Side effects as ``knowledge_item_create`` (``reindex=False``:
+    the caller queues the vectors of many items at once).
     """
     unknown = set(fields) - set(ITEM_FIELDS) - {"shop"}
     if unknown:
@@ -163,7 +165,8 @@ def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None,
     index_stamp_bump(shop_id=item.shop_id)
     if old_shop_id != item.shop_id:
         index_stamp_bump(shop_id=old_shop_id)
-    _enqueue_reindex([item.pk])
+    if reindex:
+        _enqueue_reindex([item.pk])
     return item
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from django.db import transaction
 
+from kefu.validators import CONTROL_CHARACTERS
+
 from .exceptions import KnowledgeError
 from .models import KnowledgeItem
 
@@ -37,9 +39,6 @@ TRUE = {"1", "true", "yes", "y", "是", "启用", "on"}
 FALSE = {"0", "false", "no", "n", "否", "停用", "off"}
 LIMITS = {"id": 100, "question": 500, "category": 100}
 DUPLICATE_POLICIES = ("error", "skip", "update")
-# C0 controls but tab, line feed and carriage return: XLSX cannot hold them (openpyxl's
-# ILLEGAL_CHARACTERS_RE) and PostgreSQL text columns refuse NUL.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Excel keeps at most this many characters in a cell; openpyxl cuts longer text silently.
 XLSX_CELL_LIMIT = 32_767
 # A cell exported behind a "'" and an imported cell that loses it. The "'*" makes it a
@@ -341,7 +340,8 @@ def knowledge_import(
                 report.created += 1
             else:
                 similar = fields.pop("similar_questions", None)  # None: keep them
-                item = knowledge_item_update(item=target, actor=actor, similar_questions=similar, **fields)
+                item = knowledge_item_update(item=target, actor=actor, similar_questions=similar, reindex=False,
+                                             **fields)
                 report.updated += 1
             report.item_ids.append(item.pk)
             if progress:

@@ -109,6 +109,14 @@ def test_duplicates_of_existing_items_are_errors_or_skipped_or_updated(world):
     assert KnowledgeItem.objects.count() == 3
 
 
+def test_an_import_queues_one_vector_build_for_all_its_items(world, django_capture_on_commit_callbacks):
+    do_import(world.shop, GOOD_CSV)
+    changed = GOOD_CSV.replace("冷藏两天。", "冷藏三天。")
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert do_import(world.shop, changed, on_duplicate="update").updated == 3
+    assert len(callbacks) == 1
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
 def test_an_update_changes_only_the_columns_the_file_has(world, fmt):
     item = cake_item(world.shop)
