@@ -4,6 +4,7 @@ import hashlib
 import uuid
 
 import numpy as np
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,9 @@ from kefu.models import AllObjectsManager, AuditedModel, SoftDeleteManager, Soft
 from kefu.validators import validate_no_control_characters
 
 from .choices import PhrasingKind
+
+# An FAQ answer is a chat message; longer text is a mistake (and beyond what an Excel cell holds).
+ANSWER_MAX_LENGTH = 20_000
 
 
 def text_hash(text: str) -> str:
@@ -47,7 +51,8 @@ class KnowledgeItem(AuditedModel, SoftDeleteModel):
         help_text=_("Empty: shared by every shop."),
     )
     question = models.CharField(_("question"), max_length=500, validators=[validate_no_control_characters])
-    answer = models.TextField(_("answer"), validators=[validate_no_control_characters])
+    answer = models.TextField(_("answer"), validators=[MaxLengthValidator(ANSWER_MAX_LENGTH),
+                                                       validate_no_control_characters])
     category = models.CharField(_("category"), max_length=100, blank=True, validators=[validate_no_control_characters])
     keywords = models.JSONField(_("keywords"), default=list, blank=True)
     external_id = models.CharField(

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from customer_service.models import Shop
 
-from ..models import KnowledgeItem
+from ..models import ANSWER_MAX_LENGTH, KnowledgeItem
 
 
 class KnowledgeItemSerializer(serializers.ModelSerializer):
@@ -23,7 +23,7 @@ class KnowledgeItemSerializer(serializers.ModelSerializer):
 class KnowledgeItemInputSerializer(serializers.Serializer):
     shop = serializers.PrimaryKeyRelatedField(queryset=Shop.objects.all(), allow_null=True, required=False)
     question = serializers.CharField(max_length=500)
-    answer = serializers.CharField(max_length=20000)
+    answer = serializers.CharField(max_length=ANSWER_MAX_LENGTH)
     category = serializers.CharField(max_length=100, required=False, allow_blank=True)
     keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=100)
     similar_questions = serializers.ListField(child=serializers.CharField(max_length=500), required=False,

@@ -206,3 +206,11 @@ def test_two_first_edits_of_a_scope_at_once_both_change_its_stamp(world):
     for thread in threads:
         thread.join(30)
     assert tokens["first"] and stamp_token(f"shop:{world.shop.pk}") != tokens["first"]
+
+
+def test_an_answer_longer_than_a_chat_message_is_refused(world):
+    from knowledge.models import ANSWER_MAX_LENGTH
+
+    with pytest.raises(KnowledgeError) as info:
+        services.knowledge_item_update(item=make(world), actor=world.superadmin, answer="长" * (ANSWER_MAX_LENGTH + 1))
+    assert "answer" in info.value.detail
