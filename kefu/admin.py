@@ -49,9 +49,14 @@ class ScopedModelAdmin(admin.ModelAdmin):
         return scoped
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Offered (and accepted): the rows the person may put things into, e.g. shops they
+        # administer; reference rows such as providers offer everything they may read.
         related = db_field.related_model._default_manager.all()
-        if "queryset" not in kwargs and hasattr(related, "manageable_by") and db_field.name not in self.raw_id_fields:
-            kwargs["queryset"] = related.manageable_by(request.user)
+        if "queryset" not in kwargs and db_field.name not in self.raw_id_fields:
+            if hasattr(related, "assignable_by"):
+                kwargs["queryset"] = related.assignable_by(request.user)
+            elif hasattr(related, "manageable_by"):
+                kwargs["queryset"] = related.manageable_by(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def manageable_queryset(self, request):

@@ -19,3 +19,7 @@ class CatalogueQuerySet(models.QuerySet):
 
     def manageable_by(self, user):
         return self if is_superadmin(user) else self.none()
+
+    def assignable_by(self, user):
+        """Rows the person may point their own rows at (a config's provider, a config's template)."""
+        return self.for_user(user)
