@@ -213,9 +213,17 @@ class SpendCounterAdmin(SuperadminOnlyAdminMixin, ReadOnlyAdminMixin, ScopedMode
 
 @admin.register(ShopModelChoice)
 class ShopModelChoiceAdmin(ScopedModelAdmin):
+    """The config field is a list of what the person may assign (system-wide configs and their own key),
+    the shop field of the shops they administer; both are checked again on save (the service)."""
+
     list_display = ["shop", "capability", "config"]
     list_select_related = ["shop", "config"]
-    raw_id_fields = ["config"]
 
     def has_add_permission(self, request):
-        return self.has_change_permission(request)
+        # Administering a shop is enough: its first choice has no row to "change" yet.
+        from customer_service.models import Shop
+
+        return self._is_member(request) and Shop.objects.manageable_by(request.user).exists()
+
+    def save_model(self, request, obj, form, change):
+        services.shop_model_choice_save(actor=request.user, choice=obj)

@@ -30,9 +30,6 @@ from .choices import (
 MONEY = {"max_digits": 16, "decimal_places": 6}
 
 
-
-
-
 class Provider(TimestampedModel):
     """An AI vendor (or any OpenAI-compatible endpoint) that configs call."""
 
@@ -93,6 +90,13 @@ class ModelConfigQuerySet(models.QuerySet):
         if user.is_superadmin:
             return self
         return self.filter(owner=user)
+
+    def assignable_by(self, user):
+        """Configs the person may point a shop at: system-wide ones and their own key, never another's key
+        (superadmins included: the router would ignore another person's key for everyone but its owner)."""
+        if not is_signed_in(user):
+            return self.none()
+        return self.filter(Q(owner__isnull=True) | Q(owner=user))
 
     def usable(self):
         return self.filter(is_active=True, provider__enabled=True)

@@ -19,6 +19,9 @@ def config_candidates(*, capability: str, user=None, shop=None, config=None, sna
     """Configs to try, in order, each once: the one asked for (or the shop's choice), the user's own keys,
     system defaults, then the other system configs by priority. Inactive configs and disabled providers
     are never returned. Read from the routing snapshot (billing.routing), not the database.
+
+    Another person's key is never used: a config asked for, or chosen by the shop, that belongs to
+    someone other than ``user`` is ignored (the usual order applies).
     """
     from . import routing
 
@@ -33,7 +36,7 @@ def config_candidates(*, capability: str, user=None, shop=None, config=None, sna
     rest = [c for c in usable if c.owner_id is None or (user_id is not None and c.owner_id == user_id)]
     # the user's own first, then defaults, then priority (stable on id)
     rest.sort(key=lambda c: (c.owner_id is None, not c.is_default, c.priority, c.pk))
-    first = [c for c in usable if c.pk == first_id]
+    first = [c for c in usable if c.pk == first_id and (c.owner_id is None or c.owner_id == user_id)]
     seen, ordered = set(), []
     for candidate in first + rest:
         if candidate.pk not in seen:

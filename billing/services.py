@@ -18,7 +18,7 @@ from kefu.logging import redact
 from . import seeds
 from .choices import BudgetScope, Capability, ModelType, PricingType
 from .exceptions import BillingError
-from .models import AIModel, Budget, ModelConfig, ModelPricing, Provider, RequestLog
+from .models import AIModel, Budget, ModelConfig, ModelPricing, Provider, RequestLog, ShopModelChoice
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,29 @@ def model_config_test(*, config: ModelConfig) -> tuple[bool, str]:
     )
     config.refresh_from_db(fields=["last_tested_at", "last_test_ok", "last_test_message"])
     return ok, message
+
+
+# Shop choices ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def shop_model_choice_save(*, actor, choice: ShopModelChoice) -> ShopModelChoice:
+    """Validate and save a shop's choice of config for a capability.
+
+    Raises BillingError (403) unless ``actor`` administers the shop and the config is system-wide
+    or ``actor``'s own key (ModelConfig.objects.assignable_by): nobody points a shop at another
+    person's key.
+    """
+    from customer_service.models import Shop
+
+    if not Shop.objects.manageable_by(actor).filter(pk=choice.shop_id).exists():
+        raise BillingError(_("You do not administer this shop."), code="permission_denied", status_code=403)
+    if not ModelConfig.objects.assignable_by(actor).filter(pk=choice.config_id).exists():
+        raise BillingError(_("A shop can use a system-wide config or your own key, not another person's key."),
+                           code="config_not_assignable", status_code=403)
+    choice.full_clean()
+    choice.save()
+    return choice
 
 
 # Budgets -----------------------------------------------------------------------------------

@@ -239,7 +239,9 @@ def test_user_own_config_and_shop_choice_come_first(llm_config, fake_llm, world)
     assert router.chat(HELLO, user=world.agent).config == own
     assert router.chat(HELLO, user=world.agent, shop=world.shop).config == chosen
     assert router.chat(HELLO, user=world.shop_admin).config.model_code == "gpt-system"
-    assert router.chat(HELLO, user=world.shop_admin, config=own).config == own
+    assert router.chat(HELLO, user=world.agent, config=own).config == own
+    # another person's key is never used, even when asked for by id
+    assert router.chat(HELLO, user=world.shop_admin, config=own).config.model_code == "gpt-system"
 
 
 def test_embed_returns_vectors_and_meters_input_tokens(llm_config, fake_llm, world):
