@@ -124,7 +124,17 @@ class ModelConfigAdmin(ScopedModelAdmin):
     def breaker_state(self, obj):
         return breaker.state(obj.pk)
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superadmin:
+            # Whose key a config holds decides who may use it: emptying the owner would turn a
+            # private key into a system-wide config. Only superadmins change it (the service checks too).
+            readonly.append("owner")
+        return readonly
+
     def save_model(self, request, obj, form, change):
+        if not change and not request.user.is_superadmin:
+            obj.owner = request.user
         services.model_config_save(
             actor=request.user, config=obj, api_key=form.cleaned_data.get("new_api_key") or None,
             extra_headers=form.cleaned_data.get("new_extra_headers"),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.logging import redact
+from kefu.scoping import is_superadmin
 
 from . import seeds
 from .choices import BudgetScope, Capability, ModelType, PricingType
@@ -79,6 +80,23 @@ def _config_link_model(config: ModelConfig) -> None:
         config.model = ai_model_ensure(provider=config.provider, code=config.model_code, model_type=model_type)
 
 
+def _check_owner(*, actor, config: ModelConfig) -> None:
+    """Only superadmins (and commands, ``actor`` None) choose whose key a config holds; anyone else
+    saves their own configs only.
+
+    Raises BillingError (403, ``owner_fixed``) when a non-superadmin would create a config for
+    someone else, or change a config that is not theirs or its owner (say, to none: system-wide).
+    """
+    if actor is None or is_superadmin(actor):
+        return
+    stored = actor.pk
+    if config.pk:
+        stored = ModelConfig.objects.filter(pk=config.pk).values_list("owner_id", flat=True).first()
+    if config.owner_id != actor.pk or stored != actor.pk:
+        raise BillingError(_("Only a superadmin can change whose key a config holds."), code="owner_fixed",
+                           status_code=403)
+
+
 @transaction.atomic
 def model_config_create(*, actor, provider: Provider, name: str, model_code: str, **fields) -> ModelConfig:
     """Create a config; its catalogue model is found or created from ``model_code``.
@@ -89,6 +107,7 @@ def model_config_create(*, actor, provider: Provider, name: str, model_code: str
 
     fields.setdefault("timeout_seconds", conf.default_timeout_seconds())
     config = ModelConfig(provider=provider, name=name, model_code=model_code, **fields)
+    _check_owner(actor=actor, config=config)
     _config_link_model(config)
     config.stamp(actor)
     config.full_clean()
@@ -103,6 +122,7 @@ def model_config_update(*, actor, config: ModelConfig, **fields) -> ModelConfig:
         fields.pop("api_key", None)
     for name, value in fields.items():
         setattr(config, name, value)
+    _check_owner(actor=actor, config=config)
     _config_link_model(config)
     config.stamp(actor)
     config.full_clean()
@@ -119,6 +139,7 @@ def model_config_save(*, actor, config: ModelConfig, api_key: str | None = None,
         config.api_key = api_key
     if extra_headers is not None:
         config.extra_headers = extra_headers
+    _check_owner(actor=actor, config=config)
     _config_link_model(config)
     config.stamp(actor)
     config.full_clean()
