@@ -81,4 +81,5 @@ class ErrorCode(models.TextChoices):
     BAD_REQUEST = "bad_request", _("Request refused (4xx)")
     BAD_RESPONSE = "bad_response", _("Malformed answer")
     NO_KEY = "no_key", _("No API key set")
+    BAD_CONFIG = "bad_config", _("Config cannot be sent (key or header)")
     ERROR = "error", _("Other error")

@@ -26,6 +26,7 @@ from .choices import (
     UsageStatus,
     UsageType,
 )
+from .validators import validate_api_key, validate_extra_headers
 
 MONEY = {"max_digits": 16, "decimal_places": 6}
 
@@ -170,11 +171,14 @@ class ModelConfig(AuditedModel):
     def clean(self):
         if self.timeout_seconds is not None and self.timeout_seconds <= 0:
             raise ValidationError({"timeout_seconds": _("Must be above zero.")})
-        if self.extra_headers is not None and not (
-            isinstance(self.extra_headers, dict)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in self.extra_headers.items())
-        ):
-            raise ValidationError({"extra_headers": _("An object of header name → text value.")})
+        try:
+            validate_extra_headers(self.extra_headers)
+        except ValidationError as exc:
+            raise ValidationError({"extra_headers": exc.error_list}) from None
+        try:
+            validate_api_key(self.api_key)
+        except ValidationError as exc:
+            raise ValidationError({"api_key": exc.error_list}) from None
         if self.temperature is not None and not 0 <= self.temperature <= 2:
             raise ValidationError({"temperature": _("Between 0 and 2.")})
         if self.is_active and not self.api_key:

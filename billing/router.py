@@ -35,12 +35,13 @@ from .choices import Capability, ErrorCode, UsageStatus, UsageType
 from .exceptions import AllProvidersFailed, BillingError, NoProviderConfigured, ProviderError
 from .models import AIModel, ModelConfig, RequestLog, UsageRecord
 from .providers import client_for
+from .providers.base import local_error
 
 logger = logging.getLogger(__name__)
 
 ROLES = {"system", "user", "assistant"}
 # Failures that say nothing about the provider's health do not count towards its breaker.
-NOT_COUNTED = {ErrorCode.BAD_REQUEST, ErrorCode.NO_KEY}
+NOT_COUNTED = {ErrorCode.BAD_REQUEST, ErrorCode.NO_KEY, ErrorCode.BAD_CONFIG}
 PROBE_MAX_TOKENS = 8  # a connection test asks for a few tokens only
 OPENS_AT_ONCE = {ErrorCode.QUOTA_EXHAUSTED, ErrorCode.AUTHENTICATION}
 
@@ -179,8 +180,10 @@ def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref
     except ProviderError as exc:
         error = exc
     except Exception as exc:  # a client bug must fail over too, not lose the message
-        logger.exception("billing: unexpected error from config %s", config.pk)
-        error = ProviderError(ErrorCode.ERROR, f"{type(exc).__name__}: {exc}")
+        error = local_error(exc)
+        if error is None:
+            logger.exception("billing: unexpected error from config %s", config.pk)
+            error = ProviderError(ErrorCode.ERROR, f"{type(exc).__name__}: {exc}")
     latency_ms = int((time.perf_counter() - started) * 1000)
     input_tokens = getattr(result, "input_tokens", 0) if result else 0
     output_tokens = getattr(result, "output_tokens", 0) if result else 0

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from .. import breaker
 from ..models import AIModel, Budget, ModelConfig, ModelPricing, Provider, UsageRecord
 from ..selectors import GROUPS
+from ..validators import validate_api_key, validate_extra_headers
 
 
 class ProviderSerializer(serializers.ModelSerializer):
@@ -38,9 +39,9 @@ class ModelConfigSerializer(serializers.ModelSerializer):
     """The key and extra headers are write-only; reads show the masked key and the header names."""
 
     api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500,
-                                    style={"input_type": "password"})
+                                    style={"input_type": "password"}, validators=[validate_api_key])
     extra_headers = serializers.DictField(child=serializers.CharField(max_length=500), write_only=True,
-                                          required=False, allow_null=True)
+                                          required=False, allow_null=True, validators=[validate_extra_headers])
     api_key_masked = serializers.CharField(read_only=True)
     has_api_key = serializers.SerializerMethodField()
     extra_header_names = serializers.SerializerMethodField()

@@ -7,10 +7,13 @@ import anthropic
 from .. import conf
 from ..choices import ErrorCode
 from ..exceptions import ProviderError
-from .base import ChatResult, ProviderClient, classify_status
+from .base import ChatResult, ProviderClient, classify_status, local_error
 
 
 def _error_from(exc: Exception) -> ProviderError:
+    local = local_error(exc)
+    if local is not None:
+        return local
     if isinstance(exc, anthropic.APITimeoutError):
         return ProviderError(ErrorCode.TIMEOUT, "the provider did not answer in time")
     if isinstance(exc, anthropic.APIConnectionError):

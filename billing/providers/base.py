@@ -7,8 +7,11 @@ import json
 import threading
 from dataclasses import dataclass, field
 
+import httpx2
+
 from ..choices import ErrorCode
 from ..exceptions import ProviderError
+from ..validators import HEADER_VALUE, bad_header
 
 # Bodies that mean "the account is out of money or quota", whatever the HTTP status:
 # OpenAI insufficient_quota (429), DeepSeek "Insufficient Balance" (402), DashScope
@@ -65,6 +68,33 @@ def classify_status(status: int | None, body: object) -> str:
     return ErrorCode.ERROR
 
 
+# Fixed texts: the exceptions behind them quote the header ("Illegal header value b'<secret>'").
+BAD_KEY_TEXT = "the API key holds characters HTTP headers cannot carry (line break, control or non-ASCII); set it again"
+BAD_HEADER_TEXT = ("extra header %s holds characters HTTP headers cannot carry (line break, control or non-ASCII); "
+                   "fix the config")
+UNSENDABLE_TEXT = ("the request could not be built: the API key or an extra header holds characters HTTP headers "
+                   "cannot carry")
+
+
+def local_error(exc: BaseException) -> ProviderError | None:
+    """A ProviderError (``bad_config``, fixed text) when ``exc`` says the request could not be built here,
+    e.g. httpx refusing a header value; None for everything else. Never carries the exception's text."""
+    causes = [exc, exc.__cause__, exc.__context__]
+    if any(isinstance(c, httpx2.LocalProtocolError | UnicodeEncodeError) for c in causes):
+        return ProviderError(ErrorCode.BAD_CONFIG, UNSENDABLE_TEXT)
+    return None
+
+
+def check_sendable(config) -> None:
+    """Raise ProviderError (``bad_config``) when the config's key or extra headers cannot travel in HTTP
+    headers (rows saved before ModelConfig.clean refused them). The text names the header, not its value."""
+    if not HEADER_VALUE.match(config.api_key):
+        raise ProviderError(ErrorCode.BAD_CONFIG, BAD_KEY_TEXT)
+    name = bad_header(config.extra_headers)
+    if name is not None:
+        raise ProviderError(ErrorCode.BAD_CONFIG, BAD_HEADER_TEXT % name)
+
+
 class ProviderClient:
     """One configured endpoint. Subclasses implement :meth:`chat` and :meth:`embed` with an official SDK.
 
@@ -85,6 +115,7 @@ class ProviderClient:
     def for_config(cls, config) -> ProviderClient:
         if not config.api_key:
             raise ProviderError(ErrorCode.NO_KEY, "the config has no API key")
+        check_sendable(config)
         headers = config.extra_headers or {}
         fingerprint = (
             cls.__name__,
