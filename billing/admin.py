@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,7 @@ from .models import (
     SpendCounter,
     UsageRecord,
 )
+from .validators import validate_api_key, validate_extra_headers
 
 
 class SuperadminOnlyAdminMixin:
@@ -59,20 +61,39 @@ class AIModelAdmin(ScopedModelAdmin):
     list_select_related = ["provider"]
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value: what was typed is not sent back, not even after an error."""
+
+    def format_value(self, value):
+        return None
+
+
 class ModelConfigForm(forms.ModelForm):
     """The key and extra headers are write-only: the form never shows them; blank keeps what is stored."""
 
+    # The model validates the stored fields; the form shows their errors on the fields typed into.
+    WRITE_ONLY = {"api_key": "new_api_key", "extra_headers": "new_extra_headers"}
+
     new_api_key = forms.CharField(
-        label=_("API key"), required=False, strip=True,
+        label=_("API key"), required=False, strip=True, validators=[validate_api_key],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Write-only. Leave blank to keep the stored key."),
     )
     base_url = forms.URLField(label=_("base URL"), required=False, assume_scheme="https",
                               help_text=_("Empty: the provider's."))
     new_extra_headers = forms.JSONField(
-        label=_("extra headers"), required=False,
+        label=_("extra headers"), required=False, validators=[validate_extra_headers],
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text=_('Write-only JSON object, e.g. {"HTTP-Referer": "https://shop.example"}; blank keeps.'),
     )
+
+    def add_error(self, field, error):
+        if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            error = ValidationError({self.WRITE_ONLY.get(name, name): errors
+                                     for name, errors in error.error_dict.items()})
+        elif field in self.WRITE_ONLY:
+            field = self.WRITE_ONLY[field]
+        super().add_error(field, error)
 
     def clean(self):
         cleaned = super().clean()

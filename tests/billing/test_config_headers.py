@@ -3,6 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
+from django.urls import reverse
 
 from billing import breaker, router
 from billing.exceptions import ProviderError
@@ -87,3 +88,55 @@ def test_the_clients_never_quote_what_httpx_refuses(fake_llm, client_class, head
         client.chat(HI, model="gpt-a", max_tokens=8, temperature=None)
     assert caught.value.code == "bad_config" and "SUPERSECRET" not in caught.value.message
     assert not fake_llm.requests
+
+
+def _admin_form(config, **over):
+    data = {"name": config.name, "provider": config.provider_id, "model_code": config.model_code,
+            "model": config.model_id or "", "owner": "", "capability": config.capability, "base_url": "",
+            "temperature": "", "max_tokens": "", "timeout_seconds": "2", "max_retries": "0", "priority": "100",
+            "is_active": "on", "log_retention_days": "7", "new_api_key": "", "new_extra_headers": ""}
+    return {**data, **over}
+
+
+@pytest.mark.parametrize("typed", ['{"X-A": 1}', '["X-A", "1"]', '"text"', '{"X-A": {"b": "c"}}',
+                                   '{"X-Api-Token": "tok-SUPERSECRET\\r\\nX-B: 1"}',
+                                   '{"X-Api-Token": "tok-SUPERSECRET-值"}'])
+def test_the_admin_form_shows_bad_headers_as_a_form_error(client, world, llm_config, typed):
+    config = llm_config("gpt-a", extra_headers={"X-Kept": "kept"})
+    client.force_login(world.superadmin)
+    url = reverse("admin:billing_modelconfig_change", args=[config.pk])
+
+    response = client.post(url, _admin_form(config, new_extra_headers=typed))
+
+    assert response.status_code == 200
+    assert "new_extra_headers" in response.context["adminform"].form.errors
+    assert "SUPERSECRET" not in response.content.decode()
+    config.refresh_from_db()
+    assert config.extra_headers == {"X-Kept": "kept"}
+
+
+def test_a_redisplayed_admin_form_never_shows_typed_header_values_or_keys(client, world, llm_config):
+    config = llm_config("gpt-a")
+    client.force_login(world.superadmin)
+    url = reverse("admin:billing_modelconfig_change", args=[config.pk])
+
+    response = client.post(url, _admin_form(config, temperature="5", new_api_key="sk-TYPEDSECRET-0000abcd",
+                                            new_extra_headers='{"X-Secret": "tok-SUPERSECRET-123"}'))
+
+    assert response.status_code == 200 and "temperature" in response.context["adminform"].form.errors
+    html = response.content.decode()
+    assert "SUPERSECRET" not in html and "TYPEDSECRET" not in html
+
+
+def test_a_stored_header_the_rule_now_refuses_is_reported_on_the_headers_field(client, world, llm_config):
+    config = llm_config("gpt-a", extra_headers={"X-Old": "tok-SUPERSECRET\n"})  # saved before the rule
+    client.force_login(world.superadmin)
+    url = reverse("admin:billing_modelconfig_change", args=[config.pk])
+
+    refused = client.post(url, _admin_form(config, priority="5"))
+    assert refused.status_code == 200 and "new_extra_headers" in refused.context["adminform"].form.errors
+    assert "SUPERSECRET" not in refused.content.decode()
+    fixed = client.post(url, _admin_form(config, priority="5", new_extra_headers='{"X-Old": "fine"}'))
+    assert fixed.status_code == 302
+    config.refresh_from_db()
+    assert config.extra_headers == {"X-Old": "fine"} and config.priority == 5
