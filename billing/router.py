@@ -87,6 +87,13 @@ def _ensure_model(config: ModelConfig) -> None:
         ModelConfig.objects.filter(pk=config.pk).update(model=config.model)
 
 
+def output_cap(config: ModelConfig) -> int:
+    """The output tokens a chat call to ``config`` may produce: its max tokens, else
+    KEFU_BILLING_DEFAULT_MAX_TOKENS. The same number is reserved against budgets and sent as
+    ``max_tokens``, so a call cannot cost more output than was reserved."""
+    return config.max_tokens or conf.default_max_tokens()
+
+
 def chat(messages, *, capability: str = Capability.TEXT, user=None, shop=None, message=None,
          config=None) -> RouterResult:
     """Send chat ``messages`` to the first candidate that answers. See the module docstring."""
@@ -116,7 +123,7 @@ def _route(kind, payload, *, capability, user, shop, message, config) -> RouterR
     estimated_in = selectors.estimate_input_tokens(payload)
 
     def estimate(candidate):
-        out = 0 if kind == UsageType.EMBEDDING else (candidate.max_tokens or conf.default_max_tokens())
+        out = 0 if kind == UsageType.EMBEDDING else output_cap(candidate)
         return selectors.cost_of(prices.get(candidate.model_id, {}), input_tokens=estimated_in, output_tokens=out)
 
     shop_budget = snapshot.shop_budgets.get(getattr(shop, "pk", None)) if shop is not None else None
@@ -175,7 +182,7 @@ def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref
         if kind == UsageType.EMBEDDING:
             result = client.embed(payload, model=config.model_code)
         else:
-            result = client.chat(payload, model=config.model_code, max_tokens=max_tokens or config.max_tokens,
+            result = client.chat(payload, model=config.model_code, max_tokens=max_tokens or output_cap(config),
                                  temperature=config.temperature)
     except ProviderError as exc:
         error = exc

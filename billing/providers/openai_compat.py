@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import openai
 
+from .. import conf
 from ..choices import ErrorCode
 from ..exceptions import ProviderError
 from .base import ChatResult, EmbedResult, ProviderClient, classify_status, local_error
@@ -42,9 +43,8 @@ class OpenAICompatibleClient(ProviderClient):
         )
 
     def chat(self, messages, *, model, max_tokens, temperature) -> ChatResult:
-        params = {"model": model, "messages": messages}
-        if max_tokens:
-            params["max_tokens"] = max_tokens
+        # Always capped: a budget reservation assumes at most this many output tokens.
+        params = {"model": model, "messages": messages, "max_tokens": max_tokens or conf.default_max_tokens()}
         if temperature is not None:
             params["temperature"] = temperature
         try:

@@ -9,6 +9,7 @@ differently in one test:
 
 Behaviours: ok, slow, 500, 429, 529, quota_openai, quota_deepseek, quota_dashscope,
 quota_moonshot, quota_anthropic, malformed, drop (closes the connection unanswered).
+Like a provider, an answer never has more completion tokens than the request's max_tokens.
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ class FakeLLMServer:
                                                          if status >= 500 else "requests", "code": None}})
                 prompt = options.get("prompt_tokens", 12)
                 completion = options.get("completion_tokens", 5)
+                if body.get("max_tokens"):  # providers stop at the cap the request sets
+                    completion = min(completion, int(body["max_tokens"]))
                 text = options.get("text", "亲，您好！已为您查询。")
                 if self.path.endswith("/embeddings"):
                     inputs = body.get("input")

@@ -116,3 +116,18 @@ def test_a_budget_set_mid_month_counts_what_was_already_spent(llm_config, fake_l
     with pytest.raises(BudgetExceeded):
         router.chat(MESSAGES, user=world.agent, shop=world.shop)  # 0.038 + 0.038 > 0.07
     assert usage_counters(shop=world.shop)["shop_spent_month"] == Decimal("0.038")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("max_tokens", [None, 0])
+def test_a_config_without_max_tokens_sends_the_cap_it_reserved(llm_config, fake_llm, world, settings, max_tokens):
+    settings.KEFU_BILLING_DEFAULT_MAX_TOKENS = 500
+    llm_config("gpt-a", per_1k_in="0", per_1k_out="1", max_tokens=max_tokens)
+    fake_llm.behave("gpt-a", "ok", prompt_tokens=10, completion_tokens=8000)  # would talk on without a cap
+    budget_set(actor=world.superadmin, shop=world.shop, monthly_limit=Decimal("0.6"))
+
+    result = router.chat(MESSAGES, user=world.agent, shop=world.shop)
+
+    assert fake_llm.requests[0]["body"]["max_tokens"] == 500
+    assert result.usage.output_tokens == 500 and result.usage.cost == Decimal("0.5")
+    assert usage_counters(shop=world.shop)["shop_spent_month"] <= Decimal("0.6")
