@@ -90,4 +90,11 @@ def check_worker_queues(timeout: float = 1.5) -> list[CheckResult]:
 
 
 def run_service_checks() -> list[CheckResult]:
-    return [check_database(), check_cache(), check_broker(), *check_worker_queues()]
+    broker = check_broker()
+    if broker.ok:
+        queues = check_worker_queues()
+    else:
+        # Asking workers through a broker that is down only waits out its retries.
+        queues = [CheckResult(name=f"queue:{queue}", ok=False, detail="the broker is down")
+                  for queue in settings.KEFU_HEALTH_QUEUES]
+    return [check_database(), check_cache(), broker, *queues]
