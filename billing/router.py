@@ -23,12 +23,14 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connections
+from django.core.exceptions import ValidationError
+from django.db import connections, transaction
 from django.db import router as db_router
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.logging import redact
+from kefu.validators import validate_no_control_characters
 
 from . import breaker, budgets, conf, routing, selectors
 from .choices import Capability, ErrorCode, UsageStatus, UsageType
@@ -58,6 +60,17 @@ class RouterResult:
     attempts: list[dict] = field(default_factory=list)
 
 
+def _refuse_control_characters(texts, *, code: str) -> None:
+    """Raise BillingError (``code``) naming the first text with a C0 control character other than tab,
+    line feed and carriage return: providers and PostgreSQL text columns (NUL) refuse them."""
+    for index, text in enumerate(texts):
+        try:
+            validate_no_control_characters(text)
+        except ValidationError as exc:
+            raise BillingError(exc.messages[0], code=code,
+                               detail={"index": index, "reason": "control_character"}) from None
+
+
 def _check_messages(messages) -> list[dict]:
     if not isinstance(messages, list | tuple) or not messages:
         raise BillingError(_("messages must be a non-empty list."), code="invalid_messages")
@@ -66,6 +79,7 @@ def _check_messages(messages) -> list[dict]:
             raise BillingError(
                 _("Each message needs a role (system, user, assistant) and text content."), code="invalid_messages"
             )
+    _refuse_control_characters([m["content"] for m in messages], code="invalid_messages")
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
@@ -74,6 +88,7 @@ def _check_texts(texts) -> list[str]:
         texts = [texts]
     if not isinstance(texts, list | tuple) or not texts or not all(isinstance(t, str) for t in texts):
         raise BillingError(_("texts must be a non-empty list of strings."), code="invalid_texts")
+    _refuse_control_characters(texts, code="invalid_texts")
     return list(texts)
 
 
@@ -147,11 +162,15 @@ def _route(kind, payload, *, capability, user, shop, message, config) -> RouterR
                     breaker.release_trial(candidate.pk)
                 continue
             number = sum(1 for a in attempts if "skipped" not in a) + 1
-            record, result = _attempt(kind, payload, candidate, prices.get(candidate.model_id, {}), observed,
-                                      user=user, shop=shop, message_ref=message_ref, request_id=request_id,
-                                      number=number)
-            spent += record.cost
-            budgets.settle(config_hold, actual=record.cost)
+            record = None
+            try:
+                record, result, error = _call(kind, payload, candidate, prices.get(candidate.model_id, {}),
+                                              user=user, shop=shop, message_ref=message_ref,
+                                              request_id=request_id, number=number)
+                spent += record.cost  # paid, whatever happens below
+                _book(record, result, error, payload, candidate, observed)
+            finally:
+                budgets.settle(config_hold, actual=record.cost if record is not None else Decimal(0))
             attempts.append({"config": candidate.pk, "name": candidate.name, "status": record.status,
                              "error": record.error_code, "usage": record.pk})
             if result is not None:
@@ -175,6 +194,17 @@ def _route(kind, payload, *, capability, user, shop, message, config) -> RouterR
 def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref, request_id, number,
              max_tokens=None):
     """Call ``config`` once; write its usage record; update its breaker. Returns (record, result or None)."""
+    record, result, error = _call(kind, payload, config, prices, user=user, shop=shop, message_ref=message_ref,
+                                  request_id=request_id, number=number, max_tokens=max_tokens)
+    _book(record, result, error, payload, config, observed)
+    return record, result
+
+
+def _call(kind, payload, config, prices, *, user, shop, message_ref, request_id, number, max_tokens=None):
+    """Call ``config`` once. Returns (usage record, not yet saved; result or None; ProviderError or None).
+
+    Never raises for a provider's or client's failure: that is the record's error.
+    """
     started = time.perf_counter()
     result, error = None, None
     try:
@@ -206,13 +236,14 @@ def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref
         error_code=error.code if error else "",
         error_text=redact(error.message)[:1000] if error else "",
     )
+    return record, result, error
+
+
+def _book(record: UsageRecord, result, error, payload, config: ModelConfig, observed: str) -> None:
+    """Write the usage record, the request log if the config keeps one, and update the config's breaker."""
     _insert(record)
     if config.log_requests:
-        RequestLog.objects.create(
-            usage=record,
-            prompt=redact(json.dumps(payload, ensure_ascii=False)),
-            response=redact(getattr(result, "text", "") or (f"[{len(result.vectors)} vectors]" if result else "")),
-        )
+        _log_request(record, payload, result)
     if error is None:
         breaker.record_success(config.pk, observed)
     elif error.code not in NOT_COUNTED:
@@ -220,7 +251,23 @@ def _attempt(kind, payload, config, prices, observed, *, user, shop, message_ref
         logger.warning("billing: config %s failed (%s), breaker %s", config.pk, error.code, new_state)
     elif observed == breaker.HALF_OPEN:
         breaker.release_trial(config.pk)
-    return record, result
+
+
+def _log_request(record: UsageRecord, payload, result) -> None:
+    """Keep the prompt and answer of a call. The call is answered and paid for by now, so a log that
+    cannot be written is logged here and never becomes the caller's error; the savepoint keeps a
+    caller's transaction usable after the failed INSERT."""
+    vectors = getattr(result, "vectors", None)
+    response = getattr(result, "text", "") or (f"[{len(vectors)} vectors]" if vectors else "")
+    try:
+        with transaction.atomic(using=db_router.db_for_write(RequestLog)):
+            RequestLog.objects.create(
+                usage=record,
+                prompt=redact(json.dumps(payload, ensure_ascii=False)),  # JSON escapes control characters
+                response=redact(response).replace("\x00", "\ufffd"),  # PostgreSQL text cannot hold NUL
+            )
+    except Exception:
+        logger.exception("billing: the request log of usage record %s was not written", record.pk)
 
 
 def _insert(record: UsageRecord) -> None:
