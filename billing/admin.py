@@ -231,9 +231,14 @@ class BudgetAdmin(ScopedModelAdmin):
     list_select_related = ["shop", "config"]
     raw_id_fields = ["config"]
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly += ["scope", "shop", "config"]  # another target is another budget (and counter)
+        return readonly
+
     def save_model(self, request, obj, form, change):
-        obj.stamp(request.user)
-        super().save_model(request, obj, form, change)
+        services.budget_save(actor=request.user, budget=obj)
 
 
 @admin.register(SpendCounter)

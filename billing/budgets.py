@@ -255,6 +255,28 @@ def _in_one_transaction(steps) -> None:
                 step()
 
 
+def counter_rebuild(*, budget: Budget) -> SpendCounter:
+    """Set this month's spend counter of ``budget``'s shop or config to what this month's usage records cost.
+
+    Run when a budget starts counting (created, or switched back on): calls move a counter only
+    while a budget is active, so a row left from earlier in the month misses what was spent while
+    the budget was off. ``reserved`` (calls in flight) is kept. A call in flight at this very
+    moment may be counted twice or missed, by at most its own cost.
+    """
+    _day, month, _start = _periods()
+    if budget.shop_id:
+        scope, scope_id, records = CounterScope.SHOP_MONTH, budget.shop_id, {"shop_id": budget.shop_id}
+    else:
+        scope, scope_id, records = CounterScope.CONFIG_MONTH, budget.config_id, {"config_id": budget.config_id}
+    spent = UsageRecord.objects.filter(created_at__gte=_month_start(), **records).aggregate(s=Sum("cost"))["s"]
+    counter, created = SpendCounter.objects.get_or_create(scope=scope, scope_id=scope_id, period=month,
+                                                          defaults={"spent": spent or ZERO})
+    if not created:
+        SpendCounter.objects.filter(pk=counter.pk).update(spent=spent or ZERO, updated_at=timezone.now())
+        counter.refresh_from_db()
+    return counter
+
+
 def usage_counters(*, user=None, shop=None) -> dict:
     """Today's requests of ``user`` and this month's spend of ``shop`` as the ledger holds them."""
     day, month, _start = _periods()
@@ -269,4 +291,4 @@ def usage_counters(*, user=None, shop=None) -> dict:
     return result
 
 
-__all__ = ["Reservation", "reserve", "reserve_config", "settle", "usage_counters"]
+__all__ = ["Reservation", "counter_rebuild", "reserve", "reserve_config", "settle", "usage_counters"]

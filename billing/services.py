@@ -199,7 +199,7 @@ def shop_model_choice_save(*, actor, choice: ShopModelChoice) -> ShopModelChoice
 
 @transaction.atomic
 def budget_set(*, actor, shop=None, config=None, monthly_limit, is_active: bool = True) -> Budget:
-    """Set (create or change) the monthly CNY budget of one shop or one config."""
+    """Set (create or change) the monthly CNY budget of one shop or one config. See budget_save."""
     if (shop is None) == (config is None):
         raise BillingError(_("A budget is for one shop or one config."), code="invalid_budget_target")
     budget = Budget.objects.filter(shop=shop, config=config).first() or Budget(
@@ -207,9 +207,30 @@ def budget_set(*, actor, shop=None, config=None, monthly_limit, is_active: bool 
     )
     budget.monthly_limit = monthly_limit
     budget.is_active = is_active
+    return budget_save(actor=actor, budget=budget)
+
+
+@transaction.atomic
+def budget_save(*, actor, budget: Budget) -> Budget:
+    """Validate and save ``budget``, new or edited (the admin, the API and budget_set all save here).
+
+    A budget that starts counting (new, or switched back on) gets this month's spend counter
+    recomputed from the usage records (budgets.counter_rebuild): while it was off, calls did not
+    move the counter. Raises ValidationError on invalid data, BillingError (``budget_target_fixed``)
+    when a saved budget would move to another shop or config: that is another budget.
+    """
+    from . import budgets
+
+    previous = Budget.objects.filter(pk=budget.pk).values("is_active", "shop_id", "config_id").first() \
+        if budget.pk else None
+    if previous and (previous["shop_id"], previous["config_id"]) != (budget.shop_id, budget.config_id):
+        raise BillingError(_("A budget keeps its shop or config; create a new budget for another one."),
+                           code="budget_target_fixed")
     budget.stamp(actor)
-    budget.full_clean(validate_unique=False)
+    budget.full_clean()
     budget.save()
+    if budget.is_active and (previous is None or not previous["is_active"]):
+        budgets.counter_rebuild(budget=budget)
     return budget
 
 

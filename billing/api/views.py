@@ -186,8 +186,8 @@ class BudgetViewSet(ScopedModelViewSet):
         serializer.instance = services.budget_set(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        data = {"shop": serializer.instance.shop, "config": serializer.instance.config,
-                "monthly_limit": serializer.instance.monthly_limit, "is_active": serializer.instance.is_active,
-                **serializer.validated_data}
-        serializer.instance = services.budget_set(actor=self.request.user, **data)
+        budget = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(budget, name, value)
+        serializer.instance = services.budget_save(actor=self.request.user, budget=budget)
 

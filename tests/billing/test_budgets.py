@@ -7,7 +7,7 @@ from django.db import connection
 from billing import router
 from billing.budgets import usage_counters
 from billing.exceptions import AllProvidersFailed, BudgetExceeded
-from billing.models import SpendCounter, UsageRecord
+from billing.models import Budget, SpendCounter, UsageRecord
 from billing.services import budget_set
 from tests.accounts.factories import UserFactory
 
@@ -131,3 +131,94 @@ def test_a_config_without_max_tokens_sends_the_cap_it_reserved(llm_config, fake_
     assert fake_llm.requests[0]["body"]["max_tokens"] == 500
     assert result.usage.output_tokens == 500 and result.usage.cost == Decimal("0.5")
     assert usage_counters(shop=world.shop)["shop_spent_month"] <= Decimal("0.6")
+
+
+def _spend(world, times):
+    for _ in range(times):
+        router.chat(MESSAGES, user=world.agent, shop=world.shop)  # 0.038 each
+
+
+@pytest.fixture
+def priced_calls(llm_config, fake_llm):
+    config = llm_config("gpt-a", per_1k_in="1", per_1k_out="1", max_tokens=20)
+    fake_llm.behave("gpt-a", "ok", prompt_tokens=18, completion_tokens=20)
+    return config
+
+
+@pytest.mark.django_db
+def test_a_budget_switched_off_and_on_again_counts_what_was_spent_meanwhile(priced_calls, world):
+    budget_set(actor=world.superadmin, shop=world.shop, monthly_limit=Decimal("0.1"))
+    _spend(world, 1)
+    budget_set(actor=world.superadmin, shop=world.shop, monthly_limit=Decimal("0.1"), is_active=False)
+    _spend(world, 5)  # no budget: allowed, 0.19 more
+
+    budget_set(actor=world.superadmin, shop=world.shop, monthly_limit=Decimal("0.1"), is_active=True)
+
+    assert usage_counters(shop=world.shop)["shop_spent_month"] == Decimal("0.228")
+    with pytest.raises(BudgetExceeded):
+        router.chat(MESSAGES, user=world.agent, shop=world.shop)
+
+
+@pytest.mark.django_db
+def test_a_config_budget_switched_on_again_counts_the_month(priced_calls, world):
+    budget_set(actor=world.superadmin, config=priced_calls, monthly_limit=Decimal("0.1"))
+    _spend(world, 1)
+    budget_set(actor=world.superadmin, config=priced_calls, monthly_limit=Decimal("0.1"), is_active=False)
+    _spend(world, 2)
+    budget_set(actor=world.superadmin, config=priced_calls, monthly_limit=Decimal("0.1"), is_active=True)
+
+    counter = SpendCounter.objects.get(scope="config_month", scope_id=priced_calls.pk)
+    assert counter.spent == Decimal("0.114")
+    with pytest.raises(BudgetExceeded) as caught:
+        router.chat(MESSAGES, user=world.agent, shop=world.shop)
+    assert caught.value.code == "config_budget_exceeded"
+
+
+@pytest.mark.django_db
+def test_switching_a_budget_on_in_the_admin_counts_the_month(client, priced_calls, world):
+    from django.urls import reverse
+
+    budget = budget_set(actor=world.superadmin, shop=world.shop, monthly_limit=Decimal("0.1"))
+    _spend(world, 1)
+    client.force_login(world.superadmin)
+    url = reverse("admin:billing_budget_change", args=[budget.pk])
+    assert client.post(url, {"monthly_limit": "0.1"}).status_code == 302  # switched off
+    _spend(world, 2)
+
+    response = client.post(url, {"monthly_limit": "0.1", "is_active": "on", "shop": world.other_shop.pk})
+
+    assert response.status_code == 302
+    budget.refresh_from_db()
+    assert budget.is_active and budget.shop == world.shop  # the target is read-only
+    assert usage_counters(shop=world.shop)["shop_spent_month"] == Decimal("0.114")
+
+
+@pytest.mark.django_db
+def test_switching_a_budget_on_through_the_api_counts_the_month(client_for, priced_calls, world):
+    budget = budget_set(actor=world.superadmin, shop=world.shop, monthly_limit=Decimal("0.1"), is_active=False)
+    _spend(world, 2)
+    api = client_for(world.superadmin)
+
+    assert api.patch(f"/api/budgets/{budget.pk}", {"is_active": True}, format="json").status_code == 200
+
+    assert usage_counters(shop=world.shop)["shop_spent_month"] == Decimal("0.076")
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_to_move_a_budget_to_another_target(client_for, world, priced_calls):
+    ours = budget_set(actor=world.superadmin, shop=world.shop, monthly_limit=Decimal("5"))
+    theirs = budget_set(actor=world.superadmin, shop=world.other_shop, monthly_limit=Decimal("7"))
+    api = client_for(world.superadmin)
+
+    for body in ({"shop": world.other_shop.pk, "monthly_limit": "1"}, {"shop": None, "config": priced_calls.pk}):
+        response = api.patch(f"/api/budgets/{ours.pk}", body, format="json")
+        assert response.status_code == 400, response.json()
+        assert response.json()["error"] in ("validation_error", "budget_target_fixed")
+    theirs.delete()
+    response = api.patch(f"/api/budgets/{ours.pk}", {"shop": world.other_shop.pk, "monthly_limit": "1"},
+                         format="json")
+    assert response.status_code == 400 and response.json()["error"] == "budget_target_fixed"
+
+    ours.refresh_from_db()
+    assert (ours.shop, ours.monthly_limit) == (world.shop, Decimal("5"))
+    assert list(Budget.objects.all()) == [ours]
