@@ -7,13 +7,19 @@ closed ── N failures within the window ──► open ── cool-down over 
 Quota exhaustion opens the breaker at once: retrying an empty account only adds failures.
 Counting is best-effort across processes (a lost increment delays opening by one failure);
 the half-open trial is guarded by ``cache.add``, which is atomic on Redis and local memory.
+On the file cache (the default without Redis) ``add`` is a read then a write, so the trial is
+taken under an OS file lock in the cache directory (flock, or msvcrt.locking on Windows): the
+operating system releases it when its holder dies, so no stale lock can block the trial.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.filebased import FileBasedCache
 
 from . import conf
 
@@ -39,7 +45,39 @@ def allow(config_id: int, *, trial_seconds: float = 60.0) -> tuple[bool, str]:
         return True, current
     if current == OPEN:
         return False, current
-    return bool(cache.add(_key(config_id, "trial"), 1, timeout=trial_seconds)), current
+    with _exclusive():
+        return bool(cache.add(_key(config_id, "trial"), 1, timeout=trial_seconds)), current
+
+
+@contextlib.contextmanager
+def _exclusive():
+    """Make ``cache.add`` atomic across threads and processes where the cache backend does not."""
+    backend = caches[DEFAULT_CACHE_ALIAS]  # ``cache`` is a proxy: isinstance needs the backend itself
+    directory = getattr(backend, "_dir", None)
+    if not isinstance(backend, FileBasedCache) or not directory:
+        yield
+        return
+    os.makedirs(directory, exist_ok=True)
+    # Not a .djcache file: the cache's cull and clear() leave it alone.
+    with open(os.path.join(directory, "billing-breaker.lock"), "a+b") as handle:
+        if os.name == "nt":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # retries for up to ~10 s
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def record_success(config_id: int, observed_state: str) -> None:
