@@ -109,7 +109,10 @@ def decrypt(ciphertext: str, *, context: str) -> str:
             raise ValueError
         plain = AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
     except (binascii.Error, ValueError, InvalidTag):
-        raise DecryptionError("the stored value was altered or is corrupt (authentication failed)") from None
+        raise DecryptionError(
+            "the stored value was altered, is corrupt, or was written with another key that had the same id "
+            "(authentication failed)"
+        ) from None
     return plain.decode()
 
 
@@ -117,7 +120,8 @@ def mask_secret(secret: str | None) -> str:
     """``sk-abcdef…a1b2`` → ``sk-…a1b2``: enough to recognise a key, never to use it."""
     if not secret:
         return ""
-    if len(secret) <= 8:
+    if len(secret) < 16:
+        # Showing 7 of 10 characters would give a short password away.
         return "…" + "*" * 4
     head = secret[:3] if secret[:3].isascii() else ""
     return f"{head}…{secret[-4:]}"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 
 from django.core import checks
+from django.core.exceptions import FieldError
 from django.db import models
+from django.db.models.lookups import Exact
 
 from . import crypto
 
@@ -29,6 +31,11 @@ class _EncryptedAttribute:
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
+        if self.field.attname not in instance.__dict__:
+            # Deferred (``only()`` / ``defer()``): load it, as Django does for plain fields.
+            if instance.pk is None:
+                return None
+            instance.refresh_from_db(fields=[self.field.attname])
         value = instance.__dict__.get(self.field.attname)
         if isinstance(value, StoredCiphertext):
             try:
@@ -43,6 +50,16 @@ class _EncryptedAttribute:
 
     def __set__(self, instance, value):
         instance.__dict__[self.field.attname] = value
+
+
+class BlankOnlyExact(Exact):
+    """``field=""`` or ``field=<a StoredCiphertext read from it>``: the equalities an encrypted
+    column can answer (the second lets an update check that the row was not changed meanwhile)."""
+
+    def get_prep_lookup(self):
+        if self.rhs not in ("", None) and not isinstance(self.rhs, StoredCiphertext):
+            raise FieldError(f"{self.lhs.target.name} is encrypted: it can be compared with blank only.")
+        return super().get_prep_lookup()
 
 
 class EncryptedFieldMixin:
@@ -76,6 +93,16 @@ class EncryptedFieldMixin:
     def value_to_string(self, obj):
         # Serialisation (dumpdata) keeps the ciphertext, never the secret.
         return self.get_prep_value(self.value_from_object(obj))
+
+    def get_lookup(self, lookup_name):
+        # Every encryption of a value differs, so comparing ciphertexts finds nothing:
+        # refuse such queries instead of answering them wrongly. ``startswith`` stays for
+        # the ciphertext's own prefix (which key wrote it), as key rotation asks.
+        if lookup_name in ("isnull", "startswith"):
+            return super().get_lookup(lookup_name)
+        if lookup_name == "exact":
+            return BlankOnlyExact
+        return None
 
     def check(self, **kwargs):
         errors = super().check(**kwargs)

@@ -129,3 +129,37 @@ def test_masking_shows_only_enough_to_recognise_a_key():
     assert crypto.mask_secret("sk-abcdefghijklmnop1a2b") == "sk-…1a2b"
     assert "abcdefgh" not in crypto.mask_secret("sk-abcdefghijklmnop1a2b")
     assert crypto.mask_secret("") == ""
+
+
+@pytest.mark.django_db
+def test_a_deferred_encrypted_value_is_loaded_on_access():
+    VaultEntry.objects.create(name="deferred", secret="s3cret-value")
+    assert VaultEntry.objects.only("name").get(name="deferred").secret == "s3cret-value"
+
+
+@pytest.mark.django_db
+def test_searching_an_encrypted_column_is_refused_not_answered_wrongly():
+    from django.core.exceptions import FieldError
+
+    VaultEntry.objects.create(name="a", secret="s3cret-value")
+    with pytest.raises(FieldError, match="encrypted"):
+        list(VaultEntry.objects.filter(secret="s3cret-value"))
+    with pytest.raises(FieldError):
+        list(VaultEntry.objects.filter(secret__icontains="s3cret"))
+    assert VaultEntry.objects.exclude(secret="").count() == 1
+
+
+def test_short_secrets_are_masked_whole():
+    assert crypto.mask_secret("hunter2024") == "…****"
+
+
+@pytest.mark.django_db
+def test_diagnose_finds_a_key_replaced_under_the_same_id(settings):
+    from kefu.management.commands.diagnose import check_encryption
+
+    VaultEntry.objects.create(name="a", secret="s3cret-value")
+    assert check_encryption().ok
+    key_id = crypto.keyring().current_id
+    settings.KEFU_ENCRYPTION_KEYS = crypto.generate_key_entry(key_id)
+    result = check_encryption()
+    assert not result.ok and "replaced" in result.detail and "testapp.VaultEntry.secret" in result.detail

@@ -23,6 +23,10 @@ def check_migrations() -> CheckResult:
     return CheckResult("migrations", True, "all applied")
 
 
+# Values per field and key id that diagnose decrypts to prove the key is the one they were written with.
+DECRYPT_SAMPLE = 3
+
+
 def check_encryption() -> CheckResult:
     try:
         ring = crypto.keyring()
@@ -30,8 +34,9 @@ def check_encryption() -> CheckResult:
         assert crypto.decrypt(probe, context="kefu.diagnose") == "diagnose"
     except Exception as exc:
         return CheckResult("encryption", False, str(exc))
-    unreadable, old_key = 0, 0
+    unreadable, old_key, replaced = 0, 0, []
     for model, field in encrypted_fields():
+        tried: dict[str, int] = {}  # key id -> values of this field test-decrypted
         try:
             values = model._base_manager.exclude(**{field.attname: ""}).values_list(field.attname, flat=True)
             for value in values.iterator():
@@ -40,12 +45,25 @@ def check_encryption() -> CheckResult:
                 key_id = crypto.key_id_of(value)
                 if key_id not in ring.keys:
                     unreadable += 1
-                elif key_id != ring.current_id:
+                    continue
+                if key_id != ring.current_id:
                     old_key += 1
+                # A key replaced under the same id is only found by decrypting: try a few per key.
+                if tried.get(key_id, 0) < DECRYPT_SAMPLE:
+                    tried[key_id] = tried.get(key_id, 0) + 1
+                    try:
+                        crypto.decrypt(value, context=field.context)
+                    except crypto.DecryptionError:
+                        replaced.append(f"{model._meta.label}.{field.name} under {key_id}")
         except Exception as exc:  # table missing before migrate
             return CheckResult("encryption", False, f"{model._meta.label}: {exc}")
     if unreadable:
         return CheckResult("encryption", False, f"{unreadable} value(s) under keys that KEFU_ENCRYPTION_KEYS lacks")
+    if replaced:
+        return CheckResult("encryption", False, (
+            f"values that the configured key cannot decrypt: {', '.join(sorted(set(replaced)))} — the key with "
+            "that id was replaced (restore the old key) or the values were altered"
+        ))
     note = f"; {old_key} value(s) under older keys (run rotate_encryption_key)" if old_key else ""
     return CheckResult("encryption", True, f"keys {', '.join(ring.keys)}; current {ring.current_id}{note}")
 
