@@ -143,7 +143,7 @@ class UsageRecordFilterSet(filters.FilterSet):
 
 
 class UsageRecordViewSet(ScopedReadOnlyViewSet):
-    queryset = UsageRecord.objects.all()
+    queryset = UsageRecord.objects.select_related("model")  # model_code of every row
     serializer_class = UsageRecordSerializer
     filterset_class = UsageRecordFilterSet
     ordering_fields = ["created_at", "cost", "latency_ms"]

@@ -173,3 +173,28 @@ def test_a_connection_test_asks_for_few_tokens_and_works_for_embedding_and_anthr
     assert fake_llm.requests[0]["body"]["max_tokens"] == 8
     assert fake_llm.requests[1]["path"].endswith("/embeddings")
     assert fake_anthropic.requests[0]["body"]["max_tokens"] == 8
+
+
+def test_the_usage_list_reads_a_fixed_number_of_queries_whatever_its_length(client_for, world, llm_config,
+                                                                             fake_llm):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    llm_config("gpt-a")
+    llm_config("gpt-b", priority=10, is_default=True)
+    api = client_for(world.superadmin)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get("/api/usage/")
+        assert response.status_code == 200
+        return len(captured), response.json()
+
+    router.chat(HI, user=world.agent, shop=world.shop)
+    few, _body = queries()
+    for _ in range(8):
+        router.chat(HI, user=world.agent, shop=world.shop)
+    many, body = queries()
+
+    assert many == few
+    assert body["count"] == 9 and {row["model_code"] for row in body["results"]} == {"gpt-b"}
