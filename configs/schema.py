@@ -3,6 +3,11 @@
 A secret is a string property marked ``"writeOnly": true``. Its path is the
 dotted chain of property names from the root (``llm.api_key``); secrets
 inside arrays are not supported (check_template_schema refuses them).
+
+A ``$ref`` may only point inside the schema itself (``#/$defs/…``): every
+validator here uses a registry that retrieves nothing, so no schema makes the
+server fetch a URL or read a file, and a reference that resolves to nothing is
+a ConfigValidationError, never a crash.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from typing import Any
 from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from kefu import crypto
 
@@ -37,6 +45,78 @@ def _extend_with_default(validator_class):
 
 
 FillingValidator = _extend_with_default(Draft202012Validator)
+
+# No retrieval: a reference outside the schema is Unresolvable instead of an HTTP request or a file read
+# (jsonschema's default registry still fetches remote references).
+NO_RETRIEVAL = Registry()
+
+
+def _validator(schema: dict, *, filling: bool = False):
+    cls = FillingValidator if filling else Draft202012Validator
+    return cls(schema, format_checker=FormatChecker(), registry=NO_RETRIEVAL)
+
+
+def _unresolvable(exc: Unresolvable) -> ConfigValidationError:
+    # The message never quotes the exception: its text includes the schema (or what a
+    # file or URL held).
+    ref = str(getattr(exc, "ref", "") or "")[:200]
+    return ConfigValidationError(
+        _("The template's reference %(ref)s cannot be resolved; fix the template.") % {"ref": ref},
+        detail=[{"path": "schema", "message": f"unresolvable $ref {ref}"}],
+    )
+
+
+def schema_errors(schema: dict, document: Any) -> list:
+    """Every error of ``document`` under ``schema``; ConfigValidationError for a reference that resolves to nothing."""
+    try:
+        return list(_validator(schema).iter_errors(document))
+    except Unresolvable as exc:
+        raise _unresolvable(exc) from None
+
+
+def fill_defaults(schema: dict, document: dict, *, strict: bool = True) -> dict:
+    """Fill, in place, every missing property that has a schema ``default``; returns ``document``.
+
+    With ``strict`` a reference that resolves to nothing raises
+    ConfigValidationError; without it (reads) filling just stops there.
+    """
+    try:
+        # The filling pass may report errors on a half-filled document: they are not looked at here.
+        list(_validator(schema, filling=True).iter_errors(document))
+    except Unresolvable as exc:
+        if strict:
+            raise _unresolvable(exc) from None
+    return document
+
+
+def _check_refs(schema: dict) -> None:
+    """Refuse a ``$ref`` (or ``$dynamicRef``) that points outside the schema or to nothing in it."""
+    root = DRAFT202012.create_resource(schema)
+
+    def walk(resource, resolver):
+        contents = resource.contents
+        if isinstance(contents, dict):
+            for keyword in ("$ref", "$dynamicRef"):
+                ref = contents.get(keyword)
+                if ref is None:
+                    continue
+                if not isinstance(ref, str) or not ref.startswith("#"):
+                    raise ConfigValidationError(
+                        _("A reference may only point inside the template's schema (\"#/$defs/…\"), "
+                          "not to %(ref)s.") % {"ref": str(ref)[:200]},
+                        detail=[{"path": "schema", "message": f"non-local {keyword} {str(ref)[:200]}"}],
+                    )
+                try:
+                    resolver.lookup(ref)
+                except Unresolvable:
+                    raise ConfigValidationError(
+                        _("The reference %(ref)s points to nothing in the template's schema.") % {"ref": ref[:200]},
+                        detail=[{"path": "schema", "message": f"unresolvable {keyword} {ref[:200]}"}],
+                    ) from None
+        for sub in resource.subresources():
+            walk(sub, resolver.in_subresource(sub))
+
+    walk(root, NO_RETRIEVAL.resolver_with_root(root))
 
 
 def _walk_secrets(schema: dict, prefix: str, in_array: bool) -> Iterator[tuple[str, bool]]:
@@ -71,6 +151,7 @@ def check_template_schema(schema: Any, defaults: Any) -> None:
             _("The template schema is not valid JSON Schema: %(error)s") % {"error": exc.message},
             detail=[{"path": "schema", "message": exc.message}],
         ) from None
+    _check_refs(schema)
     in_arrays = [path for path, in_array in _walk_secrets(schema, "", False) if in_array]
     if in_arrays:
         raise ConfigValidationError(
@@ -107,10 +188,8 @@ def fill_and_validate(*, schema: dict, values: Any, secrets: list[str] = (), def
             _("Config values must be a JSON object."), detail=[{"path": "(root)", "message": "must be an object"}]
         )
     document = deep_merge(defaults or {}, values)
-    validator = FillingValidator(schema, format_checker=FormatChecker())
-    # Fill first (the filling pass may report errors on a half-filled document),
-    # then validate the filled document on its own.
-    list(validator.iter_errors(document))
+    # Fill first, then validate the filled document on its own.
+    fill_defaults(schema, document)
     raise_for_errors(schema=schema, document=document, secrets=secrets)
     return document
 
@@ -132,8 +211,7 @@ def raise_for_errors(*, schema: dict, document: dict, secrets: list[str] = (),
     object (``minProperties``, ``anyOf``…) quotes the secrets inside it, so
     every message is redacted, and errors on a secret itself say only which rule failed.
     """
-    errors = sorted(Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(document),
-                    key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(schema_errors(schema, document), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
         return
     plains = [v for v in (get_path(document, p) for p in secrets) if isinstance(v, str) and v]

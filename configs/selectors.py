@@ -104,9 +104,7 @@ def config_versions_diff(*, config: UserConfig, from_version: int, to_version: i
 
 def _filled(schema: dict, defaults: dict, stored: dict) -> dict:
     """Template defaults and schema defaults under ``stored``; no validation on reads (writes validated)."""
-    document = schema_utils.deep_merge(defaults, stored)
-    list(schema_utils.FillingValidator(schema).iter_errors(document))  # this pass only fills
-    return document
+    return schema_utils.fill_defaults(schema, schema_utils.deep_merge(defaults, stored), strict=False)
 
 
 def _template_defaults(code: str) -> dict | None:

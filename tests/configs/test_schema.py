@@ -1,0 +1,98 @@
+"""Template schemas: what a template may say, and that no schema reaches outside itself."""
+
+import http.server
+import json
+import threading
+
+import pytest
+
+from configs import services
+from configs.exceptions import ConfigValidationError
+from configs.models import UserConfig
+
+from .factories import ConfigTemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema_server():
+    """A real HTTP server on 127.0.0.1 that serves a schema and counts who asked for it."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            body = json.dumps({"enum": ["FROM-THE-REMOTE-SERVER"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/schema.json"
+    server.hits = hits
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def server_file(tmp_path):
+    path = tmp_path / "server-file.json"
+    path.write_text(json.dumps({"enum": ["CONTENT-OF-A-SERVER-FILE"]}))
+    return path
+
+
+def ref_schema(ref: str) -> dict:
+    return {"type": "object", "properties": {"a": {"$ref": ref}}}
+
+
+def test_local_refs_are_resolved_and_applied(owner):
+    template = services.template_create(actor=owner, code="refs", name="refs", schema={
+        "type": "object",
+        "$defs": {"level": {"type": "integer", "minimum": 1, "maximum": 5}},
+        "properties": {"level": {"$ref": "#/$defs/level"}},
+    })
+    services.config_create(actor=owner, template=template, user=owner, values={"level": 3})
+    with pytest.raises(ConfigValidationError) as exc:
+        services.config_create(actor=owner, template=template, user=owner, key="other", values={"level": 9})
+    assert exc.value.detail[0]["path"] == "level"
+
+
+def test_a_template_with_a_broken_local_ref_is_refused(owner):
+    with pytest.raises(ConfigValidationError, match="nope"):
+        services.template_create(actor=owner, code="broken", name="b", schema=ref_schema("#/$defs/nope"))
+    template = services.template_create(actor=owner, code="fine", name="f", schema={"type": "object"})
+    with pytest.raises(ConfigValidationError, match="nope"):
+        services.template_update(template=template, actor=owner, schema=ref_schema("#/$defs/nope"))
+
+
+def test_a_remote_ref_is_refused_and_never_fetched(owner, schema_server, server_file):
+    for ref in (schema_server.url, f"file://{server_file}", "other.json#/x"):
+        with pytest.raises(ConfigValidationError) as exc:
+            services.template_create(actor=owner, code="remote", name="r", schema=ref_schema(ref),
+                                     defaults={"a": "x"})
+        assert "CONTENT-OF-A-SERVER-FILE" not in exc.value.message + json.dumps(exc.value.detail)
+    assert schema_server.hits == []
+
+
+def test_a_stored_template_with_a_bad_ref_refuses_values_without_a_500_or_a_fetch(
+        world, client_for, schema_server, server_file):
+    """Templates saved before refs were checked: writes are refused (400), nothing fetched or quoted."""
+    client = client_for(world.agent)
+    for ref in ("#/$defs/nope", schema_server.url, f"file://{server_file}"):
+        template = ConfigTemplateFactory(schema=ref_schema(ref))
+        response = client.post("/api/configs/", {"template": template.pk, "values": {"a": "x"}}, format="json")
+        assert response.status_code == 400, response.content
+        assert response.json()["error"] == "config_invalid"
+        assert "CONTENT-OF-A-SERVER-FILE" not in response.content.decode()
+        assert "FROM-THE-REMOTE-SERVER" not in response.content.decode()
+    assert schema_server.hits == []
+    assert not UserConfig.objects.exists()
