@@ -305,7 +305,7 @@ def billing_import(*, data: dict, actor=None) -> dict[str, int]:
     from decimal import Decimal, InvalidOperation
 
     from django.contrib.auth import get_user_model
-    from django.core.exceptions import ValidationError
+    from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
     from django.utils.dateparse import parse_datetime
 
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
@@ -319,14 +319,34 @@ def billing_import(*, data: dict, actor=None) -> dict[str, int]:
         raise BillingError(_("%(section)s #%(index)d: %(why)s") % {"section": section, "index": index, "why": why},
                            code="invalid_import")
 
+    def saved(row, section, index, created):
+        """Validate ``row`` (field rules and the table's constraints) before saving it, so a bad value
+        is reported with its row, not as the database's IntegrityError."""
+        try:
+            row.full_clean()
+        except ValidationError as exc:
+            problems = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+            fail(section, index, "; ".join(
+                f"{field}: {' '.join(texts)}" if field and field != NON_FIELD_ERRORS else " ".join(texts)
+                for field, texts in problems.items()))
+        row.save()
+        count(created)
+        return row
+
+    def update_or_new(model, lookup, values):
+        row = model.objects.filter(**lookup).first()
+        created = row is None
+        row = row or model(**lookup)
+        for name, value in values.items():
+            setattr(row, name, value)
+        return row, created
+
     try:
         providers = {}
-        for row in data.get("providers", []):
-            provider, created = Provider.objects.update_or_create(code=row["code"], defaults={
+        for index, row in enumerate(data.get("providers", [])):
+            provider, created = update_or_new(Provider, {"code": row["code"]}, {
                 k: row[k] for k in ("name", "api_style", "default_base_url", "website", "enabled") if k in row})
-            provider.full_clean()
-            providers[provider.code] = provider
-            count(created)
+            providers[provider.code] = saved(provider, "providers", index, created)
 
         def provider_of(code, section, index):
             provider = providers.get(code) or Provider.objects.filter(code=code).first()
@@ -335,25 +355,25 @@ def billing_import(*, data: dict, actor=None) -> dict[str, int]:
             return provider
 
         for index, row in enumerate(data.get("models", [])):
-            from .models import AIModel
-
-            model, created = AIModel.objects.update_or_create(
-                provider=provider_of(row["provider"], "models", index), code=row["code"],
-                defaults={k: row[k] for k in ("name", "model_type", "enabled") if k in row})
-            model.full_clean()
-            count(created)
+            model, created = update_or_new(
+                AIModel, {"provider": provider_of(row["provider"], "models", index), "code": row["code"]},
+                {k: row[k] for k in ("name", "model_type", "enabled") if k in row})
+            saved(model, "models", index, created)
         for index, row in enumerate(data.get("prices", [])):
             model = ai_model_ensure(provider=provider_of(row["provider"], "prices", index), code=row["model"])
             start = parse_datetime(row["effective_from"])
             end = parse_datetime(row["effective_to"]) if row.get("effective_to") else None
             if start is None or (row.get("effective_to") and end is None):
                 fail("prices", index, "bad effective date")
-            price, created = ModelPricing.objects.update_or_create(
-                model=model, pricing_type=row["pricing_type"], effective_from=start,
-                defaults={"unit_price": Decimal(str(row["unit_price"])), "currency": row.get("currency", "CNY"),
-                          "effective_to": end, "note": row.get("note", "")})
-            price.full_clean()
-            count(created)
+            try:
+                unit_price = Decimal(str(row["unit_price"]))
+            except InvalidOperation:
+                fail("prices", index, f"bad unit price '{row['unit_price']}'")
+            price, created = update_or_new(
+                ModelPricing, {"model": model, "pricing_type": row["pricing_type"], "effective_from": start},
+                {"unit_price": unit_price, "currency": row.get("currency", "CNY"), "effective_to": end,
+                 "note": row.get("note", "")})
+            saved(price, "prices", index, created)
         users = get_user_model().objects
         for index, row in enumerate(data.get("configs", [])):
             provider = provider_of(row["provider"], "configs", index)
@@ -372,9 +392,7 @@ def billing_import(*, data: dict, actor=None) -> dict[str, int]:
                 config.is_active = False  # comes back inactive until a key is set
             _config_link_model(config)
             config.stamp(actor)
-            config.full_clean()
-            config.save()
-            count(created)
+            saved(config, "configs", index, created)
     except (KeyError, TypeError, AttributeError) as exc:
         raise BillingError(_("Malformed import document: %(e)s") % {"e": exc}, code="invalid_import") from None
     except (ValidationError, InvalidOperation, ValueError) as exc:

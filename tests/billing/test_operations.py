@@ -127,3 +127,42 @@ def test_seed_export_round_trip_keeps_prices_exact(db):
     billing_import(data=document)
     price = ModelPricing.objects.get(model__code="deepseek-chat", pricing_type="output_1k")
     assert price.unit_price == Decimal("0.003")
+
+
+@pytest.mark.parametrize(("price", "problem"), [
+    ({"unit_price": "-0.5"}, "unit_price"),
+    ({"effective_to": "2024-12-31T00:00:00+08:00"}, "effective_to"),
+    ({"pricing_type": "per_banana"}, "pricing_type"),
+    ({"unit_price": "abc"}, "bad unit price"),
+])
+def test_import_reports_a_bad_price_with_its_row_and_saves_nothing(llm_config, tmp_path, price, problem):
+    config = llm_config("gpt-a")
+    document = billing_export()
+    ModelConfig.objects.all().delete()
+    ModelPricing.objects.all().delete()
+    row = {"provider": config.provider.code, "model": "gpt-a", "pricing_type": "input_1k", "unit_price": "0.1",
+           "currency": "CNY", "effective_from": "2025-01-01T00:00:00+08:00", "effective_to": None, **price}
+    document["prices"] = [document["prices"][1], row]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+
+    with pytest.raises(CommandError) as caught:
+        call_command("billing_import", str(path))
+
+    assert "prices #1" in str(caught.value) and problem in str(caught.value)
+    assert not ModelPricing.objects.exists() and not ModelConfig.objects.exists()
+
+
+def test_import_reports_a_bad_provider_and_config_with_their_row(llm_config):
+    llm_config("gpt-a")
+    document = billing_export()
+    document["providers"][0]["code"] = "not a slug!"
+    with pytest.raises(BillingError) as caught:
+        billing_import(data=document)
+    assert "providers #0" in caught.value.message and "code" in caught.value.message
+
+    document = billing_export()
+    document["configs"][0]["timeout_seconds"] = -1
+    with pytest.raises(BillingError) as caught:
+        billing_import(data=document)
+    assert "configs #0" in caught.value.message and "timeout_seconds" in caught.value.message
