@@ -7,8 +7,9 @@ differently in one test:
     server.behave("gpt-a", ["500", "ok"])             # first call 500, then normal
     server.behave("gpt-a", "slow", delay=1.0)         # answers after a second
 
-Behaviours: ok, slow, 500, 429, 529, quota_openai, quota_deepseek, quota_dashscope,
-quota_moonshot, quota_anthropic, malformed, drop (closes the connection unanswered).
+Behaviours: ok, slow, 500, 429, 529, 401 (these four quote the key they were sent, as some
+providers and proxies do), quota_openai, quota_deepseek, quota_dashscope, quota_moonshot,
+quota_anthropic, malformed, drop (closes the connection unanswered).
 Like a provider, an answer never has more completion tokens than the request's max_tokens.
 """
 
@@ -161,12 +162,16 @@ class FakeLLMServer:
                     return self._send(status, payload)
                 if behaviour in {"500", "429", "529", "401"}:
                     status = int(behaviour)
+                    # Some providers and proxies quote the key they were sent: error texts must not keep it.
+                    key = self.headers.get("x-api-key") or self.headers.get("Authorization", "")
                     if anthropic:
                         kind = {500: "api_error", 429: "rate_limit_error", 529: "overloaded_error",
                                 401: "authentication_error"}[status]
-                        return self._send(status, {"type": "error", "error": {"type": kind, "message": kind}})
-                    return self._send(status, {"error": {"message": f"fake {status}", "type": "server_error"
-                                                         if status >= 500 else "requests", "code": None}})
+                        return self._send(status, {"type": "error", "error": {"type": kind,
+                                                                              "message": f"{kind} for key {key}"}})
+                    return self._send(status, {"error": {"message": f"fake {status} for key {key}", "type":
+                                                         "server_error" if status >= 500 else "requests",
+                                                         "code": None}})
                 prompt = options.get("prompt_tokens", 12)
                 completion = options.get("completion_tokens", 5)
                 if body.get("max_tokens"):  # providers stop at the cap the request sets
