@@ -139,8 +139,91 @@ def secret_paths(schema: dict) -> list[str]:
     return sorted(path for path, in_array in _walk_secrets(schema, "", False) if not in_array)
 
 
+# Keywords whose values are data, not schemas: a "writeOnly" inside them declares nothing.
+_DATA_KEYWORDS = frozenset({"default", "const", "enum", "examples"})
+# Keywords that would publish a secret's value to everyone who reads the template.
+_VALUE_KEYWORDS = ("default", "const", "enum", "examples")
+
+
+def _write_only_pointers(node: Any, pointer: str = "") -> Iterator[str]:
+    """The JSON pointer of every subschema marked ``writeOnly``, wherever it sits."""
+    if isinstance(node, dict):
+        if node.get("writeOnly"):
+            yield pointer
+        for key, value in node.items():
+            if key not in _DATA_KEYWORDS:
+                yield from _write_only_pointers(value, f"{pointer}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _write_only_pointers(value, f"{pointer}/{index}")
+
+
+def _property_chain(schema: dict, names: tuple[str, ...] = (), pointer: str = "") -> Iterator[
+        tuple[str, tuple[str, ...], str, dict]]:
+    """(dotted path, names, pointer, subschema) of each property reached through "properties" from the root."""
+    for name, sub in (schema.get("properties") or {}).items():
+        if isinstance(sub, dict):
+            here, at = (*names, name), f"{pointer}/properties/{name}"
+            yield ".".join(here), here, at, sub
+            yield from _property_chain(sub, here, at)
+
+
+def _check_secrets(schema: dict, defaults: dict) -> None:
+    """Refuse a secret the app could not find, encrypt or keep secret.
+
+    1. ``writeOnly`` only counts on a property reached through ``properties``
+       from the root: elsewhere ($ref, allOf, additionalProperties…) its path is
+       unknown, so the value would be stored and shown in clear.
+    2. A secret is text, and no name on its path has a dot (paths are dotted).
+    3. No secret has a value in the template (template defaults, a schema
+       ``default``/``const``/``enum``/``examples``, a parent object's default):
+       every signed-in user reads templates.
+    """
+    chain = list(_property_chain(schema))
+    declared = {pointer for _path, _names, pointer, sub in chain if sub.get("writeOnly")}
+    stray = [pointer or "/" for pointer in _write_only_pointers(schema) if pointer not in declared]
+    if stray:
+        raise ConfigValidationError(
+            _("A secret (\"writeOnly\") must be declared on a property reached through \"properties\" from the "
+              "root, not through $ref, allOf, additionalProperties or the like: %(where)s")
+            % {"where": ", ".join(stray)},
+            detail=[{"path": "schema", "message": f"writeOnly at {pointer}"} for pointer in stray],
+        )
+    secrets = [(path, names, sub) for path, names, _pointer, sub in chain if sub.get("writeOnly")]
+    dotted = [path for path, names, _sub in secrets if any("." in name for name in names)]
+    if dotted:
+        raise ConfigValidationError(
+            _("A secret's name, and the names of the objects holding it, cannot contain a dot: %(paths)s")
+            % {"paths": ", ".join(dotted)})
+    not_text = [path for path, _names, sub in secrets if sub.get("type") != "string"]
+    if not_text:
+        raise ConfigValidationError(
+            _("A secret (\"writeOnly\") must be a text property (\"type\": \"string\"): %(paths)s")
+            % {"paths": ", ".join(not_text)})
+    paths = [path for path, _names, _sub in secrets]
+    given = {path for path, _names, sub in secrets if any(keyword in sub for keyword in _VALUE_KEYWORDS)}
+    given.update(path for path in paths if get_path(defaults, path) not in (None, ""))
+    for parent, _names, _pointer, sub in [("", (), "", schema), *chain]:
+        if isinstance(sub.get("default"), dict):
+            for path in paths:
+                inside = path if parent == "" else path[len(parent) + 1:] if path.startswith(parent + ".") else None
+                if inside is not None and get_path(sub["default"], inside) not in (None, ""):
+                    given.add(path)
+    if given:
+        raise ConfigValidationError(
+            _("A secret cannot be given a default or example value in the template (%(paths)s): every signed-in "
+              "user can read templates. Set the secret in each config instead.")
+            % {"paths": ", ".join(sorted(given))},
+            detail=[{"path": p, "message": "a secret cannot have a value in the template"} for p in sorted(given)],
+        )
+
+
 def check_template_schema(schema: Any, defaults: Any) -> None:
-    """Refuse a schema that is not a valid JSON Schema for an object, or defaults that break it."""
+    """Refuse a schema that is not a valid JSON Schema for an object, or defaults that break it.
+
+    Also refused: references outside the schema or to nothing, secrets inside
+    arrays, and every secret ``_check_secrets`` refuses.
+    """
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise ConfigValidationError(_("A template schema must be a JSON object with \"type\": \"object\"."),
                                     detail=[{"path": "schema", "message": "root type must be object"}])
@@ -159,6 +242,7 @@ def check_template_schema(schema: Any, defaults: Any) -> None:
         )
     if not isinstance(defaults, dict):
         raise ConfigValidationError(_("Template defaults must be a JSON object."))
+    _check_secrets(schema, defaults)
     fill_and_validate(schema=schema, values=defaults, secrets=secret_paths(schema))
 
 

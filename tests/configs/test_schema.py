@@ -96,3 +96,54 @@ def test_a_stored_template_with_a_bad_ref_refuses_values_without_a_500_or_a_fetc
         assert "FROM-THE-REMOTE-SERVER" not in response.content.decode()
     assert schema_server.hits == []
     assert not UserConfig.objects.exists()
+
+
+DEFAULT_SECRET = "sk-shared-DEFAULTSECRET-777"
+
+
+def secret_schema(**api_key) -> dict:
+    return {"type": "object", "properties": {
+        "model": {"type": "string"},
+        "api_key": {"type": "string", "writeOnly": True, **api_key},
+        "proxy": {"type": "object", "properties": {"password": {"type": "string", "writeOnly": True}}},
+    }}
+
+
+@pytest.mark.parametrize("schema, defaults", [
+    (secret_schema(), {"api_key": DEFAULT_SECRET}),
+    (secret_schema(), {"proxy": {"password": DEFAULT_SECRET}}),
+    (secret_schema(default=DEFAULT_SECRET), {}),
+    (secret_schema(examples=[DEFAULT_SECRET]), {}),
+    (secret_schema(enum=[DEFAULT_SECRET]), {}),
+    ({**secret_schema(), "properties": {**secret_schema()["properties"], "proxy": {
+        "type": "object", "default": {"password": DEFAULT_SECRET},
+        "properties": {"password": {"type": "string", "writeOnly": True}}}}}, {}),
+], ids=["template-default", "nested-template-default", "schema-default", "examples", "enum", "parent-default"])
+def test_a_secret_with_a_default_is_refused(world, client_for, schema, defaults):
+    """Every signed-in user reads templates: a secret given there would be readable by all of them."""
+    with pytest.raises(ConfigValidationError) as exc:
+        services.template_create(actor=world.superadmin, code="llmx", name="x", schema=schema, defaults=defaults)
+    assert DEFAULT_SECRET not in exc.value.message + json.dumps(exc.value.detail)
+    template = services.template_create(actor=world.superadmin, code="llmy", name="y", schema=secret_schema())
+    with pytest.raises(ConfigValidationError):
+        services.template_update(template=template, actor=world.superadmin, schema=schema, defaults=defaults)
+    response = client_for(world.superadmin).post(
+        "/api/templates/", {"code": "llmz", "name": "z", "schema": schema, "defaults": defaults}, format="json")
+    assert response.status_code == 400 and response.json()["error"] == "config_invalid"
+    assert DEFAULT_SECRET not in response.content.decode()
+
+
+@pytest.mark.parametrize("schema", [
+    # Only a property reached through "properties" from the root is found, encrypted and masked.
+    {"type": "object", "$defs": {"key": {"type": "string", "writeOnly": True}},
+     "properties": {"api_key": {"$ref": "#/$defs/key"}}},
+    {"type": "object", "properties": {"api_key": {"allOf": [{"type": "string", "writeOnly": True}]}}},
+    {"type": "object", "additionalProperties": {"type": "string", "writeOnly": True}},
+    # A dotted name would be read as a nested path and the value never encrypted.
+    {"type": "object", "properties": {"api.key": {"type": "string", "writeOnly": True}}},
+    # Only text is encrypted.
+    {"type": "object", "properties": {"pin": {"type": "integer", "writeOnly": True}}},
+], ids=["ref", "allOf", "additionalProperties", "dotted", "integer"])
+def test_a_secret_the_app_could_not_encrypt_is_refused(owner, schema):
+    with pytest.raises(ConfigValidationError):
+        services.template_create(actor=owner, code="stray", name="s", schema=schema)
