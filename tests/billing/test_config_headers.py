@@ -140,3 +140,29 @@ def test_a_stored_header_the_rule_now_refuses_is_reported_on_the_headers_field(c
     assert fixed.status_code == 302
     config.refresh_from_db()
     assert config.extra_headers == {"X-Old": "fine"} and config.priority == 5
+
+
+def test_a_migration_scrubs_error_texts_stored_before_the_fix(llm_config, fake_llm, world):
+    import importlib
+
+    from django.apps import apps
+
+    from billing.providers.base import UNSENDABLE_TEXT
+
+    scrub = importlib.import_module("billing.migrations.0006_scrub_header_secrets_from_errors")
+    leaked = f"connection failed: Illegal header value b'{SECRET}-value\\n'"
+    config = llm_config("gpt-a")
+    ModelConfig.objects.filter(pk=config.pk).update(last_test_message=f"connection: {leaked}")
+    record = router.chat(HI, user=world.agent).usage
+    kept = router.chat(HI, user=world.agent).usage
+    UsageRecord.objects.filter(pk=record.pk).update(error_text=leaked, error_code="connection")
+    UsageRecord.objects.filter(pk=kept.pk).update(error_text="connection failed: refused", error_code="connection")
+
+    scrub.scrub(apps, None)
+
+    config.refresh_from_db()
+    record.refresh_from_db()
+    kept.refresh_from_db()
+    assert config.last_test_message == f"bad_config: {UNSENDABLE_TEXT}" == f"bad_config: {scrub.FIXED}"
+    assert (record.error_code, record.error_text) == ("bad_config", UNSENDABLE_TEXT)
+    assert kept.error_text == "connection failed: refused"
