@@ -180,6 +180,15 @@ class UserConfig(AuditedModel):
     def owner_label(self) -> str:
         return f"shop:{self.shop}" if self.shop_id else f"user:{self.user}"
 
+    def secret_paths(self) -> list[str]:
+        """What is masked or left out wherever the config is shown or exported.
+
+        The template's secret fields as they are now, plus the paths this row
+        stored encrypted: a field can become secret after a config was written, or
+        stop being secret while the config still holds its ciphertext.
+        """
+        return sorted(set(self.template.secret_paths()) | set(self.encrypted_paths or []))
+
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()

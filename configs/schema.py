@@ -363,6 +363,17 @@ def mask_value(path: str, stored) -> str:
     return SECRET_PLACEHOLDER
 
 
+def mask_shown(value):
+    """A value recorded as shown (history written before its field became secret), masked; a mask stays as it is."""
+    if value in (None, ""):
+        return value
+    if isinstance(value, str):
+        if value == SECRET_PLACEHOLDER or ("…" in value and len(value) <= 8):  # already a mask_secret() result
+            return value
+        return crypto.mask_secret(value)
+    return SECRET_PLACEHOLDER
+
+
 def masked(document: dict | None, paths: list[str]) -> dict | None:
     """A copy of a stored document with every secret path masked."""
     if document is None:

@@ -23,7 +23,7 @@ def config_list(*, user) -> QuerySet[UserConfig]:
 
 def config_masked_values(*, config: UserConfig) -> dict:
     """The config's values as anyone may see them: secrets masked."""
-    return schema_utils.masked(config.values, config.encrypted_paths)
+    return schema_utils.masked(config.values, config.secret_paths())
 
 
 def config_history_list(*, config: UserConfig) -> QuerySet[ConfigHistory]:
@@ -285,7 +285,7 @@ def configs_export(*, with_secrets: bool = False, template_codes: list[str] | No
              "key": c.key, "display_name": c.display_name, "scope": c.scope,
              "expires_at": c.expires_at.isoformat() if c.expires_at else None, "is_active": c.is_active,
              "version": c.version,
-             "values": c.values if with_secrets else _without_secrets(c.values, c.encrypted_paths),
+             "values": c.values if with_secrets else _without_secrets(c.values, c.secret_paths()),
              "encrypted_paths": c.encrypted_paths if with_secrets else []}
             for c in configs
         ],

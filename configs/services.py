@@ -160,6 +160,7 @@ def _record(
     user_agent: str,
 ) -> ConfigHistory:
     new = config.values if action != HistoryAction.DELETE else None
+    secrets = config.template.secret_paths()
     return ConfigHistory.objects.create(
         config=config,
         config_ref=config.pk,
@@ -167,8 +168,8 @@ def _record(
         actor=_person(actor),
         action=action,
         version=config.version,
-        old_values=schema_utils.masked(old, old_paths),
-        new_values=schema_utils.masked(new, config.encrypted_paths) if new is not None else None,
+        old_values=schema_utils.masked(old, sorted(set(old_paths) | set(secrets))),
+        new_values=schema_utils.masked(new, config.secret_paths()) if new is not None else None,
         snapshot=copy.deepcopy(new),
         reason=(reason or "")[:500],
         ip=ip or None,
@@ -341,8 +342,8 @@ def config_rollback(
         )
     if version == config.version:
         raise ConfigError(_("Version %(v)s is already the current version.") % {"v": version}, code="config_noop")
-    restored = copy.deepcopy(entry.snapshot)
-    paths = [p for p in config.template.secret_paths() if crypto.is_ciphertext(schema_utils.get_path(restored, p))]
+    # Today's secret fields are encrypted, even if the field was not secret when that version was written.
+    restored, paths, _not_text = _secure_document(entry.snapshot, config.template.secret_paths())
     plain = schema_utils.decrypted(restored, paths)
     _prepare_values(template=config.template, values=plain, fill=False)  # still valid under today's schema?
     old, old_paths = copy.deepcopy(config.values), list(config.encrypted_paths)
@@ -403,6 +404,85 @@ def history_cleanup(*, older_than_days: int, dry_run: bool = False) -> int:
 # --- templates and categories ----------------------------------------------------------
 
 
+def _secure_document(document: Any, paths: list[str]) -> tuple[Any, list[str], list[str]]:
+    """A copy of a stored document with each clear text at ``paths`` encrypted.
+
+    Returns (document, the paths now holding ciphertext, the paths holding a
+    value that is not text and so was left as it was).
+    """
+    if not isinstance(document, dict):
+        return document, [], []
+    document = copy.deepcopy(document)
+    encrypted, not_text = [], []
+    for path in paths:
+        value = schema_utils.get_path(document, path)
+        if crypto.is_ciphertext(value):
+            encrypted.append(path)
+        elif isinstance(value, str) and value != "":
+            schema_utils.set_path(document, path, schema_utils.encrypt_secret(path, value))
+            encrypted.append(path)
+        elif value not in (None, ""):
+            not_text.append(path)
+    return document, encrypted, not_text
+
+
+def _secure_template_configs(
+    template: ConfigTemplate, paths: list[str], *, refuse_non_text: bool, dry_run: bool = False
+) -> int:
+    """Encrypt what the configs of ``template`` and their history still hold in clear at ``paths``; the count.
+
+    1. Each config: clear text at a path is encrypted and the path added to
+       ``encrypted_paths``. The value does not change, so no version and no
+       history row. A value that is not text raises ConfigValidationError with
+       ``refuse_non_text``, else stays (it is masked wherever it is shown).
+    2. Each history row of the template: values it showed there are masked;
+       its snapshot's are encrypted (a non-text value as its JSON text), so a
+       rollback restores them encrypted.
+    Caches are the caller's to invalidate.
+    """
+    count = 0
+    if not paths:
+        return count
+    for config in UserConfig.objects.select_for_update().filter(template=template).order_by("pk"):
+        document, encrypted, not_text = _secure_document(config.values, paths)
+        if not_text and refuse_non_text:
+            raise ConfigValidationError(
+                _("Config #%(id)s holds a value at %(path)s that is not text, so that field cannot become secret. "
+                  "Change that value first.") % {"id": config.pk, "path": not_text[0]},
+                detail=[{"path": path, "message": f"config #{config.pk} holds a value that is not text"}
+                        for path in not_text],
+            )
+        stored_paths = sorted(set(config.encrypted_paths) | set(encrypted))
+        if document != config.values or stored_paths != sorted(config.encrypted_paths):
+            count += 1
+            if not dry_run:
+                UserConfig.objects.filter(pk=config.pk).update(values=document, encrypted_paths=stored_paths)
+    for row in ConfigHistory.objects.filter(template=template).order_by("pk").iterator():
+        changes = {}
+        for field in ("old_values", "new_values"):
+            shown = getattr(row, field)
+            if isinstance(shown, dict):
+                scrubbed = copy.deepcopy(shown)
+                for path in paths:
+                    if schema_utils.has_path(scrubbed, path):
+                        schema_utils.set_path(scrubbed, path, schema_utils.mask_shown(schema_utils.get_path(
+                            scrubbed, path)))
+                if scrubbed != shown:
+                    changes[field] = scrubbed
+        if isinstance(row.snapshot, dict):
+            snapshot, _encrypted, not_text = _secure_document(row.snapshot, paths)
+            for path in not_text:
+                text = json.dumps(schema_utils.get_path(snapshot, path), ensure_ascii=False)
+                schema_utils.set_path(snapshot, path, schema_utils.encrypt_secret(path, text))
+            if snapshot != row.snapshot:
+                changes["snapshot"] = snapshot
+        if changes:
+            count += 1
+            if not dry_run:
+                ConfigHistory.objects.filter(pk=row.pk).update(**changes)
+    return count
+
+
 def _template_invalidate(template: ConfigTemplate) -> None:
     keys = [config_cache.template_key(template.code)]
     for config in template.configs.select_related("template"):
@@ -428,7 +508,14 @@ def template_create(
 
 @transaction.atomic
 def template_update(*, template: ConfigTemplate, actor, **fields) -> ConfigTemplate:
-    """Change a template; a new schema or defaults bumps its version. Existing configs are not rewritten."""
+    """Change a template; a new schema or defaults bumps its version.
+
+    Existing configs keep their values, except that a field that becomes
+    secret is encrypted in every config of the template and in their history
+    (masked in shown values, encrypted in snapshots), in this transaction.
+    Raises ConfigValidationError for a bad schema, or when a config holds a
+    value that is not text at a field becoming secret.
+    """
     schema, defaults = fields.get("schema", template.schema), fields.get("defaults", template.defaults)
     if "schema" in fields or "defaults" in fields:
         schema_utils.check_template_schema(schema, defaults)
@@ -436,6 +523,8 @@ def template_update(*, template: ConfigTemplate, actor, **fields) -> ConfigTempl
             template.version += 1
     if "code" in fields and fields["code"] != template.code and template.is_system:
         raise ConfigValidationError(_("A system template's code cannot change."))
+    gained = sorted(set(schema_utils.secret_paths(schema)) - set(template.secret_paths()))
+    _secure_template_configs(template, gained, refuse_non_text=True)
     for name, value in fields.items():
         setattr(template, name, value)
     template.stamp(actor)
@@ -836,6 +925,10 @@ def _reencrypt_document(document: dict | None, paths: list[str], current: str) -
 def secrets_reencrypt(*, dry_run: bool = False) -> dict[str, int]:
     """Re-encrypt every config secret (values, history snapshots, system configs) under the current key.
 
+    First, secrets still in clear (a field made secret before template changes
+    encrypted existing values) are encrypted, and masked in history: counted
+    as ``clear_secrets`` (configs and history rows).
+
     ``kefu.fields`` columns are rotated by ``rotate_encryption_key``; secrets
     inside JSON documents are not columns, so this does it for configs. It is
     not a change of value: no version, no history row; caches are
@@ -843,7 +936,15 @@ def secrets_reencrypt(*, dry_run: bool = False) -> dict[str, int]:
     value is under a key that is no longer configured.
     """
     current = crypto.keyring().current_id
-    counts = {"configs": 0, "history": 0, "system_configs": 0}
+    counts = {"configs": 0, "history": 0, "system_configs": 0, "clear_secrets": 0}
+    # Secrets left in clear by templates that gained a secret field before that encrypted existing values.
+    for template in ConfigTemplate.objects.order_by("pk"):
+        with transaction.atomic():
+            found = _secure_template_configs(template, template.secret_paths(), refuse_non_text=False,
+                                             dry_run=dry_run)
+            if found and not dry_run:
+                _template_invalidate(template)
+        counts["clear_secrets"] += found
     for config in UserConfig.objects.select_related("template").exclude(encrypted_paths=[]).iterator():
         document, n = _reencrypt_document(config.values, config.encrypted_paths, current)
         if n:

@@ -1,0 +1,128 @@
+"""A field's secrecy follows the template as it is now, whatever the config stored when it was written."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from configs import selectors, services
+from configs.exceptions import ConfigValidationError
+from configs.models import ConfigHistory, UserConfig
+from kefu import crypto
+
+from .conftest import SECRET
+from .test_services import raw_rows
+
+pytestmark = pytest.mark.django_db
+
+PLAIN = {"type": "object", "properties": {"model": {"type": "string"}, "api_key": {"type": "string"},
+                                          "proxy": {"type": "object", "properties": {"password": {"type": "string"}}}}}
+SECRET_API_KEY = {**PLAIN, "properties": {**PLAIN["properties"], "api_key": {"type": "string", "writeOnly": True}}}
+
+
+def everything_shown(client, admin_client, config, tmp_path) -> str:
+    """Every place a person or a file sees the config: API, admin, history, diff, export without secrets."""
+    texts = [client.get(url).content.decode() for url in (
+        f"/api/configs/{config.pk}/", "/api/configs/", f"/api/configs/{config.pk}/history/",
+        f"/api/configs/{config.pk}/diff/?from=1&to=2")]
+    texts += [admin_client.get(url).content.decode() for url in (
+        reverse("admin:configs_userconfig_change", args=[config.pk]),
+        reverse("admin:configs_userconfig_versions", args=[config.pk]) + "?a=1&b=2",
+        reverse("admin:configs_confighistory_changelist"),
+        *[reverse("admin:configs_confighistory_change", args=[pk])
+          for pk in ConfigHistory.objects.filter(config_ref=config.pk).values_list("pk", flat=True)])]
+    path = tmp_path / "export.json"
+    call_command("config_export", "-o", str(path), stderr=StringIO())
+    texts.append(path.read_text())
+    call_command("config_export", "-o", str(path), "--with-secrets", stderr=StringIO())
+    texts.append(path.read_text())
+    return "\n".join(texts)
+
+
+@pytest.fixture
+def plain_config(world):
+    template = services.template_create(actor=world.superadmin, code="late", name="late", schema=PLAIN)
+    config = services.config_create(actor=world.superadmin, template=template, user=world.superadmin,
+                                    values={"model": "m", "api_key": SECRET})
+    services.config_update(config=config, actor=world.superadmin,
+                           values={"model": "m2", "api_key": SECRET + "-v2"})
+    return config
+
+
+def test_marking_a_field_secret_encrypts_it_in_existing_configs_and_their_history(
+        world, client_for, plain_config, tmp_path):
+    template = plain_config.template
+    services.template_update(template=template, actor=world.superadmin, schema=SECRET_API_KEY)
+
+    plain_config.refresh_from_db()
+    assert plain_config.encrypted_paths == ["api_key"] and plain_config.version == 2
+    assert crypto.is_ciphertext(plain_config.values["api_key"])
+    for table in ("configs_userconfig", "configs_confighistory"):
+        assert "THISISTHESECRET" not in raw_rows(table), table
+    admin_client = Client()
+    admin_client.force_login(world.superadmin)
+    shown = everything_shown(client_for(world.superadmin), admin_client, plain_config, tmp_path)
+    assert "THISISTHESECRET" not in shown
+    assert crypto.mask_secret(SECRET + "-v2") in shown  # shown masked, like any secret
+    # The code that uses it still reads it, and rolling back restores the older secret, encrypted.
+    assert selectors.config_values_get(template_code=template.code, user=world.superadmin)["api_key"] == SECRET + "-v2"
+    services.config_rollback(config=plain_config, version=1, actor=world.superadmin)
+    plain_config.refresh_from_db()
+    assert plain_config.encrypted_paths == ["api_key"] and crypto.is_ciphertext(plain_config.values["api_key"])
+    assert selectors.config_values_get(template_code=template.code, user=world.superadmin)["api_key"] == SECRET
+    assert "THISISTHESECRET" not in raw_rows("configs_confighistory")
+
+
+def test_a_clear_value_stored_at_a_secret_path_is_never_shown(world, client_for, plain_config, tmp_path):
+    """A row holding a secret in clear (written before the fix, or by a write racing the template change) is masked."""
+    template = plain_config.template
+    services.template_update(template=template, actor=world.superadmin, schema=SECRET_API_KEY)
+    UserConfig.objects.filter(pk=plain_config.pk).update(
+        values={**plain_config.values, "api_key": SECRET}, encrypted_paths=[])
+    plain_config.refresh_from_db()
+    assert selectors.config_masked_values(config=plain_config)["api_key"] != SECRET
+    text = "\n".join(client_for(world.superadmin).get(url).content.decode() for url in (
+        f"/api/configs/{plain_config.pk}/", "/api/configs/"))
+    assert "THISISTHESECRET" not in text
+    path = tmp_path / "export.json"
+    call_command("config_export", "-o", str(path), stderr=StringIO())
+    assert "THISISTHESECRET" not in path.read_text()
+    # The next write encrypts it, as does a rollback to a version whose snapshot holds it in clear.
+    ConfigHistory.objects.filter(config_ref=plain_config.pk, version=1).update(
+        snapshot={"model": "m", "api_key": SECRET})
+    services.config_rollback(config=plain_config, version=1, actor=world.superadmin)
+    plain_config.refresh_from_db()
+    assert crypto.is_ciphertext(plain_config.values["api_key"]) and plain_config.encrypted_paths == ["api_key"]
+    assert "THISISTHESECRET" not in raw_rows("configs_userconfig")
+
+
+def test_rotating_secrets_also_encrypts_secrets_left_in_clear(world, plain_config):
+    """Data written before templates re-encrypted new secret fields is repaired by config_rotate_secrets."""
+    template = plain_config.template
+    services.template_update(template=template, actor=world.superadmin, schema=SECRET_API_KEY)
+    UserConfig.objects.filter(pk=plain_config.pk).update(
+        values={**plain_config.values, "api_key": SECRET}, encrypted_paths=[])
+    ConfigHistory.objects.filter(config_ref=plain_config.pk).update(
+        old_values={"api_key": SECRET}, new_values={"api_key": SECRET}, snapshot={"model": "m", "api_key": SECRET})
+    out = StringIO()
+    call_command("config_rotate_secrets", "--dry-run", stdout=out)
+    assert "clear secrets: 3" in out.getvalue() and "THISISTHESECRET" in raw_rows("configs_userconfig")
+    call_command("config_rotate_secrets", stdout=StringIO())
+    for table in ("configs_userconfig", "configs_confighistory"):
+        assert "THISISTHESECRET" not in raw_rows(table), table
+    assert selectors.config_values_get(template_code=template.code, user=world.superadmin)["api_key"] == SECRET
+
+
+def test_a_field_holding_non_text_cannot_become_secret(world, plain_config):
+    schema = {**PLAIN, "properties": {**PLAIN["properties"], "model": {"type": ["string", "integer"]}}}
+    template = plain_config.template
+    services.template_update(template=template, actor=world.superadmin, schema=schema)
+    services.config_update(config=plain_config, actor=world.superadmin, values={"model": 42, "api_key": SECRET})
+    with pytest.raises(ConfigValidationError, match="model"):
+        services.template_update(template=template, actor=world.superadmin, schema={
+            **schema, "properties": {**schema["properties"], "model": {"type": "string", "writeOnly": True}}})
+    template.refresh_from_db()
+    plain_config.refresh_from_db()
+    assert template.secret_paths() == [] and plain_config.values["model"] == 42
