@@ -51,7 +51,9 @@ class ConfigTemplate(AuditedModel):
     """A kind of configuration: the JSON Schema its values must satisfy, and their defaults.
 
     A property marked ``"writeOnly": true`` in the schema is a secret: it is
-    stored encrypted and only ever shown masked.
+    stored encrypted and only ever shown masked. Marking a field secret
+    encrypts it in existing configs; unmarking it leaves each config's secret
+    encrypted and masked until someone saves a new value there.
     """
 
     code = models.SlugField(_("code"), max_length=64, unique=True)

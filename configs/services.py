@@ -72,13 +72,17 @@ def _remove_path(document: dict, path: str) -> None:
 
 
 def _prepare_values(
-    *, template: ConfigTemplate, values: Any, current: dict | None = None, fill: bool = True,
-    allow_ciphertext: bool = False,
+    *, template: ConfigTemplate, values: Any, current: dict | None = None, current_paths: list[str] = (),
+    fill: bool = True, allow_ciphertext: bool = False,
 ) -> tuple[dict, list[str]]:
     """Validate ``values`` against ``template`` and return (stored document, encrypted paths).
 
     1. A secret that is left out, sent empty, or sent back masked keeps the
-       current ciphertext (the caller never saw the clear value).
+       current ciphertext (the caller never saw the clear value). So does a
+       path the config holds encrypted (``current_paths``) though the template
+       no longer marks it secret: nobody saw that value either, and showing or
+       dropping it on a masked round trip would reveal or destroy it. A new
+       value typed there is stored as the template says: in clear.
     2. Template defaults, then schema defaults, fill what is missing; the schema
        and the template's rules validate the result.
     3. Each non-empty secret is encrypted; an unchanged one keeps its
@@ -89,9 +93,12 @@ def _prepare_values(
             _("Config values must be a JSON object."), detail=[{"path": "(root)", "message": "must be an object"}]
         )
     secrets = template.secret_paths()
+    held = [path for path in current_paths or () if path not in secrets
+            and crypto.is_ciphertext(schema_utils.get_path(current or {}, path))]
+    guarded = sorted({*secrets, *held})
     plain = copy.deepcopy(values)
     kept: dict[str, str] = {}
-    for path in secrets:
+    for path in guarded:
         stored = schema_utils.get_path(current or {}, path)
         incoming = schema_utils.get_path(plain, path)
         if incoming == "" or (incoming is None and schema_utils.has_path(plain, path)):
@@ -119,12 +126,12 @@ def _prepare_values(
             kept[path] = incoming
     if fill:
         document = schema_utils.fill_and_validate(
-            schema=template.schema, values=plain, secrets=secrets, defaults=template.defaults
+            schema=template.schema, values=plain, secrets=guarded, defaults=template.defaults
         )
     else:
         document = plain
         schema_utils.raise_for_errors(
-            schema=template.schema, document=document, secrets=secrets,
+            schema=template.schema, document=document, secrets=guarded,
             message=_("Those values no longer match the template (version %(v)s).") % {"v": template.version},
         )
     rule_errors = check_rules(template.code, document)
@@ -136,12 +143,17 @@ def _prepare_values(
         if isinstance(value, str) and value != "":
             schema_utils.set_path(document, path, kept.get(path) or schema_utils.encrypt_secret(path, value))
             encrypted.append(path)
-    return document, encrypted
+    for path in held:
+        if path in kept:
+            schema_utils.set_path(document, path, kept[path])
+            encrypted.append(path)
+    return document, sorted(encrypted)
 
 
 def config_values_validate(*, template: ConfigTemplate, values: Any, config: UserConfig | None = None) -> dict:
     """Check ``values`` as a write would, without writing; return the masked, filled document."""
-    document, paths = _prepare_values(template=template, values=values, current=config.values if config else None)
+    document, paths = _prepare_values(template=template, values=values, current=config.values if config else None,
+                                      current_paths=config.encrypted_paths if config else ())
     return schema_utils.masked(document, paths)
 
 
@@ -274,7 +286,8 @@ def config_update(
     fields: dict[str, Any] = {}
     if values is not None:
         fields["values"], fields["encrypted_paths"] = _prepare_values(
-            template=config.template, values=values, current=config.values, allow_ciphertext=encrypted_secrets
+            template=config.template, values=values, current=config.values, current_paths=config.encrypted_paths,
+            allow_ciphertext=encrypted_secrets,
         )
     if display_name is not None:
         fields["display_name"] = display_name
@@ -315,6 +328,22 @@ def config_set_active(
     return config
 
 
+def _held_secrets(document: Any, prefix: str = "") -> list[str]:
+    """Paths of ``document`` holding a secret this app encrypted for that path (whatever the template says now)."""
+    found = []
+    for key, value in (document.items() if isinstance(document, dict) else ()):
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            found.extend(_held_secrets(value, path))
+        elif crypto.is_ciphertext(value):
+            try:  # the ciphertext is bound to its path: a look-alike typed as text does not decrypt
+                schema_utils.decrypt_secret(path, value)
+            except crypto.DecryptionError:
+                continue
+            found.append(path)
+    return found
+
+
 @transaction.atomic
 def config_rollback(
     *,
@@ -342,8 +371,10 @@ def config_rollback(
         )
     if version == config.version:
         raise ConfigError(_("Version %(v)s is already the current version.") % {"v": version}, code="config_noop")
-    # Today's secret fields are encrypted, even if the field was not secret when that version was written.
+    # Today's secret fields are encrypted, even if the field was not secret when that version was written;
+    # a secret of a field that is no longer secret is restored encrypted, as it was stored.
     restored, paths, _not_text = _secure_document(entry.snapshot, config.template.secret_paths())
+    paths = sorted({*paths, *_held_secrets(restored)})
     plain = schema_utils.decrypted(restored, paths)
     _prepare_values(template=config.template, values=plain, fill=False)  # still valid under today's schema?
     old, old_paths = copy.deepcopy(config.values), list(config.encrypted_paths)
@@ -856,7 +887,7 @@ def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str
                 counts["configs_created"] += 1
             else:
                 document, _paths = _prepare_values(template=template, values=values, current=config.values,
-                                                   allow_ciphertext=use_secrets)
+                                                   current_paths=config.encrypted_paths, allow_ciphertext=use_secrets)
                 if (document, row.get("display_name", ""), row.get("scope", config.scope), expires_at,
                         row.get("is_active", True)) == (config.values, config.display_name, config.scope,
                                                         config.expires_at, config.is_active):

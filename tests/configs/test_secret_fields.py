@@ -1,5 +1,6 @@
 """A field's secrecy follows the template as it is now, whatever the config stored when it was written."""
 
+import json
 from io import StringIO
 
 import pytest
@@ -126,3 +127,40 @@ def test_a_field_holding_non_text_cannot_become_secret(world, plain_config):
     template.refresh_from_db()
     plain_config.refresh_from_db()
     assert template.secret_paths() == [] and plain_config.values["model"] == 42
+
+
+def test_a_field_no_longer_secret_keeps_each_configs_secret_until_a_new_value_is_typed(owner, client_for, config):
+    """Dropping writeOnly neither reveals the secrets configs hold nor destroys them on a masked round trip."""
+    template = config.template
+    schema = json.loads(json.dumps(template.schema))
+    schema["properties"]["api_key"].pop("writeOnly")
+    services.template_update(template=template, actor=owner, schema=schema)
+    client = client_for(owner)
+    body = client.get(f"/api/configs/{config.pk}/").json()
+    assert body["values"]["api_key"] == crypto.mask_secret(SECRET)
+
+    # The masked document sent back, the field left out or sent empty: the secret stays, encrypted.
+    for values in (body["values"], {k: v for k, v in body["values"].items() if k != "api_key"},
+                   {**body["values"], "api_key": ""}):
+        response = client.put(f"/api/configs/{config.pk}/", {"values": values}, format="json")
+        assert response.status_code == 200, response.content
+        assert selectors.config_values_get(template_code=template.code, user=owner)["api_key"] == SECRET
+    config.refresh_from_db()
+    assert "api_key" in config.encrypted_paths and crypto.is_ciphertext(config.values["api_key"])
+    assert "THISISTHESECRET" not in raw_rows("configs_userconfig") + raw_rows("configs_confighistory")
+
+    # A value typed now is what the template says it is: plain.
+    response = client.put(f"/api/configs/{config.pk}/", {"values": {**body["values"], "api_key": "plain-now-1"}},
+                          format="json")
+    assert response.json()["values"]["api_key"] == "plain-now-1"
+    config.refresh_from_db()
+    assert config.encrypted_paths == ["proxy.password"]
+
+    # Rolling back to a version that held the secret restores it encrypted and masked.
+    services.config_rollback(config=config, version=1, actor=owner)
+    config.refresh_from_db()
+    assert "api_key" in config.encrypted_paths and crypto.is_ciphertext(config.values["api_key"])
+    assert client.get(f"/api/configs/{config.pk}/").json()["values"]["api_key"] == crypto.mask_secret(SECRET)
+    assert selectors.config_values_get(template_code=template.code, user=owner)["api_key"] == SECRET
+    for url in (f"/api/configs/{config.pk}/history/", f"/api/configs/{config.pk}/diff/?from=1&to=5"):
+        assert "THISISTHESECRET" not in client.get(url).content.decode()
