@@ -17,13 +17,10 @@ from customer_service.models import Shop
 from kefu.admin import ScopedModelAdmin, checks_own_permissions
 
 from . import selectors, services
+from .audit import request_meta
 from .exceptions import ConfigError
 from .forms import ConfigTemplateForm, SystemConfigForm, UserConfigAddForm, UserConfigChangeForm
 from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, SystemConfigHistory, UserConfig
-
-
-def request_meta(request) -> dict:
-    return {"ip": request.META.get("REMOTE_ADDR") or None, "user_agent": request.META.get("HTTP_USER_AGENT", "")}
 
 
 class ServiceErrorsMixin:

@@ -12,6 +12,7 @@ from customer_service.models import Shop
 from kefu.api.viewsets import ScopedModelViewSet
 
 from .. import selectors, services
+from ..audit import request_meta
 from ..exceptions import ConfigError
 from ..models import ConfigCategory, ConfigTemplate, SystemConfig, UserConfig
 from .serializers import (
@@ -29,13 +30,6 @@ from .serializers import (
     UserConfigSerializer,
     UserConfigUpdateSerializer,
 )
-
-
-def request_meta(request) -> dict:
-    """What the history row records about where a change came from."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    ip = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
-    return {"ip": ip or None, "user_agent": request.META.get("HTTP_USER_AGENT", "")[:512]}
 
 
 class UserConfigFilterSet(filters.FilterSet):

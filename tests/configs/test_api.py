@@ -297,3 +297,23 @@ def test_system_config_history_and_rollback(client_for, world, system_configs):
     assert PROXY_SECRET not in text and "another-secret-value" not in text
     root.post("/api/system-configs/smtp.password/rollback/", {"version": 1}, format="json")
     assert selectors.system_config_value("smtp.password") == PROXY_SECRET
+
+
+@pytest.mark.parametrize("forwarded, remote, recorded", [
+    ("1.2.3.4, 10.0.0.9", "10.0.0.9", "10.0.0.9"),  # X-Forwarded-For is whatever the client wrote
+    ("not-an-ip", "127.0.0.1", "127.0.0.1"),  # …and was a 500 on PostgreSQL (inet column)
+    ("", "not-an-ip", None),
+])
+def test_history_records_the_peer_address_never_a_forwarded_header(client_for, world, config, owner, forwarded,
+                                                                    remote, recorded):
+    from configs.models import SystemConfigHistory
+
+    response = client_for(owner).patch(f"/api/configs/{config.pk}/", {"values": {"model": "spoof"}}, format="json",
+                                       HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
+    assert response.status_code == 200, response.content
+    assert ConfigHistory.objects.filter(config=config).order_by("-version").first().ip == recorded
+    response = client_for(world.superadmin).post(
+        "/api/system-configs/", {"key": "batch", "value_type": "int", "value": 1}, format="json",
+        HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
+    assert response.status_code == 201, response.content
+    assert SystemConfigHistory.objects.get(key="batch").ip == recorded
