@@ -200,6 +200,12 @@ class UserConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         config = UserConfig.objects.select_related("template").get(pk=obj.pk)
         expected = data.get("expected_version") or None
         changed = set(form.changed_data)
+        if "is_active" in changed and not data["is_active"]:
+            # Switched off first: an inactive config may be given an expiry in the past.
+            services.config_set_active(config=config, actor=request.user, active=False,
+                                       expected_version=expected, reason=reason, **meta)
+            changed.discard("is_active")
+            expected = None
         if changed & {"values", "display_name", "scope", "expires_at"}:
             services.config_update(
                 config=config, actor=request.user, expected_version=expected,

@@ -19,7 +19,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection, transaction
 
-PREFIX = "configs:v2"
+PREFIX = "configs:v3"  # v3: config entries carry expires_at
 
 
 def timeout() -> int:

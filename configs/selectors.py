@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from kefu import crypto
 
@@ -126,16 +127,19 @@ def _config_entry(*, user_id: int | None, shop_id: int | None, template_code: st
     def load():
         config = (
             UserConfig.objects.filter(template__code=template_code, key=key, user_id=user_id, shop_id=shop_id)
-            .values("pk", "version", "values", "encrypted_paths", "is_active", "template__schema",
+            .values("pk", "version", "values", "encrypted_paths", "is_active", "expires_at", "template__schema",
                     "template__defaults")
             .first()
         )
         if config is None:
             return None
-        # Stored form: secrets stay ciphertext inside the cache too.
+        # Stored form: secrets stay ciphertext inside the cache too. The expiry is checked at each read
+        # (a timestamp): the entry outlives it until the beat task deactivates the config.
+        expires_at = config["expires_at"]
         return {"id": config["pk"], "version": config["version"],
                 "values": _filled(config["template__schema"], config["template__defaults"], config["values"]),
-                "encrypted_paths": config["encrypted_paths"], "is_active": config["is_active"]}
+                "encrypted_paths": config["encrypted_paths"], "is_active": config["is_active"],
+                "expires_at": expires_at.timestamp() if expires_at else None}
 
     cache_key = config_cache.owner_key(user_id=user_id, shop_id=shop_id, template_code=template_code, key=key)
     return config_cache.read_through(cache_key, load)
@@ -147,12 +151,13 @@ def config_values_get(
     """The active values of a user's or a shop's config, defaults filled in, secrets decrypted.
 
     For code that uses the values (the pipeline, the router), never for display.
-    A missing or inactive config returns ``default`` if given, else the
-    template's defaults. Raises ConfigNotFound for an unknown template.
+    A missing, inactive or expired config returns ``default`` if given, else
+    the template's defaults. Raises ConfigNotFound for an unknown template.
     """
     entry = _config_entry(user_id=getattr(user, "pk", None), shop_id=getattr(shop, "pk", None),
                           template_code=template_code, key=key)
-    if entry is not None and entry["is_active"]:
+    if entry is not None and entry["is_active"] and (
+            entry["expires_at"] is None or entry["expires_at"] > timezone.now().timestamp()):
         return schema_utils.decrypted(entry["values"], entry["encrypted_paths"])
     defaults = _template_defaults(template_code)
     if defaults is None:

@@ -215,6 +215,16 @@ def _bump(config: UserConfig, *, actor, expected_version: int | None, **fields) 
 # --- configs ------------------------------------------------------------------------------
 
 
+def _refuse_past_expiry(expires_at: datetime | None, *, active: bool) -> None:
+    """An active config that expires in the past would be served as if it had not expired: refuse it."""
+    if active and expires_at is not None and expires_at <= timezone.now():
+        raise ConfigValidationError(
+            _("The expiry time %(t)s is in the past; an active config must expire later.")
+            % {"t": expires_at.isoformat(timespec="seconds")},
+            detail=[{"path": "expires_at", "message": "in the past"}],
+        )
+
+
 @transaction.atomic
 def config_create(
     *,
@@ -241,6 +251,7 @@ def config_create(
     """
     if not template.is_active:
         raise ConfigValidationError(_("Template '%(code)s' is not active.") % {"code": template.code})
+    _refuse_past_expiry(expires_at, active=is_active)
     document, paths = _prepare_values(template=template, values=values or {}, allow_ciphertext=encrypted_secrets)
     config = UserConfig(
         template=template, user=user, shop=shop, key=key, display_name=display_name, values=document,
@@ -294,6 +305,8 @@ def config_update(
     if scope is not None:
         fields["scope"] = scope
     if expires_at is not ...:
+        if expires_at != config.expires_at:
+            _refuse_past_expiry(expires_at, active=config.is_active)
         fields["expires_at"] = expires_at
     probe = copy.copy(config)
     for name, value in fields.items():
@@ -318,9 +331,18 @@ def config_set_active(
     ip: str | None = None,
     user_agent: str = "",
 ) -> UserConfig:
-    """Activate or deactivate; recorded as its own version with the values unchanged."""
+    """Activate or deactivate; recorded as its own version with the values unchanged.
+
+    Raises ConfigValidationError when activating a config that has expired.
+    """
     if config.is_active == active:
         return config
+    if active and config.is_expired:
+        raise ConfigValidationError(
+            _("This config expired at %(t)s; give it a later expiry before activating it.")
+            % {"t": config.expires_at.isoformat(timespec="seconds")},
+            detail=[{"path": "expires_at", "message": "expired"}],
+        )
     _bump(config, actor=actor, expected_version=expected_version, is_active=active)
     _record(config=config, action=HistoryAction.ACTIVATE if active else HistoryAction.DEACTIVATE, actor=actor,
             old=config.values, old_paths=config.encrypted_paths, reason=reason, ip=ip, user_agent=user_agent)

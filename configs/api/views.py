@@ -86,6 +86,11 @@ class UserConfigViewSet(ScopedModelViewSet):
         active = fields.pop("is_active", None)
         reason = fields.pop("reason", "")
         meta = request_meta(request)
+        if active is False and config.is_active:
+            # Switched off first: an inactive config may be given an expiry in the past.
+            services.config_set_active(config=config, actor=request.user, active=False, expected_version=expected,
+                                       reason=reason, **meta)
+            active, expected = None, None
         if fields:
             services.config_update(config=config, actor=request.user, expected_version=expected, reason=reason,
                                    **fields, **meta)

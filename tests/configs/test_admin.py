@@ -166,8 +166,9 @@ def test_add_then_edit(world, template):
 
 
 def test_filters_by_scope_expired_template(world, template):
-    services.config_create(actor=world.superadmin, template=template, user=world.superadmin, key="old",
-                           scope=ConfigScope.TEMPORARY, expires_at=timezone.now() - timedelta(hours=1))
+    old = services.config_create(actor=world.superadmin, template=template, user=world.superadmin, key="old",
+                                 scope=ConfigScope.TEMPORARY, expires_at=timezone.now() + timedelta(hours=1))
+    UserConfig.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(hours=1))  # time passes
     services.config_create(actor=world.superadmin, template=template, user=world.superadmin, key="live")
     client = signed_in(world.superadmin)
     url = reverse("admin:configs_userconfig_changelist")

@@ -317,3 +317,32 @@ def test_history_records_the_peer_address_never_a_forwarded_header(client_for, w
         HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
     assert response.status_code == 201, response.content
     assert SystemConfigHistory.objects.get(key="batch").ip == recorded
+
+
+def test_a_config_created_already_expired_is_refused(client_for, template, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    past = (timezone.now() - timedelta(hours=1)).isoformat()
+    body = assert_error(client_for(owner).post("/api/configs/", {
+        "template": template.pk, "key": "trial", "scope": "temporary", "expires_at": past,
+        "values": {"model": "m"}}, format="json"), 400, "config_invalid")
+    assert body["detail"][0]["path"] == "expires_at"
+    assert not UserConfig.objects.exists()
+
+
+def test_a_config_switched_off_may_get_an_expiry_in_the_past_in_the_same_patch(client_for, template, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    config = services.config_create(actor=owner, template=template, user=owner, key="t", scope="temporary",
+                                    expires_at=timezone.now() + timedelta(hours=1))
+    past = (timezone.now() - timedelta(hours=1)).isoformat()
+    response = client_for(owner).patch(f"/api/configs/{config.pk}/", {"expires_at": past, "is_active": False,
+                                                                       "version": 1}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["is_active"] is False and response.json()["version"] == 3
+    assert_error(client_for(owner).patch(f"/api/configs/{config.pk}/", {"is_active": True}, format="json"), 400,
+                 "config_invalid")

@@ -108,7 +108,8 @@ def test_import_dry_run_writes_nothing(tmp_path, config, owner):
 def test_cleanup_expires_deletes_old_temporaries_and_purges_orphaned_history(template, owner):
     now = timezone.now()
     due = services.config_create(actor=owner, template=template, user=owner, key="due",
-                                 scope=ConfigScope.TEMPORARY, expires_at=now - timedelta(minutes=1))
+                                 scope=ConfigScope.TEMPORARY, expires_at=now + timedelta(minutes=1))
+    UserConfig.objects.filter(pk=due.pk).update(expires_at=now - timedelta(minutes=1))  # time passes
     ancient = services.config_create(actor=owner, template=template, user=owner, key="ancient",
                                      scope=ConfigScope.TEMPORARY, expires_at=now + timedelta(minutes=1))
     UserConfig.objects.filter(pk=ancient.pk).update(expires_at=now - timedelta(days=40), is_active=False)

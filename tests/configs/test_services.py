@@ -261,3 +261,37 @@ def test_no_validation_message_quotes_a_secret_even_on_its_parent_object(owner):
     assert "secret'-VALUE" not in text and "secret\\'-VALUE" not in text
     assert {d["path"] for d in exc.value.detail} == {"auth", "mode"}
     assert "***" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expired_config_is_not_served_even_from_the_cache(template, owner):
+    """Between its expiry and the beat task's next run, a temporary config reads as inactive."""
+    import time
+
+    services.config_create(actor=owner, template=template, user=owner, key="trial", scope=ConfigScope.TEMPORARY,
+                           expires_at=timezone.now() + timedelta(seconds=1), values={"model": "temporary"})
+    assert selectors.config_values_get(template_code=template.code, user=owner, key="trial")["model"] == "temporary"
+    time.sleep(1.1)
+    assert selectors.config_values_get(template_code=template.code, user=owner, key="trial", default=None) is None
+    assert selectors.config_values_get(template_code=template.code, user=owner, key="trial")["model"] == (
+        "deepseek-chat")  # the template's defaults, as for an inactive config
+
+
+def test_an_active_config_cannot_get_an_expiry_in_the_past(template, owner):
+    past = timezone.now() - timedelta(minutes=1)
+    with pytest.raises(ConfigValidationError, match="past") as exc:
+        services.config_create(actor=owner, template=template, user=owner, key="t", scope=ConfigScope.TEMPORARY,
+                               expires_at=past)
+    assert exc.value.detail[0]["path"] == "expires_at"
+    config = services.config_create(actor=owner, template=template, user=owner, key="t",
+                                    scope=ConfigScope.TEMPORARY, expires_at=timezone.now() + timedelta(hours=1))
+    with pytest.raises(ConfigValidationError, match="past"):
+        services.config_update(config=config, actor=owner, expires_at=past)
+    # Inactive, it harms nothing (an import of a config that expired meanwhile); it cannot be switched back on.
+    services.config_create(actor=owner, template=template, user=owner, key="old", scope=ConfigScope.TEMPORARY,
+                           expires_at=past, is_active=False)
+    UserConfig.objects.filter(pk=config.pk).update(expires_at=past, is_active=False)
+    config.refresh_from_db()
+    with pytest.raises(ConfigValidationError, match="expired"):
+        services.config_set_active(config=config, actor=owner, active=True)
+    assert not UserConfig.objects.get(pk=config.pk).is_active
