@@ -620,6 +620,9 @@ def shop_settings_update(
 ) -> UserConfig:
     """Change ``shop``'s settings: ``values`` are merged key by key onto the current ones.
 
+    Nested objects merge too (``{"ocr_region": {"x": 5}}`` keeps y, w and h);
+    lists and other values replace.
+
     Only a superadmin or an admin of ``shop`` may (ConfigPermissionDenied).
     The first change creates the shop's config (``expected_version`` None or 0).
     """
@@ -639,7 +642,7 @@ def shop_settings_update(
             raise ConfigConflict(_("These shop settings were deleted or never saved; reload them."))
         return config_create(actor=actor, template=template, values=values, shop=shop, key=SHOP_SETTINGS_KEY,
                              display_name=str(shop), reason=reason, ip=ip, user_agent=user_agent)
-    merged = {**config.values, **values}
+    merged = schema_utils.deep_merge(config.values, values)
     return config_update(config=config, actor=actor, values=merged, expected_version=expected_version,
                          reason=reason, ip=ip, user_agent=user_agent)
 

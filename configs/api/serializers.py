@@ -139,7 +139,8 @@ class ShopSettingsSerializer(serializers.Serializer):
 
 
 class ShopSettingsUpdateSerializer(serializers.Serializer):
-    values = serializers.JSONField(help_text="Keys to change; the others keep their value.")
+    values = serializers.JSONField(help_text="Keys to change; the others keep their value. Nested objects merge "
+                                             "key by key; lists replace.")
     version = serializers.IntegerField(required=False, min_value=0, help_text="The version you edited (0: none).")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 

@@ -117,3 +117,17 @@ def test_shop_settings_history_and_rollback_end_to_end(world, shop_settings_temp
     assert config.version == 4
     last = ConfigHistory.objects.filter(config=config).order_by("-version").first()
     assert (last.action, last.reason, last.actor) == (HistoryAction.ROLLBACK, "too aggressive", world.shop_admin)
+
+
+def test_a_change_to_a_nested_key_keeps_the_objects_other_keys(world, shop_settings_template, client_for):
+    services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={
+        "business_hours": {"enabled": False, "start": "08:00", "end": "20:00", "days": [1, 2, 3, 4, 5]},
+        "ocr_region": {"x": 10, "y": 20, "w": 300, "h": 400}})
+    response = client_for(world.shop_admin).patch(
+        f"/api/configs/shop-settings/{world.shop.pk}/",
+        {"values": {"business_hours": {"enabled": True, "days": [6, 7]}, "ocr_region": {"x": 5}}}, format="json")
+    assert response.status_code == 200, response.content
+    values = response.json()["values"]
+    # Lists are values: they replace; objects merge key by key.
+    assert values["business_hours"] == {"enabled": True, "start": "08:00", "end": "20:00", "days": [6, 7]}
+    assert values["ocr_region"] == {"x": 5, "y": 20, "w": 300, "h": 400}
