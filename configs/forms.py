@@ -61,6 +61,35 @@ class UserConfigChangeForm(forms.ModelForm):
         self.initial["values"] = selectors.config_masked_values(config=config)
         self.initial.setdefault("expected_version", config.version)
 
+    def full_clean(self):
+        super().full_clean()
+        if self.is_bound and self._errors and "values" in self.fields:
+            self._hide_typed_secrets()
+
+    def _hide_typed_secrets(self) -> None:
+        """The refused form is shown again: each secret typed into it shows the stored secret's mask instead.
+
+        (Submitted text that is not even JSON is replaced by the stored values, masked.)
+        """
+        name, stored = self.add_prefix("values"), self.initial["values"]
+        try:
+            submitted = json.loads(self.data.get(name) or "")
+        except ValueError:
+            submitted = None
+        if isinstance(submitted, dict):
+            for path in self.instance.secret_paths():
+                if not schema_utils.has_path(submitted, path):
+                    continue
+                if schema_utils.has_path(stored, path):
+                    schema_utils.set_path(submitted, path, schema_utils.get_path(stored, path))
+                else:
+                    schema_utils.remove_path(submitted, path)
+        else:
+            submitted = stored
+        data = self.data.copy()
+        data[name] = json.dumps(submitted, ensure_ascii=False)
+        self.data = data
+
     def clean(self):
         cleaned = super().clean()
         config = self.instance
@@ -109,6 +138,8 @@ class SystemConfigForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         config = self.instance
+        # Read before cleaning: cleaning copies the submitted choice onto the instance.
+        self._stored_encrypted = bool(config.pk and config.is_encrypted)
         if config.pk:
             self.fields["key"].disabled = True
             self.initial["expected_version"] = config.version
@@ -127,3 +158,15 @@ class SystemConfigForm(forms.ModelForm):
             except ConfigError as exc:
                 self.add_error("value_text", exc.message)
         return cleaned
+
+    def full_clean(self):
+        super().full_clean()
+        if not (self.is_bound and self._errors and "value_text" in self.fields):
+            return
+        ticked = "is_encrypted" in self.fields and self.fields["is_encrypted"].widget.value_from_datadict(
+            self.data, self.files, self.add_prefix("is_encrypted"))
+        if self._stored_encrypted or ticked:
+            # The refused form is shown again: a secret typed into it is not.
+            data = self.data.copy()
+            data[self.add_prefix("value_text")] = ""
+            self.data = data

@@ -338,6 +338,16 @@ def set_path(document: dict, path: str, value) -> None:
     node[leaf] = value
 
 
+def remove_path(document: dict, path: str) -> None:
+    """Remove the value at dotted ``path`` from ``document`` if it is there."""
+    *parents, leaf = path.split(".")
+    node = document
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(leaf, None)
+
+
 def secret_context(path: str) -> str:
     """Associated data bound to a secret's ciphertext: the field path, not the row, so exports move."""
     return f"configs.userconfig.values:{path}"

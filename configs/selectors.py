@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.db.models import QuerySet
@@ -242,16 +243,9 @@ EXPORT_VERSION = 1
 
 
 def _without_secrets(values: dict, paths: list[str]) -> dict:
-    import copy as _copy
-
-    document = _copy.deepcopy(values)
+    document = copy.deepcopy(values)
     for path in paths:
-        *parents, leaf = path.split(".")
-        node = document
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
+        schema_utils.remove_path(document, path)
     return document
 
 

@@ -62,15 +62,6 @@ def _full_clean(obj, **kwargs) -> None:
 # --- values: validation, secrets ------------------------------------------------
 
 
-def _remove_path(document: dict, path: str) -> None:
-    *parents, leaf = path.split(".")
-    node = document
-    for part in parents:
-        node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        node.pop(leaf, None)
-
-
 def _prepare_values(
     *, template: ConfigTemplate, values: Any, current: dict | None = None, current_paths: list[str] = (),
     fill: bool = True, allow_ciphertext: bool = False,
@@ -103,7 +94,7 @@ def _prepare_values(
         incoming = schema_utils.get_path(plain, path)
         if incoming == "" or (incoming is None and schema_utils.has_path(plain, path)):
             # Forms send an untouched secret as empty: it means "no change", never "set it to empty".
-            _remove_path(plain, path)
+            schema_utils.remove_path(plain, path)
         if crypto.is_ciphertext(stored) and (
             not schema_utils.has_path(plain, path)
             or incoming in (stored, schema_utils.mask_value(path, stored))
@@ -956,7 +947,7 @@ def _strip_ciphertext(values: dict, paths: list[str], counts: dict) -> dict:
     document = copy.deepcopy(values)
     for path in paths:
         if crypto.is_ciphertext(schema_utils.get_path(document, path)):
-            _remove_path(document, path)
+            schema_utils.remove_path(document, path)
             counts["secrets_skipped"] += 1
     return document
 

@@ -223,3 +223,46 @@ def test_system_config_history_admin_rolls_back(world):
                                                 {"action": "rollback_to_version", "_selected_action": [first.pk]})
     assert response.status_code == 302
     assert selectors.system_config_value("batch") == 3
+
+
+TYPED_SECRET = "sk-NEWCLEARSECRET-abcdef"
+
+
+@pytest.mark.parametrize("values", [
+    lambda masked: json.dumps({**masked, "api_key": TYPED_SECRET, "temperature": 7}),  # refused by the schema
+    lambda masked: json.dumps({**masked, "api_key": TYPED_SECRET})[:-1],  # not even JSON
+    lambda masked: json.dumps({**masked, "proxy": {"password": TYPED_SECRET}, "temperature": 7}),
+], ids=["invalid", "not-json", "nested"])
+def test_a_secret_typed_into_a_refused_config_form_is_not_shown_back(world, root_config, values):
+    masked = selectors.config_masked_values(config=root_config)
+    response = signed_in(world.superadmin).post(change_url(root_config), {
+        **change_post(root_config, masked), "values": values(masked)})
+    html = response.content.decode()
+    assert response.status_code == 200 and "errornote" in html
+    assert "NEWCLEARSECRET" not in html
+    root_config.refresh_from_db()
+    assert root_config.version == 1
+
+
+def test_a_secret_typed_into_a_refused_system_config_form_is_not_shown_back(world):
+    from configs.models import SystemConfig
+
+    client = signed_in(world.superadmin)
+    config = services.system_config_create(actor=world.superadmin, key="smtp.port", value_type="int", value=25,
+                                           is_encrypted=True)
+    response = client.post(reverse("admin:configs_systemconfig_change", args=[config.pk]), {
+        "key": config.key, "value_type": "int", "value_text": "TOPSECRET-typo", "description": "",
+        "is_encrypted": "on", "expected_version": 1})
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert "TOPSECRET" not in response.content.decode()
+    # A new secret too, and a plain value that becomes secret in the same edit.
+    response = client.post(reverse("admin:configs_systemconfig_add"), {
+        "key": "mail.port", "value_type": "int", "value_text": "TOPSECRET-new", "description": "",
+        "is_encrypted": "on"})
+    assert response.status_code == 200 and "TOPSECRET" not in response.content.decode()
+    plain = services.system_config_create(actor=world.superadmin, key="batch", value_type="int", value=3)
+    response = client.post(reverse("admin:configs_systemconfig_change", args=[plain.pk]), {
+        "key": "batch", "value_type": "int", "value_text": "TOPSECRET-plain", "description": "",
+        "is_encrypted": "on", "expected_version": 1})
+    assert response.status_code == 200 and "TOPSECRET" not in response.content.decode()
+    assert not SystemConfig.objects.filter(key="mail.port").exists()
