@@ -387,6 +387,19 @@ class SystemConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
     list_filter = ["value_type", "is_public", "is_encrypted"]
     search_fields = ["key", "description"]
     fields = ["key", "value_type", "value_text", "description", "is_public", "is_encrypted", "expected_version"]
+    # What someone who may only read the config sees: value_text and expected_version are form fields only.
+    read_only_fields = ["key", "value_type", "shown_value", "description", "is_public", "is_encrypted", "version",
+                        "updated_at"]
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return self.read_only_fields
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return self.read_only_fields
+        return super().get_readonly_fields(request, obj)
 
     @admin.display(description=_("value"))
     def shown_value(self, obj):

@@ -140,7 +140,7 @@ class SystemConfigForm(forms.ModelForm):
         config = self.instance
         # Read before cleaning: cleaning copies the submitted choice onto the instance.
         self._stored_encrypted = bool(config.pk and config.is_encrypted)
-        if config.pk:
+        if config.pk and "key" in self.fields:  # a read-only view has no form fields
             self.fields["key"].disabled = True
             self.initial["expected_version"] = config.version
             if not config.is_encrypted:

@@ -266,3 +266,18 @@ def test_a_secret_typed_into_a_refused_system_config_form_is_not_shown_back(worl
         "is_encrypted": "on", "expected_version": 1})
     assert response.status_code == 200 and "TOPSECRET" not in response.content.decode()
     assert not SystemConfig.objects.filter(key="mail.port").exists()
+
+
+def test_staff_who_are_not_superadmins_read_a_public_system_config(world):
+    config = services.system_config_create(actor=world.superadmin, key="site.name", value_type="string",
+                                           value="客服中心", is_public=True)
+    world.shop_admin.is_staff = True
+    world.shop_admin.save()
+    client = signed_in(world.shop_admin)
+    url = reverse("admin:configs_systemconfig_change", args=[config.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert "客服中心" in response.content.decode()
+    assert client.post(url, {"key": "site.name", "value_type": "string", "value_text": "x",
+                             "expected_version": 1}).status_code == 403
+    assert selectors.system_config_value("site.name") == "客服中心"
