@@ -1,9 +1,11 @@
 """Admin: schema-generated value forms, version history with diffs, rollback. Writes go through configs.services."""
 
+import functools
 import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,7 +26,38 @@ from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig,
 
 
 class ServiceErrorsMixin:
-    """A refusal from a service (conflict, rule) comes back to the page as a message, never as a 500."""
+    """A refusal from a service (conflict, rule) comes back to the page as a message, never as a 500.
+
+    "Delete selected" runs in one transaction: one refusal deletes nothing.
+    """
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            func, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (self._refusals_as_messages(func), name, description)
+        return actions
+
+    def _refusals_as_messages(self, action):
+        @functools.wraps(action)
+        def guarded(modeladmin, request, queryset):
+            try:
+                with transaction.atomic():
+                    return action(modeladmin, request, queryset)
+            except ConfigError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return None
+
+        return guarded
+
+    def _delete_each(self, queryset, delete) -> None:
+        """``delete(obj)`` for each row; a refusal names the row (the caller's transaction undoes the others)."""
+        for obj in queryset:
+            try:
+                delete(obj)
+            except ConfigError as exc:
+                raise ConfigError(_("“%(obj)s” cannot be deleted: %(why)s Nothing was deleted.")
+                                  % {"obj": obj, "why": exc.message}, code=exc.code) from None
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -77,8 +110,7 @@ class ConfigTemplateAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         services.template_delete(template=obj, actor=request.user)
 
     def delete_queryset(self, request, queryset):
-        for template in queryset:
-            services.template_delete(template=template, actor=request.user)
+        self._delete_each(queryset, lambda template: services.template_delete(template=template, actor=request.user))
 
 
 class ExpiredFilter(admin.SimpleListFilter):
@@ -232,8 +264,8 @@ class UserConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         services.config_delete(config=obj, actor=request.user, reason="admin", **request_meta(request))
 
     def delete_queryset(self, request, queryset):
-        for config in queryset.select_related("template"):
-            services.config_delete(config=config, actor=request.user, reason="admin", **request_meta(request))
+        self._delete_each(queryset.select_related("template"), lambda config: services.config_delete(
+            config=config, actor=request.user, reason="admin", **request_meta(request)))
 
     def _set_active(self, request, queryset, active: bool):
         count = 0
@@ -426,8 +458,8 @@ class SystemConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         services.system_config_delete(config=obj, actor=request.user, **request_meta(request))
 
     def delete_queryset(self, request, queryset):
-        for config in queryset:
-            services.system_config_delete(config=config, actor=request.user, **request_meta(request))
+        self._delete_each(queryset, lambda config: services.system_config_delete(
+            config=config, actor=request.user, **request_meta(request)))
 
 
 @admin.register(SystemConfigHistory)

@@ -281,3 +281,25 @@ def test_staff_who_are_not_superadmins_read_a_public_system_config(world):
     assert client.post(url, {"key": "site.name", "value_type": "string", "value_text": "x",
                              "expected_version": 1}).status_code == 403
     assert selectors.system_config_value("site.name") == "客服中心"
+
+
+def test_bulk_deleting_a_template_that_cannot_go_is_reported_and_deletes_nothing(world, shop_settings_template):
+    from configs.models import ConfigTemplate
+
+    from .factories import ConfigTemplateFactory
+
+    spare = ConfigTemplateFactory()
+    client = signed_in(world.superadmin)
+    url = reverse("admin:configs_configtemplate_changelist")
+    response = client.post(url, {"action": "delete_selected", "post": "yes",
+                                 "_selected_action": [shop_settings_template.pk, spare.pk]}, follow=True)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "System templates cannot be deleted." in text and "Nothing was deleted." in text
+    assert "Successfully deleted" not in text
+    assert ConfigTemplate.objects.filter(pk__in=[shop_settings_template.pk, spare.pk]).count() == 2
+    # Without the refused one, the deletion goes through.
+    response = client.post(url, {"action": "delete_selected", "post": "yes", "_selected_action": [spare.pk]},
+                           follow=True)
+    assert "Successfully deleted" in response.content.decode()
+    assert not ConfigTemplate.objects.filter(pk=spare.pk).exists()
