@@ -527,10 +527,13 @@ def _secure_template_configs(
     return count
 
 
-def _template_invalidate(template: ConfigTemplate) -> None:
-    keys = [config_cache.template_key(template.code)]
-    for config in template.configs.select_related("template"):
-        keys.append(config_cache.config_key(config))
+def _template_invalidate(template: ConfigTemplate, *, old_code: str | None = None) -> None:
+    """Invalidate the template's cached defaults and its configs' cached values, under ``old_code`` too if renamed."""
+    codes = {template.code, old_code or template.code}
+    keys = [config_cache.template_key(code) for code in codes]
+    for config in template.configs.all():
+        keys.extend(config_cache.owner_key(user_id=config.user_id, shop_id=config.shop_id, template_code=code,
+                                           key=config.key) for code in codes)
     config_cache.invalidate(*keys)
 
 
@@ -569,12 +572,13 @@ def template_update(*, template: ConfigTemplate, actor, **fields) -> ConfigTempl
         raise ConfigValidationError(_("A system template's code cannot change."))
     gained = sorted(set(schema_utils.secret_paths(schema)) - set(template.secret_paths()))
     _secure_template_configs(template, gained, refuse_non_text=True)
+    old_code = template.code
     for name, value in fields.items():
         setattr(template, name, value)
     template.stamp(actor)
     _full_clean(template)
     template.save()
-    _template_invalidate(template)
+    _template_invalidate(template, old_code=old_code)
     return template
 
 

@@ -109,3 +109,19 @@ def test_a_stale_value_stored_late_by_a_slow_reader_is_never_served(template, ow
     services.config_update(config=config, actor=owner, values={"model": "v2"})
     cache.set(slow_reader_key, stale)  # …and stores what it loaded after the commit
     assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "v2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_template_is_renamed_its_old_code_serves_nothing(template, owner):
+    from configs.exceptions import ConfigNotFound
+
+    services.config_create(actor=owner, template=template, user=owner, values={"model": "m"})
+    old = template.code
+    assert selectors.config_values_get(template_code=old, user=owner)["model"] == "m"  # cached under the old code
+    assert selectors.config_values_get(template_code=old, user=None, key="none")["model"] == "deepseek-chat"
+    services.template_update(template=template, actor=owner, code="renamed")
+    with pytest.raises(ConfigNotFound):
+        selectors.config_values_get(template_code=old, user=owner)
+    with pytest.raises(ConfigNotFound):
+        selectors.config_values_get(template_code=old, user=None, key="none")
+    assert selectors.config_values_get(template_code="renamed", user=owner)["model"] == "m"
