@@ -366,7 +366,7 @@ class ConfigHistoryAdmin(ScopedModelAdmin):
     list_display = ["created_at", "config_ref", "config", "version", "action", "actor", "reason", "ip"]
     list_filter = ["action", "template", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["reason", "actor__username", "config__key", "=config_ref"]
-    list_select_related = ["config__template", "actor", "template"]
+    list_select_related = ["config__template", "config__user", "config__shop", "actor", "template"]  # config.__str__
     readonly_fields = ["config", "config_ref", "template", "actor", "action", "version", "old_values_display",
                        "new_values_display", "reason", "ip", "user_agent", "created_at"]
     fields = readonly_fields

@@ -303,3 +303,32 @@ def test_bulk_deleting_a_template_that_cannot_go_is_reported_and_deletes_nothing
                            follow=True)
     assert "Successfully deleted" in response.content.decode()
     assert not ConfigTemplate.objects.filter(pk=spare.pk).exists()
+
+
+@pytest.mark.parametrize("owner_kind", ["user", "shop"])
+def test_the_history_changelist_does_not_query_per_row(world, template, owner_kind):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from configs.models import ConfigHistory
+    from tests.accounts.factories import UserFactory
+    from tests.customer_service.factories import ShopFactory
+
+    client = signed_in(world.superadmin)
+    url = reverse("admin:configs_confighistory_changelist")
+
+    def add(n):
+        for _ in range(n):
+            owner = {"user": UserFactory()} if owner_kind == "user" else {"shop": ShopFactory()}
+            services.config_create(actor=world.superadmin, template=template, **owner)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    add(2)
+    few = queries()
+    add(10)
+    assert ConfigHistory.objects.count() == 12
+    assert queries() == few
