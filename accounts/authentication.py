@@ -17,10 +17,10 @@ class JWTAuthentication(SimpleJWTAuthentication):
         user = super().get_user(validated_token)
         session_id = validated_token.get("sid")
         if session_id is not None:
-            row = LoginSession.objects.filter(pk=session_id).values("revoked_at").first()
+            row = LoginSession.objects.filter(pk=session_id).values("revoked_at", "last_activity_at").first()
             if row is None or row["revoked_at"] is not None:
                 raise exceptions.AuthenticationFailed(
                     _("This sign-in was ended. Sign in again."), code="session_revoked"
                 )
-            login_session_touch(login_session_id=session_id)
+            login_session_touch(login_session_id=session_id, last_activity_at=row["last_activity_at"])
         return user

@@ -75,9 +75,14 @@ def login_session_record_browser(*, user: User, request) -> LoginSession:
     )
 
 
-@transaction.atomic
 def auth_login(*, username: str, password: str, request) -> dict:
     """Check credentials and issue a JWT pair tied to a new LoginSession.
+
+    1. The throttle check (which may wait) and the password check (slow hashing)
+       run outside any transaction: on SQLite a transaction holds the database's
+       write lock from its BEGIN (kefu opens them IMMEDIATE), so a failed sign-in
+       must not hold it while it waits.
+    2. Only the writes of a successful sign-in share a transaction.
 
     Returns: {"user": User, "access": str, "refresh": str, "session": LoginSession}.
     Raises: LoginLocked after repeated failures, InvalidCredentials on a bad pair.
@@ -89,15 +94,16 @@ def auth_login(*, username: str, password: str, request) -> dict:
         login_failure_record(ip=ip, username=username)
         raise InvalidCredentials(_("The username or password is wrong."))
     login_success_record(username=username)
-    _count_login(user)
-    refresh = RefreshToken.for_user(user)
-    session = LoginSession.objects.create(
-        user=user,
-        kind=LoginSession.Kind.JWT,
-        refresh_jti=refresh["jti"],
-        expires_at=timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
-        **_session_values(request),
-    )
+    with transaction.atomic():
+        _count_login(user)
+        refresh = RefreshToken.for_user(user)
+        session = LoginSession.objects.create(
+            user=user,
+            kind=LoginSession.Kind.JWT,
+            refresh_jti=refresh["jti"],
+            expires_at=timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+            **_session_values(request),
+        )
     refresh["sid"] = session.pk
     return {"user": user, "refresh": str(refresh), "access": str(refresh.access_token), "session": session}
 
@@ -117,9 +123,16 @@ def login_session_revoke(*, login_session: LoginSession) -> LoginSession:
     return login_session
 
 
-def login_session_touch(*, login_session_id: int) -> None:
-    """Note activity, writing at most once a minute per session."""
+def login_session_touch(*, login_session_id: int, last_activity_at) -> None:
+    """Note activity, writing at most once a minute per sign-in.
+
+    ``last_activity_at`` is the value the caller has just read. A recent one means
+    no statement at all: on SQLite even an UPDATE that matches no row waits for the
+    database's write lock, and this runs on every request.
+    """
     now = timezone.now()
+    if last_activity_at is not None and last_activity_at >= now - ACTIVITY_WRITE_INTERVAL:
+        return
     LoginSession.objects.filter(pk=login_session_id, last_activity_at__lt=now - ACTIVITY_WRITE_INTERVAL).update(
         last_activity_at=now
     )

@@ -1,0 +1,71 @@
+"""Signing in and being signed in write as little as they can, and never while waiting.
+
+On SQLite a write transaction holds the database's one write lock from its BEGIN
+(kefu opens them IMMEDIATE); every other writer waits for it.
+"""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from accounts.throttling import login_failure_record
+from customer_service.models import Shop
+from tests.accounts.signins import admin_login, api_login, bearer
+
+DELAY = 3.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_sign_in_does_not_hold_the_database_while_it_waits(world, settings):
+    if connection.vendor != "sqlite":
+        pytest.skip("the database-wide write lock is SQLite's")
+    settings.KEFU_LOGIN_DELAY_SECONDS = DELAY
+    for _ in range(settings.KEFU_LOGIN_SLOW_AFTER):  # the next failure waits DELAY seconds
+        login_failure_record(ip="10.0.0.9", username="agent")
+    attempt = {}
+
+    def fail_to_sign_in():
+        try:
+            began = time.monotonic()
+            response = APIClient().post(
+                "/api/auth/login", {"username": "agent", "password": "wrong"}, format="json", REMOTE_ADDR="10.0.0.9"
+            )
+            attempt.update(status=response.status_code, took=time.monotonic() - began)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=fail_to_sign_in)
+    thread.start()
+    time.sleep(0.5)  # the attempt is now waiting out its delay
+    began = time.monotonic()
+    Shop.objects.create(name="同时写入的店")
+    write_took = time.monotonic() - began
+    thread.join()
+
+    assert attempt["status"] == 401
+    assert attempt["took"] >= DELAY * 0.9  # the attempt did wait…
+    assert write_took < DELAY / 2  # …without making the unrelated write wait
+
+
+def statements(context, verb):
+    return [q["sql"] for q in context.captured_queries if q["sql"].lstrip().upper().startswith(verb)]
+
+
+@pytest.mark.django_db
+def test_a_bearer_request_writes_nothing_while_the_last_activity_is_recent(world):
+    client = bearer(api_login("agent"))
+    with CaptureQueriesContext(connection) as context:
+        assert client.get("/api/auth/me").status_code == 200
+    assert statements(context, "UPDATE") == []
+
+
+@pytest.mark.django_db
+def test_a_browser_request_writes_nothing_while_the_last_activity_is_recent(world, client):
+    admin_login(client, "agent")
+    with CaptureQueriesContext(connection) as context:
+        assert client.get("/api/auth/me").status_code == 200
+    assert statements(context, "UPDATE") == []
