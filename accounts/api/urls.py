@@ -1,9 +1,8 @@
 from django.urls import path
-from rest_framework_simplejwt.views import TokenRefreshView
 
 from kefu.api.routers import OptionalSlashRouter
 
-from .views import LoginView, LogoutView, MeView, UserViewSet
+from .views import LoginView, LogoutView, MeView, RefreshView, UserViewSet
 
 router = OptionalSlashRouter()
 router.register("users", UserViewSet, basename="user")
@@ -12,6 +11,6 @@ urlpatterns = [
     path("auth/login", LoginView.as_view(), name="auth-login"),
     path("auth/logout", LogoutView.as_view(), name="auth-logout"),
     path("auth/me", MeView.as_view(), name="auth-me"),
-    path("auth/refresh", TokenRefreshView.as_view(), name="auth-refresh"),
+    path("auth/refresh", RefreshView.as_view(), name="auth-refresh"),
     *router.urls,
 ]

@@ -9,6 +9,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenRefreshView
 
 from customer_service.selectors import user_roles
 from kefu.api.viewsets import ScopedModelViewSet
@@ -22,6 +23,7 @@ from .serializers import (
     LoginSessionSerializer,
     LogoutInputSerializer,
     MeSerializer,
+    TokenRefreshSerializer,
     UserSerializer,
 )
 
@@ -75,6 +77,12 @@ class LogoutView(APIView):
 
             logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RefreshView(TokenRefreshView):
+    """Exchange a refresh token for a new access token, while its person and sign-in are live."""
+
+    serializer_class = TokenRefreshSerializer
 
 
 class MeView(APIView):
