@@ -1,15 +1,19 @@
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from kefu.admin import ScopedModelAdmin
 
-from . import services
+from . import selectors, services
 from .models import LoginSession, User
 from .throttling import LoginLocked, login_failure_record, login_success_record, login_throttle_check
 
@@ -41,8 +45,19 @@ admin.site.unregister(OutstandingToken)
 admin.site.unregister(BlacklistedToken)
 
 
+class UserChangeForm(DjangoUserChangeForm):
+    def clean(self):
+        cleaned = super().clean()
+        user = self.instance
+        stays = cleaned.get("is_active", user.is_active) and cleaned.get("is_superadmin", user.is_superadmin)
+        if user.pk and not stays and selectors.user_is_last_superadmin(user=user):
+            raise ValidationError(services.last_superadmin_message(user), code="last_superadmin")
+        return cleaned
+
+
 @admin.register(User)
 class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
+    form = UserChangeForm
     list_display = ["username", "email", "is_superadmin", "is_active", "daily_request_quota", "login_count",
                     "last_login_at"]
     list_filter = ["is_superadmin", "is_active"]
@@ -57,10 +72,61 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "password1", "password2", "is_superadmin")}),
     )
+    # Removing people deactivates them (records name them); the delete page remains for
+    # a deliberate delete, one person at a time, with the list of what goes too.
+    actions = ["deactivate_selected"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def save_model(self, request, obj, form, change):
-        services.user_apply_superadmin_flag(obj)
-        super().save_model(request, obj, form, change)
+        if change:
+            services.user_update(user=obj)
+        else:
+            services.user_apply_superadmin_flag(obj)
+            super().save_model(request, obj, form, change)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.LastSuperadmin as exc:  # the form checked; only a concurrent change gets here
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        user = self.get_object(request, unquote(object_id))
+        if user is not None and self.has_delete_permission(request, user):
+            change_url = reverse("admin:accounts_user_change", args=[user.pk])
+            if selectors.user_is_last_superadmin(user=user):
+                self.message_user(request, services.last_superadmin_message(user), messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            try:
+                return super().delete_view(request, object_id, extra_context)
+            except services.LastSuperadmin as exc:  # a concurrent change
+                self.message_user(request, exc.message, messages.ERROR)
+                return HttpResponseRedirect(change_url)
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        services.user_delete(user=obj)
+
+    @admin.action(description=_("Deactivate selected people (ends their sign-ins)"))
+    def deactivate_selected(self, request, queryset):
+        count = 0
+        for user in queryset.filter(is_active=True):
+            try:
+                services.user_deactivate(user=user)
+            except services.LastSuperadmin as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                count += 1
+        self.message_user(
+            request,
+            ngettext("%(n)d person deactivated.", "%(n)d people deactivated.", count) % {"n": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(LoginSession)

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out and login sessions."""
+"""Sign-in, sign-out, login sessions, and the people who sign in."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from kefu.exceptions import KefuError
+from kefu.exceptions import Conflict, KefuError
 
 from .models import LoginSession, User
 from .throttling import login_failure_record, login_success_record, login_throttle_check
@@ -26,6 +26,14 @@ ACTIVITY_WRITE_INTERVAL = timedelta(seconds=60)
 class InvalidCredentials(KefuError):
     code = "invalid_credentials"
     status_code = 401
+
+
+class LastSuperadmin(Conflict):
+    code = "last_superadmin"
+
+
+def last_superadmin_message(user: User) -> str:
+    return _("%(user)s is the last active superadmin: make someone else a superadmin first.") % {"user": user}
 
 
 def client_ip(request) -> str | None:
@@ -146,6 +154,25 @@ def user_apply_superadmin_flag(user: User) -> None:
         user.is_staff = True
 
 
+def _superadmin_keep_one(*, user: User, removing: bool = False) -> None:
+    """Refuse a write that would leave no active superadmin; call it inside the write's transaction.
+
+    ``user`` carries the values about to be saved; ``removing``: it is about to be deleted.
+    The active superadmins are locked (PostgreSQL) so two of them demoting each other
+    at once cannot both succeed; on SQLite kefu's IMMEDIATE transactions already
+    serialise writers.
+
+    Raises: LastSuperadmin.
+    """
+    if not removing and user.is_active and user.is_superadmin:
+        return
+    active = list(
+        User.objects.select_for_update().filter(is_superadmin=True, is_active=True).values_list("pk", flat=True)
+    )
+    if active == [user.pk]:
+        raise LastSuperadmin(last_superadmin_message(user))
+
+
 @transaction.atomic
 def user_create(*, username: str, password: str | None = None, **fields) -> User:
     user = User(username=username, **fields)
@@ -161,11 +188,37 @@ def user_create(*, username: str, password: str | None = None, **fields) -> User
 
 @transaction.atomic
 def user_update(*, user: User, password: str | None = None, **fields) -> User:
+    """Change a person's fields and, given one, their password.
+
+    Raises: ValidationError for a bad field; LastSuperadmin when the change would
+    leave no active superadmin.
+    """
     for name, value in fields.items():
         setattr(user, name, value)
     user_apply_superadmin_flag(user)
+    _superadmin_keep_one(user=user)
     if password:
         user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
     return user
+
+
+def user_deactivate(*, user: User) -> User:
+    """Stop a person signing in, keeping their row for the records that name them.
+
+    Raises: LastSuperadmin.
+    """
+    return user_update(user=user, is_active=False)
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete a person for good (the admin's delete page; the API deactivates instead).
+
+    Usage and history rows keep the event but lose the name; the person's own model
+    configs and settings go with them.
+    Raises: LastSuperadmin.
+    """
+    _superadmin_keep_one(user=user, removing=True)
+    user.delete()

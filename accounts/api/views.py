@@ -107,14 +107,16 @@ class UserViewSet(ScopedModelViewSet):
     ordering_fields = ["username", "date_joined", "last_login_at"]
 
     def perform_create(self, serializer):
-        from ..services import user_create
-
-        serializer.instance = user_create(**serializer.validated_data)
+        serializer.instance = services.user_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        from ..services import user_update
+        serializer.instance = services.user_update(user=serializer.instance, **serializer.validated_data)
 
-        serializer.instance = user_update(user=serializer.instance, **serializer.validated_data)
+    def perform_destroy(self, instance):
+        # Usage, history and audit rows name the person: deleting them would blank
+        # those and take their own configs along. DELETE deactivates; the admin's
+        # delete page, which lists everything that goes too, deletes for good.
+        services.user_deactivate(user=instance)
 
     @extend_schema(responses=LoginSessionSerializer(many=True))
     @action(detail=True, methods=["get"])
