@@ -21,6 +21,11 @@ from .models import LoginSession, User
 from .throttling import login_failure_record, login_success_record, login_throttle_check
 
 ACTIVITY_WRITE_INTERVAL = timedelta(seconds=60)
+# Where a browser's Django session keeps the id of its LoginSession row. The data
+# travels with the session when Django gives it a new key (cycle_key on a password
+# change); the key itself does not identify the sign-in for long.
+SESSION_LOGIN_ID_KEY = "_kefu_login_session_id"
+
 
 
 class InvalidCredentials(KefuError):
@@ -69,18 +74,29 @@ def _count_login(user: User) -> None:
 
 
 def login_session_record_browser(*, user: User, request) -> LoginSession:
-    """Record a browser sign-in (admin or browsable API) against its Django session."""
+    """Record a browser sign-in (admin or browsable API) against its Django session.
+
+    The row's id goes into the session data, where the middleware and sign-out find it.
+    Side effects: counts the login; a sign-in that replaces an earlier one in the same
+    session (the same person signing in again) ends the earlier row.
+    """
     session: SessionBase = request.session
     if not session.session_key:
         session.save()
-    _count_login(user)
-    return LoginSession.objects.create(
-        user=user,
-        kind=LoginSession.Kind.SESSION,
-        session_key=session.session_key,
-        expires_at=timezone.now() + timedelta(seconds=session.get_expiry_age()),
-        **_session_values(request),
-    )
+    with transaction.atomic():
+        previous = session.get(SESSION_LOGIN_ID_KEY)
+        if previous is not None:
+            LoginSession.objects.filter(pk=previous, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        _count_login(user)
+        login_session = LoginSession.objects.create(
+            user=user,
+            kind=LoginSession.Kind.SESSION,
+            session_key=session.session_key,
+            expires_at=timezone.now() + timedelta(seconds=session.get_expiry_age()),
+            **_session_values(request),
+        )
+    session[SESSION_LOGIN_ID_KEY] = login_session.pk
+    return login_session
 
 
 def auth_login(*, username: str, password: str, request) -> dict:
@@ -118,7 +134,12 @@ def auth_login(*, username: str, password: str, request) -> dict:
 
 @transaction.atomic
 def login_session_revoke(*, login_session: LoginSession) -> LoginSession:
-    """End a sign-in: its Django session is deleted and its refresh token blacklisted."""
+    """End a sign-in: its Django session is deleted and its refresh token blacklisted.
+
+    The row holds the browser session's current key (the middleware follows key
+    changes). Should a change ever be missed, the browser is still signed out on
+    its next request: its session data names this row, which is now revoked.
+    """
     if login_session.revoked_at is None:
         login_session.revoked_at = timezone.now()
         login_session.save(update_fields=["revoked_at", "updated_at"])
@@ -144,6 +165,22 @@ def login_session_touch(*, login_session_id: int, last_activity_at) -> None:
     LoginSession.objects.filter(pk=login_session_id, last_activity_at__lt=now - ACTIVITY_WRITE_INTERVAL).update(
         last_activity_at=now
     )
+
+
+@transaction.atomic
+def login_session_follow_key(*, login_session_id: int, user_id: int, session_key: str, kept_since=None) -> None:
+    """Point a browser sign-in at its session's new key (Django cycles keys on password changes).
+
+    ``kept_since``: the request that changed the key also kept the session signed in
+    through ``update_session_auth_hash``, i.e. the person changed their own password
+    from this browser. That change ended every sign-in of theirs, this one included;
+    this one is reopened, but only if it was ended during that request (from
+    ``kept_since`` on), never an earlier revocation.
+    """
+    rows = LoginSession.objects.filter(pk=login_session_id, user_id=user_id, kind=LoginSession.Kind.SESSION)
+    rows.update(session_key=session_key)
+    if kept_since is not None:
+        rows.filter(revoked_at__gte=kept_since).update(revoked_at=None)
 
 
 def user_apply_superadmin_flag(user: User) -> None:

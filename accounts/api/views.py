@@ -65,6 +65,8 @@ class LogoutView(APIView):
             sessions = sessions.filter(refresh_jti=jti)
         elif request.auth is not None and request.auth.get("sid") is not None:
             sessions = sessions.filter(pk=request.auth["sid"])
+        elif request.session.get(services.SESSION_LOGIN_ID_KEY) is not None:
+            sessions = sessions.filter(pk=request.session[services.SESSION_LOGIN_ID_KEY])
         elif request.session.session_key:
             sessions = sessions.filter(session_key=request.session.session_key)
         else:
