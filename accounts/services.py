@@ -152,6 +152,20 @@ def login_session_revoke(*, login_session: LoginSession) -> LoginSession:
     return login_session
 
 
+@transaction.atomic
+def login_session_revoke_all(*, user: User) -> int:
+    """End every live sign-in of ``user`` (browser sessions and API tokens).
+
+    Called when their password changes or they are deactivated (accounts.signals).
+    Returns how many sign-ins were ended.
+    """
+    ended = 0
+    for login_session in LoginSession.objects.filter(user=user).active():
+        login_session_revoke(login_session=login_session)
+        ended += 1
+    return ended
+
+
 def login_session_touch(*, login_session_id: int, last_activity_at) -> None:
     """Note activity, writing at most once a minute per sign-in.
 
@@ -229,6 +243,8 @@ def user_update(*, user: User, password: str | None = None, **fields) -> User:
 
     Raises: ValidationError for a bad field; LastSuperadmin when the change would
     leave no active superadmin.
+    Side effect: a new password or a deactivation ends every sign-in of the person
+    (accounts.signals, which also sees the admin's and Django's own password forms).
     """
     for name, value in fields.items():
         setattr(user, name, value)
@@ -244,7 +260,7 @@ def user_update(*, user: User, password: str | None = None, **fields) -> User:
 def user_deactivate(*, user: User) -> User:
     """Stop a person signing in, keeping their row for the records that name them.
 
-    Raises: LastSuperadmin.
+    Raises: LastSuperadmin. Side effect: their sign-ins end.
     """
     return user_update(user=user, is_active=False)
 
@@ -258,4 +274,5 @@ def user_delete(*, user: User) -> None:
     Raises: LastSuperadmin.
     """
     _superadmin_keep_one(user=user, removing=True)
+    login_session_revoke_all(user=user)
     user.delete()
