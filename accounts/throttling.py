@@ -4,6 +4,7 @@ Counters live in Django's cache (Redis in production, the shared file cache on
 one machine) so every web process sees the same count.
 """
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -33,6 +34,10 @@ def _lock_key(key: str) -> str:
     return key + ":locked"
 
 
+def _start_key(key: str) -> str:
+    return key + ":since"
+
+
 def login_throttle_check(*, ip: str | None, username: str | None) -> None:
     """Refuse a locked ip or username; wait a little after a few failures.
 
@@ -55,19 +60,33 @@ def login_throttle_check(*, ip: str | None, username: str | None) -> None:
 
 
 def login_failure_record(*, ip: str | None, username: str | None) -> None:
+    """Count a failed sign-in against the ip and the username; lock either at KEFU_LOGIN_LOCK_AFTER.
+
+    A count covers KEFU_LOGIN_WINDOW_SECONDS from its first failure; later failures
+    do not extend it. The window's start is kept beside the counter, and after each
+    increment the counter's expiry is set to what is left of the window: Redis keeps
+    a key's expiry on INCR, but Django's file cache saves an incremented value with
+    its default timeout (300 s), so the expiry is always set explicitly.
+    """
     keys = _keys(ip, username)
     window = settings.KEFU_LOGIN_WINDOW_SECONDS
+    now = time.time()
     for key in (keys.ip, keys.user):
-        cache.add(key, 0, window)
+        cache.add(_start_key(key), now, window)
+        started = cache.get(_start_key(key), now)
+        # Whole seconds (Redis counts in them), rounded down: the window never grows.
+        remaining = max(1, math.floor(started + window - now))
+        cache.add(key, 0, remaining)
         try:
-            count = cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, window)
+            count = cache.incr(key)  # atomic on Redis, so parallel failures all count
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, remaining)
             count = 1
+        cache.touch(key, remaining)
         if count >= settings.KEFU_LOGIN_LOCK_AFTER:
             cache.set(_lock_key(key), time.time() + settings.KEFU_LOGIN_LOCK_SECONDS, settings.KEFU_LOGIN_LOCK_SECONDS)
 
 
 def login_success_record(*, username: str | None) -> None:
     keys = _keys(None, username)
-    cache.delete_many([keys.user, _lock_key(keys.user)])
+    cache.delete_many([keys.user, _start_key(keys.user), _lock_key(keys.user)])
