@@ -3,6 +3,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +56,16 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["username"]
+        constraints = [
+            # Sign-in matches the exact name, but "Agent" beside "agent" confuses people, and
+            # the login throttle counts failures per lower-cased name (accounts.throttling):
+            # one name per person, whatever its letter case, as Django's UserCreationForm expects.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="%(app_label)s_%(class)s_username_unique_ignoring_case",
+                violation_error_message=_("A user with that username already exists."),
+            ),
+        ]
 
     def __str__(self):
         return self.username

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -224,15 +225,27 @@ def _superadmin_keep_one(*, user: User, removing: bool = False) -> None:
         raise LastSuperadmin(last_superadmin_message(user))
 
 
+def _full_clean(user: User) -> None:
+    # The database refuses a username that differs from another only in case; say so
+    # about the field (the constraint's own error names no field).
+    if User.objects.filter(username__iexact=user.username).exclude(pk=user.pk).exists():
+        raise ValidationError({"username": User._meta.get_field("username").error_messages["unique"]})
+    user.full_clean(exclude=["password"])
+
+
 @transaction.atomic
 def user_create(*, username: str, password: str | None = None, **fields) -> User:
+    """Create a person; without a password they cannot sign in until one is set.
+
+    Raises: ValidationError for a bad field or a username taken in any letter case.
+    """
     user = User(username=username, **fields)
     user_apply_superadmin_flag(user)
     if password:
         user.set_password(password)
     else:
         user.set_unusable_password()
-    user.full_clean(exclude=["password"])
+    _full_clean(user)
     user.save()
     return user
 
@@ -241,7 +254,7 @@ def user_create(*, username: str, password: str | None = None, **fields) -> User
 def user_update(*, user: User, password: str | None = None, **fields) -> User:
     """Change a person's fields and, given one, their password.
 
-    Raises: ValidationError for a bad field; LastSuperadmin when the change would
+    Raises: ValidationError (as user_create); LastSuperadmin when the change would
     leave no active superadmin.
     Side effect: a new password or a deactivation ends every sign-in of the person
     (accounts.signals, which also sees the admin's and Django's own password forms).
@@ -252,7 +265,7 @@ def user_update(*, user: User, password: str | None = None, **fields) -> User:
     _superadmin_keep_one(user=user)
     if password:
         user.set_password(password)
-    user.full_clean(exclude=["password"])
+    _full_clean(user)
     user.save()
     return user
 
