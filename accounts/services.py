@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,7 +27,6 @@ ACTIVITY_WRITE_INTERVAL = timedelta(seconds=60)
 # travels with the session when Django gives it a new key (cycle_key on a password
 # change); the key itself does not identify the sign-in for long.
 SESSION_LOGIN_ID_KEY = "_kefu_login_session_id"
-
 
 
 class InvalidCredentials(KefuError):
@@ -233,19 +233,28 @@ def _full_clean(user: User) -> None:
     user.full_clean(exclude=["password"])
 
 
+def _set_password(user: User, password: str) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    user.set_password(password)
+
+
 @transaction.atomic
 def user_create(*, username: str, password: str | None = None, **fields) -> User:
     """Create a person; without a password they cannot sign in until one is set.
 
-    Raises: ValidationError for a bad field or a username taken in any letter case.
+    Raises: ValidationError for a bad field, a username taken in any letter case, or a
+    password Django's password validators refuse.
     """
     user = User(username=username, **fields)
     user_apply_superadmin_flag(user)
+    _full_clean(user)
     if password:
-        user.set_password(password)
+        _set_password(user, password)
     else:
         user.set_unusable_password()
-    _full_clean(user)
     user.save()
     return user
 
@@ -263,9 +272,9 @@ def user_update(*, user: User, password: str | None = None, **fields) -> User:
         setattr(user, name, value)
     user_apply_superadmin_flag(user)
     _superadmin_keep_one(user=user)
-    if password:
-        user.set_password(password)
     _full_clean(user)
+    if password:
+        _set_password(user, password)
     user.save()
     return user
 

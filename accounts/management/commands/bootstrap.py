@@ -1,8 +1,11 @@
 import secrets
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import User
 from accounts.services import user_create, user_update
@@ -14,6 +17,12 @@ DEMO_SHOP = "kefu 演示店"
 DEMO_PEOPLE = (("demo_admin", ShopRole.ADMIN), ("demo_agent", ShopRole.AGENT))
 
 
+def _messages(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return " ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
 class Command(BaseCommand):
     help = (
         "Create the superadmin (KEFU_ADMIN_USER / KEFU_ADMIN_PASSWORD, or a generated password printed once); "
@@ -23,24 +32,57 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--demo", action="store_true", help="add the demo shop and its two people")
 
-    @transaction.atomic
     def handle(self, *args, demo=False, **options):
+        self._check_migrated()
         username = settings.KEFU_ADMIN_USER
-        admin = User.objects.filter(username=username).first()
-        if admin is None:
-            password = settings.KEFU_ADMIN_PASSWORD or secrets.token_urlsafe(12)
-            admin = user_create(username=username, password=password, is_superadmin=True, is_staff=True)
-            shown = password if not settings.KEFU_ADMIN_PASSWORD else "(from KEFU_ADMIN_PASSWORD)"
-            self.stdout.write(self.style.SUCCESS(f"Superadmin created: {username} / {shown}"))
-            if not settings.KEFU_ADMIN_PASSWORD:
-                self.stdout.write("This password is shown only once: write it down.")
-        else:
-            if not admin.is_superadmin:
-                user_update(user=admin, is_superadmin=True)
-            self.stdout.write(f"Superadmin {username} already exists; password unchanged.")
+        if not username.strip():
+            raise CommandError("KEFU_ADMIN_USER is empty: set it to the superadmin's username (e.g. admin).")
+        with transaction.atomic():
+            admin = User.objects.filter(username=username).first()
+            if admin is None:
+                admin = self._create_admin(username)
+            else:
+                if not admin.is_superadmin:
+                    user_update(user=admin, is_superadmin=True)
+                self.stdout.write(f"Superadmin {username} already exists; password unchanged.")
+            if demo:
+                self._demo(admin)
 
-        if demo:
-            self._demo(admin)
+    def _check_migrated(self):
+        try:
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError as exc:
+            raise CommandError(f"Cannot read the database ({exc}): check DATABASE_URL.") from None
+        if pending:
+            raise CommandError(
+                f"The database is not set up yet ({len(pending)} migrations to apply): "
+                "run `python manage.py migrate` first, then bootstrap again."
+            )
+
+    def _create_admin(self, username):
+        configured = settings.KEFU_ADMIN_PASSWORD
+        if configured:
+            try:
+                validate_password(configured, User(username=username, is_superadmin=True))
+            except ValidationError as exc:
+                raise CommandError(
+                    f"KEFU_ADMIN_PASSWORD is too weak: {_messages(exc)} "
+                    "Choose a stronger one, or leave it empty to have one generated and shown once."
+                ) from None
+        password = configured or secrets.token_urlsafe(12)
+        try:
+            admin = user_create(username=username, password=password, is_superadmin=True, is_staff=True)
+        except ValidationError as exc:
+            raise CommandError(
+                f"KEFU_ADMIN_USER {username!r} cannot be used: {_messages(exc)} "
+                "Set it to another name: letters, digits and @ . + - _ only, no spaces (e.g. admin)."
+            ) from None
+        shown = password if not configured else "(from KEFU_ADMIN_PASSWORD)"
+        self.stdout.write(self.style.SUCCESS(f"Superadmin created: {username} / {shown}"))
+        if not configured:
+            self.stdout.write("This password is shown only once: write it down.")
+        return admin
 
     def _demo(self, admin):
         shop = Shop.objects.filter(name=DEMO_SHOP).first() or shop_create(
