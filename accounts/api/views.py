@@ -124,5 +124,5 @@ class UserViewSet(ScopedModelViewSet):
     @action(detail=True, methods=["get"])
     def sessions(self, request, pk=None):
         user = self.get_object()
-        rows = LoginSession.objects.for_user(request.user).filter(user=user)[:100]
+        rows = LoginSession.objects.for_user(request.user).filter(user=user).select_related("user")[:100]
         return Response(LoginSessionSerializer(rows, many=True).data)
