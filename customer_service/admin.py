@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -9,8 +10,20 @@ from . import services
 from .models import Shop, ShopMembership
 
 
+class ShopMembershipInlineForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A saved row keeps its person: changing it would give the new person a
+            # membership and leave the old one. Delete the row and add one instead.
+            field = self.fields["user"]
+            field.disabled = True
+            field.queryset = field.queryset.model._default_manager.filter(pk=self.instance.user_id)
+
+
 class ShopMembershipInline(admin.TabularInline):
     model = ShopMembership
+    form = ShopMembershipInlineForm
     extra = 0
     raw_id_fields = ["user"]
     fields = ["user", "role"]
@@ -59,6 +72,13 @@ class ShopMembershipAdmin(ScopedModelAdmin):
 
     def has_add_permission(self, request):
         return self.has_change_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        # shop_membership_set() finds the row by shop and person: changing either
+        # would add a membership and leave this one. Delete it and add one instead.
+        if obj is not None:
+            return [*super().get_readonly_fields(request, obj), "shop", "user"]
+        return super().get_readonly_fields(request, obj)
 
     def save_model(self, request, obj, form, change):
         services.shop_membership_set(actor=request.user, shop=obj.shop, user=obj.user, role=obj.role)
