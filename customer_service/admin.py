@@ -8,6 +8,16 @@ from kefu.admin import ScopedModelAdmin
 
 from . import services
 from .models import Shop, ShopMembership
+from .selectors import shop_member_candidates
+
+
+class MemberCandidatesMixin:
+    """The raw-id ``user`` field accepts only people the person may add to a shop."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = shop_member_candidates(actor=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ShopMembershipInlineForm(forms.ModelForm):
@@ -21,7 +31,7 @@ class ShopMembershipInlineForm(forms.ModelForm):
             field.queryset = field.queryset.model._default_manager.filter(pk=self.instance.user_id)
 
 
-class ShopMembershipInline(admin.TabularInline):
+class ShopMembershipInline(MemberCandidatesMixin, admin.TabularInline):
     model = ShopMembership
     form = ShopMembershipInlineForm
     extra = 0
@@ -63,7 +73,7 @@ class ShopAdmin(ScopedModelAdmin):
 
 
 @admin.register(ShopMembership)
-class ShopMembershipAdmin(ScopedModelAdmin):
+class ShopMembershipAdmin(MemberCandidatesMixin, ScopedModelAdmin):
     list_display = ["shop", "user", "role", "created_at"]
     list_filter = ["role", "shop"]
     search_fields = ["user__username", "shop__name"]

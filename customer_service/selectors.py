@@ -9,6 +9,18 @@ def shop_ids_for_user(*, user, roles: tuple[str, ...] = (ShopRole.ADMIN, ShopRol
     return list(ShopMembership.objects.filter(user=user, role__in=roles).values_list("shop_id", flat=True))
 
 
+def shop_member_candidates(*, actor):
+    """People ``actor`` may give a shop membership: active ones; superadmins only by a superadmin.
+
+    A superadmin needs no membership, and one would show them (email, activity) to
+    the shop's people, who otherwise never see them.
+    """
+    from accounts.models import User
+
+    people = User.objects.filter(is_active=True)
+    return people if getattr(actor, "is_superadmin", False) else people.filter(is_superadmin=False)
+
+
 def shop_list(*, user):
     return Shop.objects.for_user(user)
 

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from kefu.exceptions import KefuError, NotFound
+from kefu.exceptions import KefuError, NotFound, PermissionDenied
 
 from .choices import ShopRole
 from .models import Shop, ShopMembership
@@ -32,11 +32,17 @@ def shop_update(*, actor, shop: Shop, **fields) -> Shop:
 def shop_membership_set(*, actor, shop: Shop, user, role: str) -> ShopMembership:
     """Give ``user`` ``role`` in ``shop`` (creating or changing the membership).
 
+    Raises: KefuError for an unknown role; PermissionDenied when someone other than a
+    superadmin adds a superadmin (see selectors.shop_member_candidates).
     Side effect: the user gets the staff bit, so the admin lets them in.
     """
     if role not in ShopRole.values:
         raise KefuError(_("Unknown role '%(role)s'.") % {"role": role}, code="invalid_role")
-    membership = ShopMembership.objects.filter(shop=shop, user=user).first() or ShopMembership(shop=shop, user=user)
+    membership = ShopMembership.objects.filter(shop=shop, user=user).first()
+    if membership is None:
+        if user.is_superadmin and not getattr(actor, "is_superadmin", False):
+            raise PermissionDenied(_("Only a superadmin can give a superadmin a shop membership."))
+        membership = ShopMembership(shop=shop, user=user)
     membership.role = role
     membership.stamp(actor)
     membership.full_clean(validate_unique=False)

@@ -1,9 +1,10 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-
-from accounts.models import User
 
 from ..choices import ShopRole
 from ..models import Shop, ShopMembership
+from ..selectors import shop_member_candidates
 
 
 class ShopSerializer(serializers.ModelSerializer):
@@ -21,6 +22,14 @@ class ShopMembershipSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "username", "created_at"]
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class MemberCandidateField(serializers.PrimaryKeyRelatedField):
+    """A person the requester may add; anyone else answers as an unknown id."""
+
+    def get_queryset(self):
+        return shop_member_candidates(actor=self.context["request"].user)
+
+
 class ShopMembershipInputSerializer(serializers.Serializer):
-    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+    user = MemberCandidateField()
     role = serializers.ChoiceField(choices=ShopRole.choices)

@@ -56,7 +56,7 @@ class ShopViewSet(ScopedModelViewSet):
             page = self.paginate_queryset(rows)
             return self.get_paginated_response(ShopMembershipSerializer(page, many=True).data)
         self._require_manager(shop)
-        data = ShopMembershipInputSerializer(data=request.data)
+        data = ShopMembershipInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         membership = services.shop_membership_set(actor=request.user, shop=shop, **data.validated_data)
         return Response(ShopMembershipSerializer(membership).data, status=status.HTTP_201_CREATED)

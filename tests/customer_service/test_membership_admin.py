@@ -46,3 +46,14 @@ def test_the_shop_page_keeps_the_person_of_a_saved_membership(world, client):
     assert response.status_code == 302
     assert memberships(world.agent) == [("甜品旗舰店", "admin")]
     assert memberships(world.outsider) == [("数码专营店", "admin")]
+
+
+@pytest.mark.django_db
+def test_a_shop_admin_cannot_give_a_superadmin_a_membership_in_the_admin(world, client):
+    client.force_login(world.shop_admin)
+    response = client.post(
+        "/admin/customer_service/shopmembership/add/",
+        {"shop": world.shop.pk, "user": world.superadmin.pk, "role": "agent"},
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert not ShopMembership.objects.filter(user=world.superadmin).exists()
