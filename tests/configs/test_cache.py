@@ -100,15 +100,71 @@ def test_a_read_inside_a_transaction_is_not_cached(config, owner):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_stale_value_stored_late_by_a_slow_reader_is_never_served(template, owner):
-    """The race a delete-on-commit loses: a reader loads v1, the write commits v2, the reader then stores v1."""
+    """The race one bump loses: a reader takes the generation after the write's first bump but before its
+    commit, loads the row as committed (v1: the write is not visible yet), and stores it after the commit."""
+    from django.db import transaction
+
     config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
     key = config_cache.config_key(config)
-    slow_reader_key = config_cache._data_key(key)  # the reader took its generation before the write
     stale = {"id": config.pk, "version": 1, "values": dict(config.values), "encrypted_paths": [],
-             "is_active": True}
-    services.config_update(config=config, actor=owner, values={"model": "v2"})
+             "is_active": True, "expires_at": None}
+    with transaction.atomic():
+        services.config_update(config=config, actor=owner, values={"model": "v2"})
+        slow_reader_key = config_cache._data_key(key)  # after the first bump, before the commit
     cache.set(slow_reader_key, stale)  # …and stores what it loaded after the commit
     assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "v2"
+
+
+# Each write below must invalidate what readers have cached: the reads run outside any transaction, so they
+# are cached (see test_a_read_inside_a_transaction_is_not_cached), and a write that forgot to invalidate
+# would leave the previous value in place.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_config_write_is_seen_by_a_reader_that_cached_the_previous_value(template, owner):
+    def read():
+        return selectors.config_values_get(template_code=template.code, user=owner)["model"]
+
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+    assert read() == "v1"
+    assert config_cache.peek(config_cache.config_key(config)) is not None
+    services.config_update(config=config, actor=owner, values={"model": "v2"})
+    assert read() == "v2"
+    services.config_rollback(config=config, version=1, actor=owner)
+    assert read() == "v1"
+    services.config_set_active(config=config, actor=owner, active=False)
+    assert read() == "deepseek-chat"  # the template's defaults
+    services.config_set_active(config=config, actor=owner, active=True)
+    assert read() == "v1"
+    services.config_delete(config=config, actor=owner)
+    assert read() == "deepseek-chat"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shop_settings_changes_are_seen_by_a_reader_that_cached_them(world, shop_settings_template):
+    services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={"auto_mode": True})
+    assert selectors.shop_settings_get(shop=world.shop)["auto_mode"] is True
+    services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={"auto_mode": False,
+                                                                                 "reply_delay_seconds": 9})
+    settings = selectors.shop_settings_get(shop=world.shop)
+    assert settings["auto_mode"] is False and settings["reply_delay_seconds"] == 9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_system_config_write_is_seen_by_a_reader_that_cached_the_previous_value(world):
+    def read():
+        return selectors.system_config_value("pipeline.batch_size", default=None)
+
+    assert read() is None  # "missing" is cached too
+    config = services.system_config_create(actor=world.superadmin, key="pipeline.batch_size", value_type="int",
+                                           value=3)
+    assert read() == 3
+    services.system_config_update(config=config, actor=world.superadmin, value=8)
+    assert read() == 8
+    services.system_config_rollback(config=config, version=1, actor=world.superadmin)
+    assert read() == 3
+    services.system_config_delete(config=config, actor=world.superadmin)
+    assert read() is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -125,3 +181,56 @@ def test_after_a_template_is_renamed_its_old_code_serves_nothing(template, owner
     with pytest.raises(ConfigNotFound):
         selectors.config_values_get(template_code=old, user=None, key="none")
     assert selectors.config_values_get(template_code="renamed", user=owner)["model"] == "m"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deleted_templates_cached_defaults_are_not_served(template, owner):
+    from configs.exceptions import ConfigNotFound
+
+    assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "deepseek-chat"
+    services.template_delete(template=template, actor=owner)
+    with pytest.raises(ConfigNotFound):
+        selectors.config_values_get(template_code=template.code, user=owner)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_key_rotation_cached_secrets_are_read_under_the_new_key(settings, world, config, owner):
+    """Cached entries hold ciphertext: once the old key is gone, only a fresh read decrypts."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from .conftest import PROXY_SECRET, SECRET
+
+    services.system_config_create(actor=world.superadmin, key="smtp.password", value_type="string",
+                                  value=PROXY_SECRET, is_encrypted=True)
+    assert selectors.config_values_get(template_code=config.template.code, user=owner)["api_key"] == SECRET
+    assert selectors.system_config_value("smtp.password") == PROXY_SECRET
+    new_key = "k7:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
+    settings.KEFU_ENCRYPTION_KEYS = f"{new_key},{settings.KEFU_ENCRYPTION_KEYS}"
+    call_command("config_rotate_secrets", stdout=StringIO())
+    settings.KEFU_ENCRYPTION_KEYS = new_key  # the old key is gone
+    assert selectors.config_values_get(template_code=config.template.code, user=owner)["api_key"] == SECRET
+    assert selectors.system_config_value("smtp.password") == PROXY_SECRET
+
+
+@pytest.mark.django_db(transaction=True)
+def test_secrets_found_in_clear_leave_the_cache_once_encrypted(owner):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from .conftest import SECRET
+
+    plain = {"type": "object", "properties": {"api_key": {"type": "string"}}}
+    template = services.template_create(actor=owner, code="late", name="late", schema=plain)
+    config = services.config_create(actor=owner, template=template, user=owner, values={"api_key": SECRET})
+    services.template_update(template=template, actor=owner, schema={"type": "object", "properties": {
+        "api_key": {"type": "string", "writeOnly": True}}})
+    # As written before template changes encrypted existing values:
+    UserConfig.objects.filter(pk=config.pk).update(values={"api_key": SECRET}, encrypted_paths=[])
+    cache.clear()
+    assert selectors.config_values_get(template_code=template.code, user=owner)["api_key"] == SECRET
+    call_command("config_rotate_secrets", stdout=StringIO())
+    assert selectors.config_values_get(template_code=template.code, user=owner)["api_key"] == SECRET
+    assert SECRET not in json.dumps(config_cache.peek(config_cache.config_key(config)))

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from configs import cache as config_cache
 from configs import selectors, services
 from configs.choices import ConfigScope, HistoryAction
 from configs.exceptions import ConfigConflict, ConfigNotFound, ConfigValidationError
@@ -229,9 +230,11 @@ def test_a_bad_template_schema_or_defaults_is_refused(owner):
                                  defaults={"n": "x"})
 
 
+@pytest.mark.django_db(transaction=True)  # outside a transaction, so that the read below is really cached
 def test_template_change_bumps_its_version_and_new_defaults_reach_readers(config, owner):
     template = config.template
     selectors.config_values_get(template_code=template.code, user=owner)  # warm the cache
+    assert config_cache.peek(config_cache.config_key(config)) is not None
     schema = {**template.schema, "properties": {**template.schema["properties"],
                                                 "top_p": {"type": "number", "default": 0.8}}}
     services.template_update(template=template, actor=owner, schema=schema)
