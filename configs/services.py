@@ -6,11 +6,12 @@ them, ``reason``, ``ip`` and ``user_agent`` for the history row.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -180,6 +181,18 @@ def _record(
     )
 
 
+def _raise_conflict(config: UserConfig, expected: int) -> None:
+    """Raise ConfigNotFound if the row is gone, else ConfigConflict: it is no longer at version ``expected``."""
+    current = UserConfig.objects.filter(pk=config.pk).values_list("version", flat=True).first()
+    if current is None:
+        raise ConfigNotFound(_("This config no longer exists."))
+    raise ConfigConflict(
+        _("This config was changed by someone else (now version %(current)s, you edited version %(expected)s). "
+          "Reload it and apply your change again.") % {"current": current, "expected": expected},
+        detail={"current_version": current, "expected_version": expected},
+    )
+
+
 def _bump(config: UserConfig, *, actor, expected_version: int | None, **fields) -> None:
     """Save ``fields`` as version n+1 only if the row is still at version n; else ConfigConflict."""
     expected = config.version if expected_version is None else expected_version
@@ -188,14 +201,7 @@ def _bump(config: UserConfig, *, actor, expected_version: int | None, **fields) 
         version=F("version") + 1, updated_at=now, updated_by=_person(actor), **fields
     )
     if rows != 1:
-        current = UserConfig.objects.filter(pk=config.pk).values_list("version", flat=True).first()
-        if current is None:
-            raise ConfigNotFound(_("This config no longer exists."))
-        raise ConfigConflict(
-            _("This config was changed by someone else (now version %(current)s, you edited version %(expected)s). "
-              "Reload it and apply your change again.") % {"current": current, "expected": expected},
-            detail={"current_version": current, "expected_version": expected},
-        )
+        _raise_conflict(config, expected)
     for name, value in fields.items():
         setattr(config, name, value)
     config.version = expected + 1
@@ -750,16 +756,20 @@ def system_config_create(
     return config
 
 
+def _system_conflict(config: SystemConfig, expected: int) -> None:
+    raise ConfigConflict(
+        _("System config '%(key)s' was changed by someone else; reload it.") % {"key": config.key},
+        detail={"expected_version": expected},
+    )
+
+
 def _system_save(config: SystemConfig, *, actor, expected_version: int | None, new: dict) -> None:
     expected = config.version if expected_version is None else expected_version
     rows = SystemConfig.objects.filter(pk=config.pk, version=expected).update(
         version=F("version") + 1, updated_at=timezone.now(), updated_by=_person(actor), **new
     )
     if rows != 1:
-        raise ConfigConflict(
-            _("System config '%(key)s' was changed by someone else; reload it.") % {"key": config.key},
-            detail={"expected_version": expected},
-        )
+        _system_conflict(config, expected)
     config.refresh_from_db()
     config_cache.invalidate(config_cache.system_key(config.key))
 
@@ -769,7 +779,10 @@ def system_config_update(
     *, config: SystemConfig, actor, expected_version: int | None = None, reason: str = "", ip: str | None = None,
     user_agent: str = "", **fields
 ) -> SystemConfig:
-    """Change a system config as a new version, recorded; ``value`` is checked against the (new) type."""
+    """Change a system config as a new version, recorded; ``value`` is checked against the (new) type.
+
+    Nothing changed: nothing is written (ConfigConflict still, for a stale ``expected_version``).
+    """
     value_type = fields.get("value_type", config.value_type)
     is_encrypted = fields.get("is_encrypted", config.is_encrypted)
     is_public = fields.get("is_public", config.is_public)
@@ -787,6 +800,12 @@ def system_config_update(
     }
     if is_encrypted and config.is_encrypted and text == system_config_plain(config):
         new["value"] = config.value  # an unchanged secret keeps its ciphertext
+    if all(getattr(config, name) == value for name, value in new.items()):
+        # Nothing changes (an import of the same file, a form saved as it was): no version, no history row.
+        if expected_version is not None and not SystemConfig.objects.filter(
+                pk=config.pk, version=expected_version).exists():
+            _system_conflict(config, expected_version)
+        return config
     _system_save(config, actor=actor, expected_version=expected_version, new=new)
     _system_record(config=config, action=HistoryAction.UPDATE, actor=actor, old=old, reason=reason, ip=ip,
                    user_agent=user_agent)
@@ -837,15 +856,67 @@ def system_config_plain(config: SystemConfig) -> str:
 # --- import -------------------------------------------------------------------------------------
 
 
+class _ImportEntryError(Exception):
+    """A malformed entry of an import file (becomes a ConfigValidationError naming it)."""
+
+
+@contextlib.contextmanager
+def _import_entry(label: str):
+    """Name the file entry in any refusal raised while it is imported."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise type(exc)(_("%(entry)s: %(why)s") % {"entry": label, "why": exc.message}, code=exc.code,
+                        detail=exc.detail) from None
+    except _ImportEntryError as exc:
+        raise ConfigValidationError(_("%(entry)s: %(why)s") % {"entry": label, "why": exc},
+                                    detail=[{"path": label, "message": str(exc)}]) from None
+
+
+def _import_rows(data: dict, section: str) -> list[tuple[str, dict]]:
+    """The entries of ``section`` as (label, row); each must be a JSON object."""
+    rows = data.get(section, [])
+    if not isinstance(rows, list):
+        raise ConfigValidationError(_("%(section)s: must be a list.") % {"section": section})
+    labelled = []
+    for index, row in enumerate(rows):
+        name = (row.get("code") or row.get("key") or row.get("template")) if isinstance(row, dict) else None
+        label = f"{section}[{index}]" + (f" ({name})" if isinstance(name, str) and name else "")
+        if not isinstance(row, dict):
+            raise ConfigValidationError(_("%(entry)s: must be a JSON object.") % {"entry": label})
+        labelled.append((label, row))
+    return labelled
+
+
+def _required(row: dict, name: str):
+    if row.get(name) in (None, ""):
+        raise _ImportEntryError(_("“%(field)s” is missing.") % {"field": name})
+    return row[name]
+
+
+def _import_datetime(value) -> datetime | None:
+    """An ISO 8601 time from an import file; one without a UTC offset is read as UTC."""
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise _ImportEntryError(_("“%(value)s” is not an ISO 8601 date and time.") % {"value": value}) from None
+    return moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment
+
+
 def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str, int]:
     """Create or update categories, templates, configs and system configs from a ``configs_export`` document.
 
     Each config write goes through config_create / config_update, so it is
-    validated and recorded (reason "import"). Secrets in the file are used
-    only with ``with_secrets``, and only if one of our keys decrypts them
-    (ConfigValidationError otherwise). Owners (users by username, shops by
-    name) that do not exist here are skipped and counted. Runs in one
-    transaction: any refusal imports nothing.
+    validated and recorded (reason "import"); an entry equal to what is here
+    writes nothing. Secrets in the file are used only with ``with_secrets``,
+    and only if one of our keys decrypts them (ConfigValidationError
+    otherwise). Owners (users by username, shops by name) that do not exist
+    here are skipped and counted. An ``expires_at`` without a UTC offset is
+    read as UTC; a config whose expiry has passed arrives switched off. Runs in
+    one transaction: any refusal (ConfigError, naming the file entry) imports
+    nothing.
     """
     from django.contrib.auth import get_user_model
 
@@ -859,92 +930,132 @@ def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str
     counts = {"categories": 0, "templates": 0, "configs_created": 0, "configs_updated": 0, "configs_skipped": 0,
               "configs_unchanged": 0, "system_configs": 0, "secrets_skipped": 0}
     with transaction.atomic():
-        categories = {}
-        for row in data.get("categories", []):
-            category, _created = ConfigCategory.objects.update_or_create(
-                code=row["code"], defaults={k: row[k] for k in ("name", "description", "sort_order", "is_active")
-                                            if k in row})
-            categories[row["code"]] = (category, row.get("parent"))
-            counts["categories"] += 1
-        for category, parent in categories.values():
+        categories = []
+        for label, row in _import_rows(data, "categories"):
+            with _import_entry(label):
+                code = _required(row, "code")
+                category = ConfigCategory.objects.filter(code=code).first() or ConfigCategory(code=code)
+                for name in ("name", "description", "sort_order", "is_active"):
+                    if name in row:
+                        setattr(category, name, row[name])
+                _full_clean(category, exclude=["parent"])
+                category.save()
+                categories.append((label, category, row.get("parent")))
+                counts["categories"] += 1
+        for label, category, parent in categories:
             if parent:
-                category.parent = ConfigCategory.objects.get(code=parent)
-                _full_clean(category)
-                category.save(update_fields=["parent"])
+                with _import_entry(label):
+                    category.parent = ConfigCategory.objects.filter(code=parent).first()
+                    if category.parent is None:
+                        raise _ImportEntryError(_("no parent category “%(code)s”.") % {"code": parent})
+                    _full_clean(category)
+                    category.save(update_fields=["parent"])
 
-        for row in data.get("templates", []):
-            fields = {k: row[k] for k in ("name", "description", "schema", "defaults", "is_system", "is_active")
-                      if k in row}
-            fields["category"] = ConfigCategory.objects.filter(code=row.get("category")).first()
-            template = ConfigTemplate.objects.filter(code=row["code"]).first()
-            if template is None:
-                template_create(actor=actor, code=row["code"], **fields)
-            else:
-                template_update(template=template, actor=actor, **fields)
-            counts["templates"] += 1
+        for label, row in _import_rows(data, "templates"):
+            with _import_entry(label):
+                code = _required(row, "code")
+                fields = {k: row[k] for k in ("name", "description", "schema", "defaults", "is_system", "is_active")
+                          if k in row}
+                fields["category"] = None
+                if row.get("category"):
+                    fields["category"] = ConfigCategory.objects.filter(code=row["category"]).first()
+                    if fields["category"] is None:
+                        raise _ImportEntryError(_("no category “%(code)s”.") % {"code": row["category"]})
+                template = ConfigTemplate.objects.filter(code=code).first()
+                if template is None:
+                    _required(row, "name")
+                    _required(row, "schema")
+                    template_create(actor=actor, code=code, **fields)
+                else:
+                    template_update(template=template, actor=actor, **fields)
+                counts["templates"] += 1
 
         users = get_user_model().objects
-        for row in data.get("configs", []):
-            template = ConfigTemplate.objects.get(code=row["template"])
-            owner = row.get("owner") or {}
-            user = users.filter(username=owner["user"]).first() if "user" in owner else None
-            shop = Shop.objects.filter(name=owner["shop"]).first() if "shop" in owner else None
-            if user is None and shop is None:
-                counts["configs_skipped"] += 1
-                continue
-            values = row.get("values") or {}
-            if not use_secrets:
-                values = _strip_ciphertext(values, template.secret_paths(), counts)
-            expires_at = datetime.fromisoformat(row["expires_at"]) if row.get("expires_at") else None
-            config = UserConfig.objects.select_related("template").filter(
-                template=template, key=row.get("key", DEFAULT_CONFIG_KEY), user=user, shop=shop).first()
-            common = {"actor": actor, "reason": _("import"), "encrypted_secrets": use_secrets}
-            if config is None:
-                config_create(template=template, user=user, shop=shop, key=row.get("key", DEFAULT_CONFIG_KEY),
-                              display_name=row.get("display_name", ""), values=values,
-                              scope=row.get("scope", ConfigScope.GLOBAL), expires_at=expires_at,
-                              is_active=row.get("is_active", True), **common)
-                counts["configs_created"] += 1
-            else:
-                document, _paths = _prepare_values(template=template, values=values, current=config.values,
-                                                   current_paths=config.encrypted_paths, allow_ciphertext=use_secrets)
-                if (document, row.get("display_name", ""), row.get("scope", config.scope), expires_at,
-                        row.get("is_active", True)) == (config.values, config.display_name, config.scope,
-                                                        config.expires_at, config.is_active):
-                    counts["configs_unchanged"] += 1
-                    continue
-                config_update(config=config, values=values, display_name=row.get("display_name", ""),
-                              scope=row.get("scope", config.scope), expires_at=expires_at, **common)
-                if config.is_active != row.get("is_active", True):
-                    config_set_active(config=config, actor=actor, active=row.get("is_active", True),
-                                      reason=_("import"))
-                counts["configs_updated"] += 1
+        for label, row in _import_rows(data, "configs"):
+            with _import_entry(label):
+                _import_config(row, actor=actor, users=users, shops=Shop.objects, use_secrets=use_secrets,
+                               counts=counts)
 
-        for row in data.get("system_configs", []):
-            value = row.get("value")
-            if row.get("is_encrypted"):
-                if not use_secrets or value is None:
-                    counts["secrets_skipped"] += 1
-                    if not SystemConfig.objects.filter(key=row["key"]).exists():
-                        continue
-                    value = None
-                else:
-                    try:
-                        value = crypto.decrypt(value, context=SYSTEM_CONTEXT)
-                    except crypto.DecryptionError as exc:
-                        raise ConfigValidationError(
-                            _("System config '%(key)s': cannot decrypt the imported secret: %(why)s")
-                            % {"key": row["key"], "why": exc}) from None
-            fields = {k: row[k] for k in ("value_type", "description", "is_public", "is_encrypted") if k in row}
-            existing = SystemConfig.objects.filter(key=row["key"]).first()
-            if existing is None:
-                system_config_create(actor=actor, key=row["key"], value=value, **fields)
-            else:
-                if value is not None:
-                    fields["value"] = value
-                system_config_update(config=existing, actor=actor, **fields)
-            counts["system_configs"] += 1
+        for label, row in _import_rows(data, "system_configs"):
+            with _import_entry(label):
+                _import_system_config(row, actor=actor, use_secrets=use_secrets, counts=counts)
     return counts
+
+
+def _import_config(row: dict, *, actor, users, shops, use_secrets: bool, counts: dict) -> None:
+    code = _required(row, "template")
+    template = ConfigTemplate.objects.filter(code=code).first()
+    if template is None:
+        raise _ImportEntryError(_("no template “%(code)s”.") % {"code": code})
+    owner = row.get("owner")
+    if not isinstance(owner, dict) or not ({"user", "shop"} & set(owner)):
+        raise _ImportEntryError(_("“owner” must be {\"user\": username} or {\"shop\": shop name}."))
+    user = users.filter(username=owner["user"]).first() if "user" in owner else None
+    shop = shops.filter(name=owner["shop"]).first() if "shop" in owner else None
+    if user is None and shop is None:
+        counts["configs_skipped"] += 1
+        return
+    values = row.get("values") or {}
+    if not isinstance(values, dict):
+        raise _ImportEntryError(_("“values” must be a JSON object."))
+    if not use_secrets:
+        values = _strip_ciphertext(values, template.secret_paths(), counts)
+    key = row.get("key", DEFAULT_CONFIG_KEY)
+    expires_at = _import_datetime(row.get("expires_at"))
+    # A config whose expiry passed since the export arrives switched off (an active one could not be saved).
+    active = bool(row.get("is_active", True)) and not (expires_at is not None and expires_at <= timezone.now())
+    display_name, scope = row.get("display_name", ""), row.get("scope", ConfigScope.GLOBAL)
+    common = {"actor": actor, "reason": _("import"), "encrypted_secrets": use_secrets}
+    config = UserConfig.objects.select_related("template").filter(
+        template=template, key=key, user=user, shop=shop).first()
+    if config is None:
+        config_create(template=template, user=user, shop=shop, key=key, display_name=display_name, values=values,
+                      scope=scope, expires_at=expires_at, is_active=active, **common)
+        counts["configs_created"] += 1
+        return
+    document, _paths = _prepare_values(template=template, values=values, current=config.values,
+                                       current_paths=config.encrypted_paths, allow_ciphertext=use_secrets)
+    if (document, display_name, scope, expires_at, active) == (
+            config.values, config.display_name, config.scope, config.expires_at, config.is_active):
+        counts["configs_unchanged"] += 1
+        return
+    if not active and config.is_active:  # first, so that an expiry in the past may follow
+        config_set_active(config=config, actor=actor, active=False, reason=_("import"))
+    if (document, display_name, scope, expires_at) != (config.values, config.display_name, config.scope,
+                                                       config.expires_at):
+        config_update(config=config, values=values, display_name=display_name, scope=scope, expires_at=expires_at,
+                      **common)
+    if active and not config.is_active:
+        config_set_active(config=config, actor=actor, active=True, reason=_("import"))
+    counts["configs_updated"] += 1
+
+
+def _import_system_config(row: dict, *, actor, use_secrets: bool, counts: dict) -> None:
+    key = _required(row, "key")
+    value = row.get("value")
+    if row.get("is_encrypted"):
+        if not use_secrets or value is None:
+            counts["secrets_skipped"] += 1
+            if not SystemConfig.objects.filter(key=key).exists():
+                return
+            value = None
+        else:
+            try:
+                value = crypto.decrypt(value, context=SYSTEM_CONTEXT)
+            except crypto.DecryptionError as exc:
+                raise ConfigValidationError(
+                    _("System config '%(key)s': cannot decrypt the imported secret: %(why)s")
+                    % {"key": key, "why": exc}) from None
+    fields = {k: row[k] for k in ("value_type", "description", "is_public", "is_encrypted") if k in row}
+    existing = SystemConfig.objects.filter(key=key).first()
+    if existing is None:
+        _required(row, "value_type")
+        system_config_create(actor=actor, key=key, value=value, **fields)
+    else:
+        if value is not None:
+            fields["value"] = value
+        system_config_update(config=existing, actor=actor, **fields)
+    counts["system_configs"] += 1
 
 
 def _strip_ciphertext(values: dict, paths: list[str], counts: dict) -> dict:

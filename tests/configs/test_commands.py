@@ -185,3 +185,101 @@ def test_rotate_encryption_key_also_rotates_secrets_inside_config_documents(conf
     config.refresh_from_db()
     assert config.values["api_key"].startswith("enc1:k8:")
     assert selectors.config_values_get(template_code=config.template.code, user=owner)["api_key"] == SECRET
+
+
+def _mutated(data: dict, mutate: str) -> dict:
+    if mutate == "template-without-code":
+        del data["templates"][0]["code"]
+    elif mutate == "unknown-template":
+        data["configs"][0]["template"] = "nope"
+    elif mutate == "unknown-category":
+        data["templates"][0]["category"] = "nope"
+    elif mutate == "unknown-parent":
+        data["categories"][0]["parent"] = "ghost"
+    elif mutate == "date-not-iso":
+        data["configs"][0]["expires_at"] = "tomorrow"
+    elif mutate == "owner-not-object":
+        data["configs"][0]["owner"] = "owner"
+    elif mutate == "config-without-template":
+        del data["configs"][0]["template"]
+    elif mutate == "row-not-object":
+        data["configs"][0] = "config"
+    elif mutate == "section-not-list":
+        data["templates"] = {"code": "x"}
+    elif mutate == "system-config-without-key":
+        del data["system_configs"][0]["key"]
+    return data
+
+
+@pytest.mark.parametrize("mutate, entry", [
+    ("template-without-code", "templates[0]"), ("unknown-template", "configs[0]"),
+    ("unknown-category", "templates[0]"), ("unknown-parent", "categories[0]"), ("date-not-iso", "configs[0]"),
+    ("owner-not-object", "configs[0]"), ("config-without-template", "configs[0]"), ("row-not-object", "configs[0]"),
+    ("section-not-list", "templates"), ("system-config-without-key", "system_configs[0]"),
+])
+def test_a_malformed_import_file_is_refused_naming_the_entry(tmp_path, config, world, mutate, entry):
+    services.system_config_create(actor=world.superadmin, key="batch", value_type="int", value=3)
+    _path, data = export(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_mutated(data, mutate)))
+    before = ConfigHistory.objects.count()
+    with pytest.raises(CommandError, match=r"Nothing imported: " + entry.replace("[", r"\[").replace("]", r"\]")):
+        call_command("config_import", str(bad), stdout=StringIO())
+    assert ConfigHistory.objects.count() == before
+
+
+def test_an_import_reads_a_time_without_offset_as_utc_and_a_second_run_changes_nothing(tmp_path, config, world):
+    import datetime as dt
+    import warnings
+
+    from configs.models import SystemConfigHistory
+
+    services.system_config_create(actor=world.superadmin, key="batch", value_type="int", value=3)
+    services.system_config_create(actor=world.superadmin, key="pw", value_type="string", value="s3cret-value-x",
+                                  is_encrypted=True)
+    _path, data = export(tmp_path)
+    row = next(c for c in data["configs"] if c["template"] == config.template.code)
+    row.update(scope="session", expires_at="2030-01-01T08:00:00")  # hand-edited, no offset
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "naive datetime" RuntimeWarning
+        out = StringIO()
+        call_command("config_import", str(path), stdout=out)
+    assert "configs updated: 1" in out.getvalue()
+    config.refresh_from_db()
+    assert config.expires_at == dt.datetime(2030, 1, 1, 8, 0, tzinfo=dt.UTC)
+    versions, history = config.version, ConfigHistory.objects.count()
+    system_history = SystemConfigHistory.objects.count()
+    for _ in range(2):
+        out = StringIO()
+        call_command("config_import", str(path), stdout=out)
+        assert "configs unchanged: 1" in out.getvalue()
+    config.refresh_from_db()
+    assert config.version == versions and ConfigHistory.objects.count() == history
+    assert SystemConfigHistory.objects.count() == system_history
+    assert set(SystemConfig.objects.values_list("version", flat=True)) == {1}
+
+
+def test_a_config_that_expired_since_its_export_is_imported_switched_off(tmp_path, template, owner):
+    config = services.config_create(actor=owner, template=template, user=owner, key="trial",
+                                    scope=ConfigScope.TEMPORARY, expires_at=timezone.now() + timedelta(hours=1))
+    _path, data = export(tmp_path)
+    UserConfig.objects.filter(pk=config.pk).delete()
+    row = next(c for c in data["configs"] if c["key"] == "trial")
+    row["expires_at"] = (timezone.now() - timedelta(minutes=1)).isoformat()
+    path = tmp_path / "expired.json"
+    path.write_text(json.dumps(data))
+    call_command("config_import", str(path), stdout=StringIO())
+    assert not UserConfig.objects.get(key="trial").is_active
+
+
+@pytest.mark.parametrize("category", [{"code": "bad code!", "name": "x"}, {"code": "ok", "name": "x" * 101},
+                                      {"code": "ok", "name": "x", "sort_order": "first"}])
+def test_an_invalid_category_in_an_import_is_refused_naming_it(tmp_path, config, category):
+    _path, data = export(tmp_path)
+    data["categories"].append(category)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(CommandError, match=r"Nothing imported: categories\[\d\]"):
+        call_command("config_import", str(bad), stdout=StringIO())

@@ -298,3 +298,18 @@ def test_an_active_config_cannot_get_an_expiry_in_the_past(template, owner):
     with pytest.raises(ConfigValidationError, match="expired"):
         services.config_set_active(config=config, actor=owner, active=True)
     assert not UserConfig.objects.get(pk=config.pk).is_active
+
+
+def test_a_system_config_saved_unchanged_gets_no_new_version(world):
+    from configs.models import SystemConfigHistory
+
+    config = services.system_config_create(actor=world.superadmin, key="batch", value_type="int", value=3)
+    secret = services.system_config_create(actor=world.superadmin, key="pw", value_type="string",
+                                           value=PROXY_SECRET, is_encrypted=True)
+    services.system_config_update(config=config, actor=world.superadmin, value="3")
+    services.system_config_update(config=secret, actor=world.superadmin, value=PROXY_SECRET)
+    assert (config.version, secret.version, SystemConfigHistory.objects.count()) == (1, 1, 2)
+    with pytest.raises(ConfigConflict):
+        services.system_config_update(config=config, actor=world.superadmin, value=4, expected_version=7)
+    with pytest.raises(ConfigConflict):  # unchanged, but the caller edited an older version
+        services.system_config_update(config=config, actor=world.superadmin, value=3, expected_version=7)

@@ -15,7 +15,8 @@ class _DryRun(Exception):
 
 class Command(BaseCommand):
     help = ("Create or update configs from a config_export file; every change is validated and recorded in "
-            "history (reason \"import\"). Secrets are imported only with --with-secrets and a matching key.")
+            "history (reason \"import\"); entries equal to what is here change nothing. Secrets are imported only "
+            "with --with-secrets and a matching key. A time without a UTC offset (expires_at) is read as UTC.")
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="The export file, or - for standard input.")
