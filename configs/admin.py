@@ -6,7 +6,7 @@ import json
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -309,6 +309,8 @@ class UserConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         return HttpResponseRedirect(reverse("admin:configs_userconfig_change", args=[config.pk]))
 
     def versions_view(self, request, object_id):
+        if not str(object_id).isdigit():
+            raise Http404
         config = get_object_or_404(self.get_queryset(request).select_related("template"), pk=object_id)
         can_rollback = self.manageable_queryset(request).filter(pk=config.pk).exists()
         here = reverse("admin:configs_userconfig_versions", args=[config.pk])

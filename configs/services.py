@@ -330,9 +330,14 @@ def config_set_active(
 ) -> UserConfig:
     """Activate or deactivate; recorded as its own version with the values unchanged.
 
-    Raises ConfigValidationError when activating a config that has expired.
+    Already so: nothing is written, but an ``expected_version`` that is not
+    the current one still raises ConfigConflict (the caller decided on stale
+    data). Raises ConfigValidationError when activating an expired config.
     """
     if config.is_active == active:
+        if expected_version is not None and not UserConfig.objects.filter(
+                pk=config.pk, version=expected_version).exists():
+            _raise_conflict(config, expected_version)
         return config
     if active and config.is_expired:
         raise ConfigValidationError(

@@ -95,9 +95,11 @@ class UserConfigViewSet(ScopedModelViewSet):
             services.config_update(config=config, actor=request.user, expected_version=expected, reason=reason,
                                    **fields, **meta)
             expected = None
-        if active is not None and active != config.is_active:
-            services.config_set_active(config=config, actor=request.user, active=active, expected_version=expected,
-                                       reason=reason, **meta)
+        if active is not None or not fields:
+            # Also when is_active does not change: a stale version is still a conflict.
+            services.config_set_active(config=config, actor=request.user,
+                                       active=config.is_active if active is None else active,
+                                       expected_version=expected, reason=reason, **meta)
         return Response(UserConfigSerializer(config).data)
 
     @extend_schema(request=UserConfigUpdateSerializer, responses=UserConfigSerializer)

@@ -332,3 +332,7 @@ def test_the_history_changelist_does_not_query_per_row(world, template, owner_ki
     add(10)
     assert ConfigHistory.objects.count() == 12
     assert queries() == few
+
+
+def test_the_versions_page_of_a_config_that_is_not_a_number_is_not_found(world):
+    assert signed_in(world.superadmin).get("/admin/configs/userconfig/abc/versions/").status_code == 404

@@ -346,3 +346,13 @@ def test_a_config_switched_off_may_get_an_expiry_in_the_past_in_the_same_patch(c
     assert response.json()["is_active"] is False and response.json()["version"] == 3
     assert_error(client_for(owner).patch(f"/api/configs/{config.pk}/", {"is_active": True}, format="json"), 400,
                  "config_invalid")
+
+
+@pytest.mark.parametrize("payload", [{"is_active": True, "version": 1}, {"version": 1}])
+def test_a_patch_changing_nothing_with_a_stale_version_is_a_conflict(client_for, config, owner, payload):
+    services.config_update(config=config, actor=owner, values={"model": "v2"})
+    body = assert_error(client_for(owner).patch(f"/api/configs/{config.pk}/", payload, format="json"), 409,
+                        "config_version_conflict")
+    assert body["detail"] == {"current_version": 2, "expected_version": 1}
+    assert client_for(owner).patch(f"/api/configs/{config.pk}/", {**payload, "version": 2},
+                                   format="json").status_code == 200
