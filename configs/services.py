@@ -787,6 +787,7 @@ def system_config_update(
     """Change a system config as a new version, recorded; ``value`` is checked against the (new) type.
 
     Nothing changed: nothing is written (ConfigConflict still, for a stale ``expected_version``).
+    Made secret (``is_encrypted``): its earlier history rows are masked and encrypted too.
     """
     value_type = fields.get("value_type", config.value_type)
     is_encrypted = fields.get("is_encrypted", config.is_encrypted)
@@ -811,10 +812,27 @@ def system_config_update(
                 pk=config.pk, version=expected_version).exists():
             _system_conflict(config, expected_version)
         return config
+    becomes_secret = is_encrypted and not config.is_encrypted
     _system_save(config, actor=actor, expected_version=expected_version, new=new)
+    if becomes_secret:
+        old = schema_utils.mask_shown(old)
+        _system_history_encrypt(config)
     _system_record(config=config, action=HistoryAction.UPDATE, actor=actor, old=old, reason=reason, ip=ip,
                    user_agent=user_agent)
     return config
+
+
+def _system_history_encrypt(config: SystemConfig) -> None:
+    """The config became a secret: its history shows earlier values masked and keeps them encrypted.
+
+    Each row is marked encrypted, so a rollback to an earlier version keeps it a secret.
+    """
+    for row in SystemConfigHistory.objects.filter(system_config=config, is_encrypted=False):
+        SystemConfigHistory.objects.filter(pk=row.pk).update(
+            is_encrypted=True, old_value=schema_utils.mask_shown(row.old_value),
+            new_value=schema_utils.mask_shown(row.new_value),
+            snapshot=crypto.encrypt(row.snapshot, context=SYSTEM_CONTEXT) if row.snapshot else "",
+        )
 
 
 @transaction.atomic

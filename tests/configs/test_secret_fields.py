@@ -164,3 +164,20 @@ def test_a_field_no_longer_secret_keeps_each_configs_secret_until_a_new_value_is
     assert selectors.config_values_get(template_code=template.code, user=owner)["api_key"] == SECRET
     for url in (f"/api/configs/{config.pk}/history/", f"/api/configs/{config.pk}/diff/?from=1&to=5"):
         assert "THISISTHESECRET" not in client.get(url).content.decode()
+
+
+def test_a_system_config_made_secret_is_encrypted_in_its_history_too(world, client_for):
+    from configs.models import SystemConfigHistory
+
+    config = services.system_config_create(actor=world.superadmin, key="smtp.password", value_type="string",
+                                           value=SECRET)
+    services.system_config_update(config=config, actor=world.superadmin, description="the mail password")
+    services.system_config_update(config=config, actor=world.superadmin, is_encrypted=True)
+    assert "THISISTHESECRET" not in raw_rows("configs_systemconfig") + raw_rows("configs_systemconfighistory")
+    text = client_for(world.superadmin).get("/api/system-configs/smtp.password/history/").content.decode()
+    assert "THISISTHESECRET" not in text and crypto.mask_secret(SECRET) in text
+    # A rollback to a version from before keeps it a secret, and its value.
+    services.system_config_rollback(config=config, version=1, actor=world.superadmin)
+    assert config.is_encrypted and selectors.system_config_value("smtp.password") == SECRET
+    assert "THISISTHESECRET" not in raw_rows("configs_systemconfighistory")
+    assert SystemConfigHistory.objects.filter(is_encrypted=False).count() == 0
