@@ -28,15 +28,13 @@ from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig,
 class ServiceErrorsMixin:
     """A refusal from a service (conflict, rule) comes back to the page as a message, never as a 500.
 
-    "Delete selected" runs in one transaction: one refusal deletes nothing.
+    Each action runs in one transaction: one refusal changes nothing.
     """
 
     def get_actions(self, request):
-        actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            func, name, description = actions["delete_selected"]
-            actions["delete_selected"] = (self._refusals_as_messages(func), name, description)
-        return actions
+        # Every action: a refusal of one row is a message and undoes the others.
+        return {name: (self._refusals_as_messages(func), name, description)
+                for name, (func, name, description) in super().get_actions(request).items()}
 
     def _refusals_as_messages(self, action):
         @functools.wraps(action)
@@ -272,8 +270,12 @@ class UserConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         for config in self.manageable_queryset(request).filter(pk__in=queryset.values("pk")).select_related(
                 "template"):
             if config.is_active != active:
-                services.config_set_active(config=config, actor=request.user, active=active, reason="admin",
-                                           **request_meta(request))
+                try:
+                    services.config_set_active(config=config, actor=request.user, active=active, reason="admin",
+                                               **request_meta(request))
+                except ConfigError as exc:
+                    why = {"obj": config, "why": exc.message}
+                    raise ConfigError(_("“%(obj)s”: %(why)s Nothing was changed.") % why, code=exc.code) from None
                 count += 1
         self.message_user(request, ngettext("%(n)d config changed.", "%(n)d configs changed.", count) % {"n": count})
 

@@ -145,13 +145,21 @@ _DATA_KEYWORDS = frozenset({"default", "const", "enum", "examples"})
 _VALUE_KEYWORDS = ("default", "const", "enum", "examples")
 
 
+# Keywords whose values map names to schemas: their keys are names (a property may be
+# called "writeOnly"), their values are schemas.
+_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+
+
 def _write_only_pointers(node: Any, pointer: str = "") -> Iterator[str]:
     """The JSON pointer of every subschema marked ``writeOnly``, wherever it sits."""
     if isinstance(node, dict):
-        if node.get("writeOnly"):
+        if node.get("writeOnly") is True:
             yield pointer
         for key, value in node.items():
-            if key not in _DATA_KEYWORDS:
+            if key in _NAME_MAPS and isinstance(value, dict):
+                for name, subschema in value.items():
+                    yield from _write_only_pointers(subschema, f"{pointer}/{key}/{name}")
+            elif key not in _DATA_KEYWORDS:
                 yield from _write_only_pointers(value, f"{pointer}/{key}")
     elif isinstance(node, list):
         for index, value in enumerate(node):

@@ -1,5 +1,6 @@
 """Configs API: thin views over configs.services and configs.selectors."""
 
+from django.db import transaction
 from django.db.models import ProtectedError
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -77,6 +78,7 @@ class UserConfigViewSet(ScopedModelViewSet):
         return Response(UserConfigSerializer(config).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=UserConfigUpdateSerializer, responses=UserConfigSerializer)
+    @transaction.atomic  # a switch-off and a refused value change must not half-happen
     def update(self, request, *args, **kwargs):
         config = self.get_object()
         data = UserConfigUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
@@ -238,6 +240,7 @@ class SystemConfigViewSet(viewsets.ModelViewSet):
         return Response(SystemConfigSerializer(config).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SystemConfigInputSerializer, responses=SystemConfigSerializer)
+    @transaction.atomic  # a switch-off and a refused value change must not half-happen
     def update(self, request, *args, **kwargs):
         config = self.get_object()
         data = SystemConfigInputSerializer(data=request.data, partial=True)

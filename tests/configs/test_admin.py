@@ -336,3 +336,18 @@ def test_the_history_changelist_does_not_query_per_row(world, template, owner_ki
 
 def test_the_versions_page_of_a_config_that_is_not_a_number_is_not_found(world):
     assert signed_in(world.superadmin).get("/admin/configs/userconfig/abc/versions/").status_code == 404
+
+
+def test_activating_a_selection_with_an_expired_config_changes_nothing_and_says_why(world, template):
+    fine = services.config_create(actor=world.superadmin, template=template, user=world.superadmin, key="fine")
+    expired = services.config_create(actor=world.superadmin, template=template, user=world.superadmin, key="old",
+                                     scope=ConfigScope.TEMPORARY, expires_at=timezone.now() + timedelta(hours=1))
+    for config in (fine, expired):
+        services.config_set_active(config=config, actor=world.superadmin, active=False)
+    UserConfig.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(hours=1))  # time passes
+    client = signed_in(world.superadmin)
+    url = reverse("admin:configs_userconfig_changelist")
+    response = client.post(url, {"action": "activate_selected", "_selected_action": [fine.pk, expired.pk]})
+    assert response.status_code == 302
+    assert not UserConfig.objects.filter(pk__in=[fine.pk, expired.pk], is_active=True).exists()
+    assert "Nothing was changed" in client.get(url).content.decode()

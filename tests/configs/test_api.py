@@ -356,3 +356,11 @@ def test_a_patch_changing_nothing_with_a_stale_version_is_a_conflict(client_for,
     assert body["detail"] == {"current_version": 2, "expected_version": 1}
     assert client_for(owner).patch(f"/api/configs/{config.pk}/", {**payload, "version": 2},
                                    format="json").status_code == 200
+
+
+def test_a_refused_patch_changes_nothing_not_even_the_switch_off(client_for, config, owner):
+    response = client_for(owner).patch(f"/api/configs/{config.pk}/", {
+        "is_active": False, "values": {"model": "m", "temperature": 99}, "version": 1}, format="json")
+    assert response.status_code == 400
+    config.refresh_from_db()
+    assert config.is_active and config.version == 1

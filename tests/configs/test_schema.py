@@ -147,3 +147,9 @@ def test_a_secret_with_a_default_is_refused(world, client_for, schema, defaults)
 def test_a_secret_the_app_could_not_encrypt_is_refused(owner, schema):
     with pytest.raises(ConfigValidationError):
         services.template_create(actor=owner, code="stray", name="s", schema=schema)
+
+
+def test_a_property_may_be_called_write_only(owner):
+    template = services.template_create(actor=owner, code="flags", name="flags", schema={
+        "type": "object", "properties": {"writeOnly": {"type": "boolean"}, "$defs": {"type": "string"}}})
+    assert template.secret_paths() == []
