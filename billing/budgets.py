@@ -57,6 +57,12 @@ _UNSET = object()
 _counter_ids: dict[tuple[str, int, str], int] = {}  # rows are never deleted while their period runs
 
 
+def _month_spent(**records) -> dict:
+    """``{"spent": …}``: what this month's usage records of a shop (``shop=``) or config (``config=``) cost."""
+    total = UsageRecord.objects.filter(created_at__gte=_month_start(), **records).aggregate(s=Sum("cost"))["s"]
+    return {"spent": total or ZERO}
+
+
 def _counter_id(scope: str, scope_id: int, period: str, initial) -> int:
     """The counter row's id, created on first use with what the usage records already say."""
     key = (scope, scope_id, period)
@@ -156,13 +162,7 @@ def _reserve(*, user, shop, amount, budget) -> Reservation:
     if budget is _UNSET:
         budget = _shop_budget(shop)
     if budget is not None and shop is not None:
-        month_start = _month_start()
-
-        def spent_so_far():
-            total = UsageRecord.objects.filter(shop=shop, created_at__gte=month_start).aggregate(s=Sum("cost"))["s"]
-            return {"spent": total or ZERO}
-
-        shop_counter = _counter_id(CounterScope.SHOP_MONTH, shop.pk, month, spent_so_far)
+        shop_counter = _counter_id(CounterScope.SHOP_MONTH, shop.pk, month, lambda: _month_spent(shop=shop))
     if user_counter is None and shop_counter is None:
         return reservation
     # Each take is one conditional UPDATE: the row lock it holds (PostgreSQL, re-checking the
@@ -207,15 +207,9 @@ def reserve_config(*, config, amount: Decimal, budget=_UNSET) -> Reservation | N
     if budget is None or not budget.is_active:
         return Reservation(amount=amount)
     _day, month, _start = _periods()
-    month_start = _month_start()
-
-    def spent_so_far():
-        total = UsageRecord.objects.filter(config=config, created_at__gte=month_start).aggregate(s=Sum("cost"))["s"]
-        return {"spent": total or ZERO}
-
     key = (CounterScope.CONFIG_MONTH, config.pk, month)
     for _attempt in range(2):
-        counter = _counter_id(*key, spent_so_far)
+        counter = _counter_id(*key, lambda: _month_spent(config=config))
         if _take_money(counter, key, amount, budget.monthly_limit):
             return Reservation(counter_ids=[counter], amount=amount)
         try:
@@ -268,11 +262,12 @@ def counter_rebuild(*, budget: Budget) -> SpendCounter:
         scope, scope_id, records = CounterScope.SHOP_MONTH, budget.shop_id, {"shop_id": budget.shop_id}
     else:
         scope, scope_id, records = CounterScope.CONFIG_MONTH, budget.config_id, {"config_id": budget.config_id}
-    spent = UsageRecord.objects.filter(created_at__gte=_month_start(), **records).aggregate(s=Sum("cost"))["s"]
+    spent = _month_spent(**records)
+    # Straight to the row, not through the process's id cache: this runs rarely and must not trust it.
     counter, created = SpendCounter.objects.get_or_create(scope=scope, scope_id=scope_id, period=month,
-                                                          defaults={"spent": spent or ZERO})
+                                                          defaults=spent)
     if not created:
-        SpendCounter.objects.filter(pk=counter.pk).update(spent=spent or ZERO, updated_at=timezone.now())
+        SpendCounter.objects.filter(pk=counter.pk).update(**spent, updated_at=timezone.now())
         counter.refresh_from_db()
     return counter
 

@@ -157,12 +157,17 @@ def test_a_migration_scrubs_error_texts_stored_before_the_fix(llm_config, fake_l
     kept = router.chat(HI, user=world.agent).usage
     UsageRecord.objects.filter(pk=record.pk).update(error_text=leaked, error_code="connection")
     UsageRecord.objects.filter(pk=kept.pk).update(error_text="connection failed: refused", error_code="connection")
+    other = router.chat(HI, user=world.agent).usage
+    mentioned = "provider said: illegal header x-request-id"  # not httpx quoting a value
+    UsageRecord.objects.filter(pk=other.pk).update(error_text=mentioned, error_code="bad_request")
 
     scrub.scrub(apps, None)
 
     config.refresh_from_db()
     record.refresh_from_db()
     kept.refresh_from_db()
+    other.refresh_from_db()
+    assert (other.error_code, other.error_text) == ("bad_request", mentioned)
     assert config.last_test_message == f"bad_config: {UNSENDABLE_TEXT}" == f"bad_config: {scrub.FIXED}"
     assert (record.error_code, record.error_text) == ("bad_config", UNSENDABLE_TEXT)
     assert kept.error_text == "connection failed: refused"
