@@ -122,11 +122,12 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 count += 1
-        self.message_user(
-            request,
-            ngettext("%(n)d person deactivated.", "%(n)d people deactivated.", count) % {"n": count},
-            messages.SUCCESS,
-        )
+        if count:
+            self.message_user(
+                request,
+                ngettext("%(n)d person deactivated.", "%(n)d people deactivated.", count) % {"n": count},
+                messages.SUCCESS,
+            )
 
 
 @admin.register(LoginSession)

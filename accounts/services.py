@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
@@ -153,15 +155,30 @@ def login_session_revoke(*, login_session: LoginSession) -> LoginSession:
     return login_session
 
 
+# The sign-in a person is changing their own password from: the change ends their
+# other sign-ins, not the one they are using (as Django keeps the admin's session).
+_kept_sign_in: ContextVar[int | None] = ContextVar("kefu_kept_sign_in", default=None)
+
+
+@contextmanager
+def keeping_sign_in(login_session_id: int | None):
+    token = _kept_sign_in.set(login_session_id)
+    try:
+        yield
+    finally:
+        _kept_sign_in.reset(token)
+
+
 @transaction.atomic
 def login_session_revoke_all(*, user: User) -> int:
-    """End every live sign-in of ``user`` (browser sessions and API tokens).
+    """End every live sign-in of ``user`` (browser sessions and API tokens), but the one
+    ``keeping_sign_in`` names.
 
     Called when their password changes or they are deactivated (accounts.signals).
     Returns how many sign-ins were ended.
     """
     ended = 0
-    for login_session in LoginSession.objects.filter(user=user).active():
+    for login_session in LoginSession.objects.filter(user=user).active().exclude(pk=_kept_sign_in.get()):
         login_session_revoke(login_session=login_session)
         ended += 1
     return ended

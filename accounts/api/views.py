@@ -1,3 +1,4 @@
+from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
@@ -112,7 +113,19 @@ class UserViewSet(ScopedModelViewSet):
         serializer.instance = services.user_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.user_update(user=serializer.instance, **serializer.validated_data)
+        own = serializer.instance == self.request.user
+        with services.keeping_sign_in(self._current_sign_in() if own else None):
+            serializer.instance = services.user_update(user=serializer.instance, **serializer.validated_data)
+        if own and "password" in serializer.validated_data and hasattr(self.request, "session"):
+            # The browser this came from stays signed in, as on the admin's password page.
+            update_session_auth_hash(self.request._request, serializer.instance)
+
+    def _current_sign_in(self) -> int | None:
+        token = self.request.auth
+        if token is not None and hasattr(token, "get"):
+            return token.get("sid")
+        session = getattr(self.request, "session", None)
+        return session.get(services.SESSION_LOGIN_ID_KEY) if session is not None else None
 
     def perform_destroy(self, instance):
         # Usage, history and audit rows name the person: deleting them would blank

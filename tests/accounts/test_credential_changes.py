@@ -111,3 +111,20 @@ def test_a_password_hash_upgraded_at_sign_in_is_no_change(world, settings):
     world.agent.refresh_from_db()
     assert world.agent.password.startswith("pbkdf2_")
     assert bearer(tokens).get("/api/auth/me").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_superadmin_changing_their_own_password_through_the_api_keeps_that_sign_in(world):
+    world.superadmin.set_password(PASSWORD)
+    world.superadmin.save()
+    other_tokens, other_browser = sign_in_twice("root")
+    tokens = api_login("root")
+    me = f"/api/users/{world.superadmin.pk}"
+    assert bearer(tokens).patch(me, {"password": NEW_PASSWORD}, format="json").status_code == 200
+    assert bearer(tokens).get("/api/auth/me").status_code == 200 and refresh(tokens).status_code == 200
+    assert bearer(other_tokens).get("/api/auth/me").status_code == 401 and not signed_in(other_browser)
+    browser = admin_login(Client(), "root", NEW_PASSWORD)
+    csrf_free = Client(enforce_csrf_checks=False)
+    csrf_free.cookies = browser.cookies
+    assert csrf_free.patch(me, {"password": PASSWORD}, content_type="application/json").status_code == 200
+    assert signed_in(csrf_free) and bearer(tokens).get("/api/auth/me").status_code == 401

@@ -186,9 +186,9 @@ def test_two_first_edits_of_a_scope_at_once_both_change_its_stamp(world):
         try:
             with transaction.atomic():
                 services.index_stamp_bump(shop_id=world.shop.pk)
+                tokens["first"] = stamp_token(f"shop:{world.shop.pk}")  # this transaction's own token
                 first_done.set()
                 time.sleep(0.5)  # the second is now waiting on this row
-            tokens["first"] = stamp_token(f"shop:{world.shop.pk}")
         finally:
             connection.close()
 
