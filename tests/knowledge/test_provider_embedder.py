@@ -60,3 +60,9 @@ def test_a_new_process_recognises_the_vectors_stored_before(world, llm_config, f
 
 def test_without_an_embedding_config_the_version_says_so():
     assert ProviderEmbedder().version == "router"
+
+
+def test_control_characters_in_a_buyer_message_do_not_fail_the_embedding(world, llm_config, fake_llm):  # noqa: F811
+    llm_config("emb-kb", capability="embedding")
+    vectors = ProviderEmbedder().embed(["可以\x0b退货吗\x00", "退货"])
+    assert vectors.shape[0] == 2
