@@ -22,6 +22,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from kefu.exceptions import Conflict, KefuError
 
 from .models import LoginSession, User
+from .selectors import active_superadmin_ids
 from .throttling import login_failure_record, login_success_record, login_throttle_check
 
 ACTIVITY_WRITE_INTERVAL = timedelta(seconds=60)
@@ -235,10 +236,7 @@ def _superadmin_keep_one(*, user: User, removing: bool = False) -> None:
     """
     if not removing and user.is_active and user.is_superadmin:
         return
-    active = list(
-        User.objects.select_for_update().filter(is_superadmin=True, is_active=True).values_list("pk", flat=True)
-    )
-    if active == [user.pk]:
+    if active_superadmin_ids(lock=True) == [user.pk]:
         raise LastSuperadmin(last_superadmin_message(user))
 
 

@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from kefu.validators import CONTROL_CHARACTERS
+from kefu.validators import CONTROL_CHARACTERS, validate_no_control_characters
 
 from .exceptions import KnowledgeError
 from .models import KnowledgeItem
@@ -174,10 +175,10 @@ def _read_xlsx(data: bytes) -> list[tuple[int, dict]]:
 # --------------------------------------------------------------------------- validating
 
 def _check_characters(value: str, name: str, problems) -> None:
-    match = CONTROL_CHARACTERS.search(value)
-    if match:
-        problems.append((name, f"contains the invisible control character U+{ord(match.group()):04X}, "
-                               "which cannot be stored; remove it"))
+    try:
+        validate_no_control_characters(value)
+    except ValidationError as exc:
+        problems.append((name, exc.messages[0]))
 
 
 def _text_list(value, name, problems) -> list[str]:
