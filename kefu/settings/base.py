@@ -269,7 +269,14 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env("KEFU_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The HTTP clients of the provider SDKs log every request at INFO; the router's
+        # usage records already trace each call, so only their warnings are worth a line.
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 ADMIN_SITE_HEADER = _("kefu customer service")

@@ -298,3 +298,11 @@ def test_another_process_sees_changes_through_the_shared_routing_version(llm_con
     routing.invalidate()  # what a save in any process does, through the shared cache
 
     assert routing.current() is not loaded
+
+
+def test_provider_http_requests_are_not_logged_line_by_line(llm_config, fake_llm, world, caplog):
+    llm_config("gpt-quiet", is_default=True)
+    fake_llm.behave("gpt-quiet", "ok")
+    with caplog.at_level("INFO"):
+        router.chat(HELLO, user=world.agent, shop=world.shop)
+    assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore")) and r.levelno < 30]
