@@ -145,3 +145,24 @@ def run_evaluation(
         summary["calibration"] = {"calibrated": calibration.fitted_for(params, embedder),
                                   "detail": "parameters given to the evaluation"}
     return summary, records
+
+
+def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict) -> dict:
+    """Calibration parameters fitted on the records of one or more evaluations.
+
+    ``record_sets``: ``[(name, records)]`` as ``run_evaluation`` returns them;
+    ``embedder``: its summary's ``{"name", "version"}``. A top hit is right when it
+    is the expected item; queries without a hit carry no features and are left out.
+    The parameters name the embedder: they only mean something for its scores.
+    """
+    scored = [r for _, records in record_sets for r in records if r["features"] is not None]
+    if not scored:
+        raise KnowledgeError("No query found any item: there is nothing to fit.", code="nothing_to_fit")
+    labels = [metrics.is_correct(r) for r in scored]
+    if len(set(labels)) < 2:
+        raise KnowledgeError("Fitting needs queries answered both rightly and wrongly.", code="nothing_to_fit")
+    fitted = calibration.fit_logistic([r["features"] for r in scored], labels)
+    fitted["fit_on"] = [name for name, _ in record_sets]
+    fitted["embedder"] = embedder["name"]
+    fitted["embedder_version"] = embedder["version"]
+    return fitted

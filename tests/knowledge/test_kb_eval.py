@@ -103,3 +103,44 @@ def test_malformed_rows_are_refused_with_their_line(tmp_path, faq_lines, query_l
     queries.write_text("\n".join(query_lines), encoding="utf-8")
     with pytest.raises(CommandError, match=message):
         kb_eval(faq, queries)
+
+
+def kb_calibrate(*args) -> str:
+    out = StringIO()
+    call_command("kb_calibrate", *map(str, args), "--no-progress", stdout=out)
+    return out.getvalue()
+
+
+def test_kb_calibrate_fits_on_several_sets_and_names_them_and_the_embedder(tmp_path):
+    from knowledge.embedders import get_embedder
+
+    mixed = tmp_path / "mixed.jsonl"
+    queries = [json.loads(line) for line in (DATA / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+               if line.strip()]
+    # A second set where one in three queries expects another item: the fit needs rights and wrongs.
+    for n, row in enumerate(queries):
+        if n % 3 == 0 and row.get("expected_id") is not None:
+            row["expected_id"] = "no-such-item"
+    mixed.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in queries), encoding="utf-8")
+    params = tmp_path / "calibration.json"
+    output = kb_calibrate(params, DATA / "faq.jsonl", DATA / "queries.jsonl", DATA / "faq.jsonl", mixed)
+    fitted = json.loads(params.read_text())
+    embedder = get_embedder()
+    assert fitted["fit_on"] == [str(DATA / "queries.jsonl"), str(mixed)]
+    assert (fitted["embedder"], fitted["embedder_version"]) == (embedder.name, embedder.version)
+    assert 0 < fitted["n_fit"] <= 2 * len(queries)  # greetings-only queries are capped, not fitted
+    assert "calibration error on its own queries" in output
+    assert not Shop.objects.exists()  # each set was rolled back
+    json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--calibration", params))
+
+
+def test_kb_calibrate_refuses_unpaired_files_and_sets_with_nothing_to_learn(tmp_path):
+    with pytest.raises(CommandError, match="pairs"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl")
+    answered = tmp_path / "answered.jsonl"
+    answered.write_text('{"query": "保质期多久", "shop": "cake", "expected_id": "t-cake-001"}\n', encoding="utf-8")
+    with pytest.raises(CommandError, match="both rightly and wrongly"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", answered)
+    assert not (tmp_path / "out.json").exists()
+    with pytest.raises(CommandError, match="Cannot write"):
+        kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--fit-calibration", tmp_path / "no" / "such" / "dir.json")

@@ -7,7 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from knowledge.engine import calibration
-from knowledge.evaluation import run_evaluation
+from knowledge.evaluation import fit_calibration, run_evaluation
 from knowledge.exceptions import KnowledgeError
 
 from ._progress import Progress
@@ -36,6 +36,13 @@ def read_jsonl(path: str, *, required: tuple[str, ...]) -> list[dict]:
     except OSError as exc:
         raise CommandError(f"Cannot read {path}: {exc.strerror}.") from exc
     return rows
+
+
+def save_calibration(params: dict, path: str) -> None:
+    try:
+        calibration.save(params, path)
+    except OSError as exc:
+        raise CommandError(f"Cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _clean(value):
@@ -89,18 +96,11 @@ class Command(BaseCommand):
         finally:
             progress.close()
         if options["fit_calibration"]:
-            scored = [r for r in records if r["features"] is not None]
-            fitted = calibration.fit_logistic([r["features"] for r in scored],
-                                              [r["expected"] is not None and r["ids"][:1] == [r["expected"]]
-                                               for r in scored])
-            fitted["fit_on"] = [options["queries"]]
-            # The parameters only mean something for the scores of the embedder they were fitted on.
-            fitted["embedder"] = summary["embedder"]["name"]
-            fitted["embedder_version"] = summary["embedder"]["version"]
             try:
-                calibration.save(fitted, options["fit_calibration"])
-            except OSError as exc:
-                raise CommandError(f"Cannot write {options['fit_calibration']}: {exc}") from exc
+                fitted = fit_calibration([(options["queries"], records)], summary["embedder"])
+            except KnowledgeError as exc:
+                raise CommandError(exc.message) from exc
+            save_calibration(fitted, options["fit_calibration"])
         if not summary["calibration"]["calibrated"]:
             self.stderr.write(f"Warning: confidences are not calibrated for this embedder. "
                               f"{summary['calibration']['detail']}")
