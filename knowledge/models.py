@@ -80,13 +80,16 @@ class KnowledgeItem(AuditedModel, SoftDeleteModel):
     def similar_texts(self) -> list[str]:
         return [s.text for s in self.similar_questions.all()]
 
-    def phrasings(self) -> list[tuple[str, str]]:
-        """The texts the index holds for this item, as ``(text, kind)``; see ``engine.item_phrasings``."""
+    def phrasings(self, similar: list[str] | None = None) -> list[tuple[str, str]]:
+        """The texts the index holds for this item, as ``(text, kind)``; see ``engine.item_phrasings``.
+
+        ``similar``: its similar questions when the caller already loaded them (in order).
+        """
         from .engine import item_phrasings
 
         return item_phrasings(
             question=self.question,
-            similar=self.similar_texts(),
+            similar=self.similar_texts() if similar is None else similar,
             keywords=self.keywords or [],
             category=self.category,
             answer=self.answer,
