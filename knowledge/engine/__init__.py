@@ -1,6 +1,6 @@
 """The retrieval engine: normalisation, lexical features, the in-memory hybrid index, calibration.
 
-Pure python over numpy and jieba; knows nothing of Django. ``knowledge.selectors``
+Python over numpy and rjieba; knows nothing of Django. ``knowledge.selectors``
 feeds it items and stored vectors, ``knowledge.services`` stores what it embeds.
 """
 

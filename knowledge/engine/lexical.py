@@ -4,13 +4,14 @@ Character n-grams survive typos and missing word boundaries in buyer chat;
 jieba words add weight to whole terms ("花呗", "退款"). The index turns the
 counts into BM25 scores itself.
 
-jieba runs without its HMM, which guesses words missing from its dictionary:
-the character bigrams already match those, retrieval figures are the same
-without it, and segmentation — most of a large index's cold build — takes
-40 % less time.
+Words come from rjieba (jieba's dictionary and algorithm in Rust: the same
+words, about ten times faster, loaded in a fifth of a second rather than two),
+without the HMM that guesses words missing from the dictionary: the character
+bigrams already match those, and retrieval figures are the same without it.
+Segmentation was most of a large index's cold build.
 """
 
-import logging
+import functools
 import re
 import threading
 from collections import Counter
@@ -20,20 +21,14 @@ import numpy as np
 from .normalize import normalize_text
 
 _PUNCT = re.compile(r"[\s,，。.!！?？~～、…:：;；\"'“”‘’()（）【】\[\]<>《》*/\\|-]+")
-_jieba = None
-_jieba_lock = threading.Lock()
 
 
+@functools.cache
 def _segmenter():
-    global _jieba
-    with _jieba_lock:
-        if _jieba is None:
-            import jieba
+    """rjieba, imported on first use: its dictionary loads then, not when Django starts."""
+    import rjieba
 
-            jieba.setLogLevel(logging.WARNING)
-            jieba.initialize()
-            _jieba = jieba
-    return _jieba
+    return rjieba
 
 
 class FeatureVocabulary:
@@ -84,6 +79,6 @@ class LexicalEncoder:
                 # Counter.update counts an iterable in C: a cold build counts millions of these.
                 counts.update(segment if n == 1 else [segment[i : i + n] for i in range(len(segment) - n + 1)])
         if self.words:
-            words = (word.strip() for word in _segmenter().lcut(_PUNCT.sub(" ", text), HMM=False))
+            words = (word.strip() for word in _segmenter().cut(_PUNCT.sub(" ", text), hmm=False))
             counts.update("w:" + word for word in words if len(word) >= 2)
         return counts
