@@ -1,7 +1,7 @@
 """Lexical features of a text: character 1–2-grams plus jieba words (two characters or more).
 
 Character n-grams survive typos and missing word boundaries in buyer chat;
-jieba words add weight to whole terms ("花呗", "退款"). The index turns the
+jieba words add weight to whole terms ("退款", "发货"). The index turns the
 counts into BM25 scores itself.
 
 Words come from rjieba (jieba's dictionary and algorithm in Rust: the same

@@ -28,6 +28,16 @@ def test_greetings_and_thanks_are_small_talk_questions_are_not():
     assert not is_smalltalk("包邮吗")
 
 
+def test_lexical_features_are_character_ngrams_and_dictionary_words():
+    features = LexicalEncoder().features("亲，退款什么时候到账？退款")
+    # Greeting and punctuation dropped; every character and bigram counted, across repeats.
+    assert features["退"] == 2 and features["退款"] == 2 and features["到账"] == 1
+    assert "亲" not in features and "，" not in features and "款什" in features
+    # Words of two characters or more from jieba's dictionary; single characters are already n-grams.
+    assert {f for f in features if f.startswith("w:")} == {"w:退款", "w:什么", "w:时候"}
+    assert features["w:退款"] == 2
+
+
 def test_phrasings_cover_question_similar_keywords_and_answer_without_repeats():
     phrasings = item_phrasings(question="包邮吗", similar=["包邮吗", "运费多少"], keywords=["包邮", "运费"],
                                category="物流", answer="满59包邮")
