@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from customer_service.models import Shop
@@ -23,9 +24,15 @@ class KnowledgeItemForm(forms.ModelForm):
             self.initial["keywords"] = "|".join(self.instance.keywords)
 
     def clean_keywords(self):
+        from .exceptions import KnowledgeError
         from .services import clean_text_list
 
-        return clean_text_list(self.cleaned_data.get("keywords") or "", field="keywords")
+        # The service refuses with its own exception; a form shows it under the field, not as a 500.
+        try:
+            return clean_text_list(self.cleaned_data.get("keywords") or "", field="keywords")
+        except KnowledgeError as exc:
+            detail = exc.detail.get("keywords") if isinstance(exc.detail, dict) else None
+            raise ValidationError(detail or exc.message) from exc
 
 
 class TryQueryForm(forms.Form):

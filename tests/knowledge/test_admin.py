@@ -194,3 +194,13 @@ def test_moving_an_item_in_the_admin_leaves_no_stale_index_behind(world, kb):
     })
     assert response.status_code == 302, response.content.decode()[:3000]
     assert item.pk not in {hit.item_id for hit in knowledge_search(shop=world.shop, text="能开发票吗", k=10)}
+
+
+def test_a_control_character_in_the_keywords_is_a_field_error_not_a_server_error(world):
+    response = signed_in(world.shop_admin).post(reverse("admin:knowledge_knowledgeitem_add"), {
+        "shop": world.shop.pk, "question": "可以指定送达时间吗？", "answer": "可以在备注里写。", "category": "",
+        "keywords": "送达\x07|时间", "is_active": "on", "external_id": "", **inline(),
+    })
+    assert response.status_code == 200
+    assert "U+0007" in str(response.context["adminform"].form.errors["keywords"])
+    assert not KnowledgeItem.objects.filter(question="可以指定送达时间吗？").exists()
