@@ -64,6 +64,18 @@ def index_stamp_bump(*, shop_id) -> None:
         stamps.update(token=IndexStamp.new_token(), updated_at=timezone.now())
 
 
+def index_scope_lock(*, shop_id) -> None:
+    """Hold the lock of a scope (a shop, or the shared items) until the transaction ends.
+
+    For writes that read the scope's items first and must not interleave with another
+    such write (an import deciding which rows are duplicates). Call inside a transaction.
+    On SQLite the immediate transaction already holds the database's write lock.
+    """
+    scope = scope_for(shop_id)
+    IndexStamp.objects.get_or_create(scope=scope, defaults={"token": IndexStamp.new_token()})
+    list(IndexStamp.objects.select_for_update().filter(scope=scope).values_list("pk", flat=True))
+
+
 def _enqueue_reindex(item_ids: list[int]) -> None:
     from .tasks import reindex_items_task
 

@@ -279,16 +279,30 @@ def knowledge_import(
 
     Raises ``KnowledgeImportError`` with ``detail`` = every problem when a row is bad
     and ``skip_invalid`` is false; nothing is written then. Side effects: one
-    transaction; the scope's stamp bumped; one reindex task queued after commit.
+    transaction that locks the scope (imports into one shop run one after the other);
+    the scope's stamp bumped; one reindex task queued after commit.
     """
-    from .services import knowledge_item_create, knowledge_item_update
-    from .tasks import reindex_items_task
+    from .services import index_scope_lock
 
     if on_duplicate not in DUPLICATE_POLICIES:
         raise KnowledgeError("on_duplicate must be error, skip or update.", code="invalid_option")
     rows = read_rows(data, fmt)
     if not rows:
         raise KnowledgeImportError("The file has no rows.", code="import_empty")
+    # Reading what the shop has and writing the new items form one transaction that holds
+    # the scope's lock: two imports of one file (a double-clicked button, a resubmitted
+    # page) would otherwise both find every item missing and both create it.
+    with transaction.atomic():
+        index_scope_lock(shop_id=getattr(shop, "pk", None))
+        return _import_rows(actor=actor, shop=shop, rows=rows, skip_invalid=skip_invalid,
+                            on_duplicate=on_duplicate, progress=progress)
+
+
+def _import_rows(*, actor, shop, rows, skip_invalid, on_duplicate, progress) -> ImportReport:
+    """Validate and write ``rows``; the caller holds the transaction and the scope's lock."""
+    from .services import knowledge_item_create, knowledge_item_update
+    from .tasks import reindex_items_task
+
     existing = KnowledgeItem.objects.filter(shop=shop)
     by_id = {i.external_id: i for i in existing.exclude(external_id="")}
     by_question = {_dedupe_key(i.question): i for i in existing}
@@ -334,22 +348,21 @@ def knowledge_import(
             f"{len(report.errors)} problem(s) in {report.skipped} row(s); nothing was imported.",
             detail=report.errors,
         )
-    with transaction.atomic():
-        for n, (_number, fields, target) in enumerate(plan, 1):
-            if target is None:
-                item = knowledge_item_create(actor=actor, shop=shop, reindex=False, **fields)
-                report.created += 1
-            else:
-                similar = fields.pop("similar_questions", None)  # None: keep them
-                item = knowledge_item_update(item=target, actor=actor, similar_questions=similar, reindex=False,
-                                             **fields)
-                report.updated += 1
-            report.item_ids.append(item.pk)
-            if progress:
-                progress("import", n, len(plan))
-        ids = list(report.item_ids)
-        if ids:
-            transaction.on_commit(lambda: reindex_items_task.delay(ids))
+    for n, (_number, fields, target) in enumerate(plan, 1):
+        if target is None:
+            item = knowledge_item_create(actor=actor, shop=shop, reindex=False, **fields)
+            report.created += 1
+        else:
+            similar = fields.pop("similar_questions", None)  # None: keep them
+            item = knowledge_item_update(item=target, actor=actor, similar_questions=similar, reindex=False,
+                                         **fields)
+            report.updated += 1
+        report.item_ids.append(item.pk)
+        if progress:
+            progress("import", n, len(plan))
+    ids = list(report.item_ids)
+    if ids:
+        transaction.on_commit(lambda: reindex_items_task.delay(ids))
     return report
 
 

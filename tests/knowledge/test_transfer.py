@@ -319,3 +319,39 @@ def test_kb_reindex_builds_vectors_for_stale_items_only(world):
     out = StringIO()
     call_command("kb_reindex", "--stale-only", "--no-progress", stdout=out)
     assert json.loads(out.getvalue())["skipped"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_twice_at_once_creates_each_item_once(world):
+    """A double-clicked import button sends the file twice; the second import must see the first's items."""
+    import contextlib
+    import threading
+
+    from django.db import connection
+
+    rows = "question,answer\n" + "".join(f"问题{n}？,答案{n}\n" for n in range(20))
+    both_validating = threading.Barrier(2)
+    outcomes = []
+
+    def wait_for_the_other(stage, done, total):
+        # Before the fix both imports read the shop's items before either wrote any.
+        if stage == "validate" and done == total:
+            # A broken barrier: the other import waits for the lock this one holds.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_validating.wait(timeout=3)
+
+    def run():
+        try:
+            outcomes.append(do_import(world.shop, rows, progress=wait_for_the_other).created)
+        except KnowledgeImportError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert KnowledgeItem.objects.filter(shop=world.shop).count() == 20
+    assert sorted(outcomes, key=str) == sorted([20, "import_invalid"], key=str)
