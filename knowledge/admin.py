@@ -225,8 +225,16 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
         return self._page(request, "admin/knowledge/knowledgeitem/try_query.html", title=_("Try a query"),
                           form=form, hits=hits, took_ms=took_ms, uncalibrated=uncalibrated)
 
+    def may_import(self, request) -> bool:
+        """Importing writes items: superadmins and shop admins, never agents."""
+        return self._is_member(request) and (request.user.is_superadmin or _administers_a_shop(request.user))
+
+    def changelist_view(self, request, extra_context=None):
+        # The Import button leads to a page agents are refused; offer it only to who may use it.
+        return super().changelist_view(request, {**(extra_context or {}), "may_import": self.may_import(request)})
+
     def import_view(self, request):
-        if not (request.user.is_superadmin or _administers_a_shop(request.user)) or not self._is_member(request):
+        if not self.may_import(request):
             return self._denied(request)
         form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
         report, errors = None, None

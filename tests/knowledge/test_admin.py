@@ -204,3 +204,9 @@ def test_a_control_character_in_the_keywords_is_a_field_error_not_a_server_error
     assert response.status_code == 200
     assert "U+0007" in str(response.context["adminform"].form.errors["keywords"])
     assert not KnowledgeItem.objects.filter(question="可以指定送达时间吗？").exists()
+
+
+def test_the_import_button_is_offered_only_to_people_who_may_import(world):
+    import_url = reverse("admin:knowledge_knowledgeitem_import")
+    assert import_url not in signed_in(world.agent).get(reverse(CHANGELIST)).content.decode()
+    assert import_url in signed_in(world.shop_admin).get(reverse(CHANGELIST)).content.decode()
