@@ -210,3 +210,11 @@ def test_the_import_button_is_offered_only_to_people_who_may_import(world):
     import_url = reverse("admin:knowledge_knowledgeitem_import")
     assert import_url not in signed_in(world.agent).get(reverse(CHANGELIST)).content.decode()
     assert import_url in signed_in(world.shop_admin).get(reverse(CHANGELIST)).content.decode()
+
+
+def test_the_import_page_says_what_went_wrong_once(world):
+    response = signed_in(world.shop_admin).post(reverse("admin:knowledge_knowledgeitem_import"), {
+        "shop": world.shop.pk, "on_duplicate": "error",
+        "file": SimpleUploadedFile("faq.csv", "question,answer\n好问题,\n".encode())})
+    message = response.context["form"].non_field_errors()[0]
+    assert response.content.decode().count(message) == 1
