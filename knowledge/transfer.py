@@ -40,6 +40,8 @@ TRUE = {"1", "true", "yes", "y", "是", "启用", "on"}
 FALSE = {"0", "false", "no", "n", "否", "停用", "off"}
 LIMITS = {"id": 100, "question": 500, "category": 100}
 DUPLICATE_POLICIES = ("error", "skip", "update")
+# The key of a raw row under which a reader puts what it found wrong with cells: [(column, message)].
+CELL_PROBLEMS = "__cell_problems__"
 # Excel keeps at most this many characters in a cell; openpyxl cuts longer text silently.
 XLSX_CELL_LIMIT = 32_767
 # A cell exported behind a "'" and an imported cell that loses it. The "'*" makes it a
@@ -157,18 +159,29 @@ def _read_xlsx(data: bytes) -> list[tuple[int, dict]]:
     from openpyxl import load_workbook
 
     try:
+        # A cell is read as the spreadsheet last showed it (its saved result when it is a
+        # formula); the second reading tells which cells are formulas.
         sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
+        formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False).worksheets[0]
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise KnowledgeImportError("The file is not an XLSX workbook.", code="import_unreadable") from exc
-    lines = sheet.iter_rows(values_only=True)
+    lines = zip(sheet.iter_rows(values_only=True), formulas.iter_rows(), strict=False)
     try:
-        header = _check_header(list(next(lines)))
+        header = _check_header(list(next(lines)[0]))
     except StopIteration as exc:
         raise KnowledgeImportError("The workbook is empty.", code="import_unreadable") from exc
     rows = []
-    for number, values in enumerate(lines, 2):
-        if any(v not in (None, "") for v in values):
-            rows.append((number, {h: ("" if v is None else v) for h, v in _by_header(header, values).items()}))
+    for number, (values, cells) in enumerate(lines, 2):
+        if any(v not in (None, "") for v in values) or any(c.data_type == "f" for c in cells):
+            raw = {h: ("" if v is None else v) for h, v in _by_header(header, values).items()}
+            # A formula saved without its result (a file written by a program, never opened in a
+            # spreadsheet) reads as empty: an update would blank the column without a word.
+            unsaved = [(h, cell.value) for h, cell, value in zip(header, cells, values, strict=False)
+                       if cell.data_type == "f" and value is None]
+            if unsaved:
+                raw[CELL_PROBLEMS] = [(h, f"is a formula with no saved result ({formula}); open and save the "
+                                          "file in a spreadsheet program, or type the text") for h, formula in unsaved]
+            rows.append((number, raw))
     return rows
 
 
@@ -216,7 +229,7 @@ def clean_row(raw: dict) -> tuple[dict, list[tuple[str, str]]]:
     ``id`` or ``active`` counts as absent: it neither clears the external id the item is
     found by nor switches an item on.
     """
-    problems = []
+    problems = list(raw.get(CELL_PROBLEMS, []))
     if "__invalid__" in raw:
         return {}, [("row", raw["__invalid__"])]
 

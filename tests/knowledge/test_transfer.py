@@ -355,3 +355,47 @@ def test_the_same_file_imported_twice_at_once_creates_each_item_once(world):
         thread.join(timeout=60)
     assert KnowledgeItem.objects.filter(shop=world.shop).count() == 20
     assert sorted(outcomes, key=str) == sorted([20, "import_invalid"], key=str)
+
+
+def _workbook_with_formulas(results: dict[str, str]) -> bytes:
+    """An XLSX whose row 2 has a formula answer and category; ``results``: cell → the saved result
+    a spreadsheet program would have written (openpyxl writes none)."""
+    import zipfile
+
+    book = Workbook()
+    book.active.append(["question", "answer", "category"])
+    book.active.append(["能开发票吗？", "=1+1", '=CONCATENATE("发","票")'])
+    out = io.BytesIO()
+    book.save(out)
+    source, patched = zipfile.ZipFile(io.BytesIO(out.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(patched, "w") as target:
+        for entry in source.infolist():
+            content = source.read(entry.filename)
+            if entry.filename == "xl/worksheets/sheet1.xml":
+                text = content.decode()
+                for cell, result in results.items():
+                    start = text.index(f'<c r="{cell}"')
+                    end = text.index("</c>", start)
+                    text = text[:start] + text[start:end].replace("<v />", f"<v>{result}</v>").replace(
+                        "<c ", '<c t="str" ', 1) + text[end:]
+                content = text.encode()
+            target.writestr(entry, content)
+    return patched.getvalue()
+
+
+def test_an_xlsx_formula_without_a_saved_result_is_a_row_problem_not_a_blank(world):
+    item = services.knowledge_item_create(actor=None, shop=world.shop, question="能开发票吗？", answer="可以开。",
+                                          category="发票")
+    data = _workbook_with_formulas({"B2": "可以开电子发票。"})  # the category formula has no saved result
+    with pytest.raises(KnowledgeImportError) as info:
+        do_import(world.shop, data, fmt="xlsx", on_duplicate="update")
+    assert [(e["row"], e["field"]) for e in info.value.detail] == [(2, "category")]
+    assert "formula" in info.value.detail[0]["message"]
+    item.refresh_from_db()
+    assert (item.answer, item.category) == ("可以开。", "发票")
+
+
+def test_an_xlsx_formula_is_read_as_the_result_the_spreadsheet_saved(world):
+    report = do_import(world.shop, _workbook_with_formulas({"B2": "可以开电子发票。", "C2": "发票"}), fmt="xlsx")
+    item = KnowledgeItem.objects.get(pk=report.item_ids[0])
+    assert (item.answer, item.category) == ("可以开电子发票。", "发票")
