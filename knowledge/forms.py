@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from customer_service.models import Shop
 
 from .models import KnowledgeItem
-from .transfer import DUPLICATE_POLICIES, FORMATS
+from .transfer import FORMATS
 
 
 class KnowledgeItemForm(forms.ModelForm):
@@ -53,8 +53,10 @@ class ImportForm(forms.Form):
     format = forms.ChoiceField(label=_("format"), required=False,
                                choices=[("", _("from the file name"))] + [(f, f) for f in FORMATS])
     skip_invalid = forms.BooleanField(label=_("load the good rows and skip the bad ones"), required=False)
-    on_duplicate = forms.ChoiceField(label=_("an item that already exists"), initial="error",
-                                     choices=[(p, p) for p in DUPLICATE_POLICIES])
+    on_duplicate = forms.ChoiceField(label=_("an item that already exists"), initial="error", choices=[
+        ("error", _("is a problem, reported by its row")), ("skip", _("is left as it is: the row is skipped")),
+        ("update", _("is updated from the file")),
+    ])
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from kefu.validators import CONTROL_CHARACTERS, validate_no_control_characters
 
@@ -73,14 +74,15 @@ class ImportReport:
 def format_of(name: str, explicit: str | None = None) -> str:
     if explicit:
         if explicit not in FORMATS:
-            raise KnowledgeError(f"Unknown format {explicit!r}: use csv, xlsx or jsonl.", code="invalid_format")
+            raise KnowledgeError(_("Unknown format %(format)r: use csv, xlsx or jsonl.") % {"format": explicit},
+                                 code="invalid_format")
         return explicit
     suffix = Path(name).suffix.lower().lstrip(".")
     if suffix in ("jsonl", "json", "ndjson"):
         return "jsonl"
     if suffix in ("csv", "xlsx"):
         return suffix
-    raise KnowledgeError("Give a .csv, .xlsx or .jsonl file (or the format).", code="invalid_format")
+    raise KnowledgeError(_("Give a .csv, .xlsx or .jsonl file (or the format)."), code="invalid_format")
 
 
 # --------------------------------------------------------------------------- reading
@@ -94,7 +96,10 @@ def read_rows(data: bytes, fmt: str) -> list[tuple[int, dict]]:
             return _read_csv(data)
         return _read_xlsx(data)
     except UnicodeDecodeError as exc:
-        raise KnowledgeImportError("The file is not UTF-8 text.", code="import_unreadable") from exc
+        # Excel's plain "CSV" on a Chinese Windows is GBK: say how to save it instead.
+        raise KnowledgeImportError(_("The file is not UTF-8 text. In Excel save it as \"CSV UTF-8\"; in other "
+                                     "programs choose the UTF-8 encoding when saving."),
+                                   code="import_unreadable") from exc
 
 
 def _read_jsonl(data: bytes) -> list[tuple[int, dict]]:
@@ -106,7 +111,7 @@ def _read_jsonl(data: bytes) -> list[tuple[int, dict]]:
             value = json.loads(line)
         except json.JSONDecodeError:
             value = None
-        rows.append((number, value if isinstance(value, dict) else {"__invalid__": "not a JSON object"}))
+        rows.append((number, value if isinstance(value, dict) else {"__invalid__": _("not a JSON object")}))
     return rows
 
 
@@ -114,8 +119,9 @@ def _check_header(header: list[str]) -> list[str]:
     header = [str(h or "").strip().lower() for h in header]
     missing = [c for c in ("question", "answer") if c not in header]
     if missing:
-        raise KnowledgeImportError(f"The header row lacks: {', '.join(missing)}.", code="import_unreadable",
-                                   detail=[{"row": 1, "field": c, "message": "missing column"} for c in missing])
+        raise KnowledgeImportError(_("The header row lacks: %(columns)s.") % {"columns": ", ".join(missing)},
+                                   code="import_unreadable",
+                                   detail=[{"row": 1, "field": c, "message": _("missing column")} for c in missing])
     return header
 
 
@@ -137,7 +143,7 @@ def _read_csv(data: bytes) -> list[tuple[int, dict]]:
         try:
             header = _check_header(next(reader))
         except StopIteration as exc:
-            raise KnowledgeImportError("The file is empty.", code="import_unreadable") from exc
+            raise KnowledgeImportError(_("The file is empty."), code="import_unreadable") from exc
         number = 1
         for number, values in enumerate(reader, 2):
             if any(v.strip() for v in values):
@@ -147,10 +153,12 @@ def _read_csv(data: bytes) -> list[tuple[int, dict]]:
         if "field larger than field limit" in str(exc):
             # csv's default limit, kept: it is above the longest cell an item within the API's limits
             # gives (200 similar questions of 500 characters), and it is process-wide state.
-            message = f"a cell is longer than {csv.field_size_limit():,} characters, the most a CSV cell may have"
+            message = _("a cell is longer than %(n)s characters, the most a CSV cell may have") % {
+                "n": f"{csv.field_size_limit():,}"}
         else:
-            message = f"not readable as CSV ({exc})"
-        raise KnowledgeImportError(f"Row {row}: {message}.", code="import_unreadable",
+            message = _("not readable as CSV (%(error)s)") % {"error": exc}
+        raise KnowledgeImportError(_("Row %(row)d: %(message)s.") % {"row": row, "message": message},
+                                   code="import_unreadable",
                                    detail=[{"row": row, "field": "row", "message": message}]) from exc
     return rows
 
@@ -164,12 +172,12 @@ def _read_xlsx(data: bytes) -> list[tuple[int, dict]]:
         sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
         formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False).worksheets[0]
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise KnowledgeImportError("The file is not an XLSX workbook.", code="import_unreadable") from exc
+        raise KnowledgeImportError(_("The file is not an XLSX workbook."), code="import_unreadable") from exc
     lines = zip(sheet.iter_rows(values_only=True), formulas.iter_rows(), strict=False)
     try:
         header = _check_header(list(next(lines)[0]))
     except StopIteration as exc:
-        raise KnowledgeImportError("The workbook is empty.", code="import_unreadable") from exc
+        raise KnowledgeImportError(_("The workbook is empty."), code="import_unreadable") from exc
     rows = []
     for number, (values, cells) in enumerate(lines, 2):
         if any(v not in (None, "") for v in values) or any(c.data_type == "f" for c in cells):
@@ -179,8 +187,9 @@ def _read_xlsx(data: bytes) -> list[tuple[int, dict]]:
             unsaved = [(h, cell.value) for h, cell, value in zip(header, cells, values, strict=False)
                        if cell.data_type == "f" and value is None]
             if unsaved:
-                raw[CELL_PROBLEMS] = [(h, f"is a formula with no saved result ({formula}); open and save the "
-                                          "file in a spreadsheet program, or type the text") for h, formula in unsaved]
+                raw[CELL_PROBLEMS] = [(h, _("is a formula with no saved result (%(formula)s); open and save the "
+                                            "file in a spreadsheet program, or type the text") % {"formula": formula})
+                                      for h, formula in unsaved]
             rows.append((number, raw))
     return rows
 
@@ -203,19 +212,19 @@ def _text_list(value, name, problems) -> list[str]:
     elif isinstance(value, list):
         parts = value
         if any(not isinstance(p, str) for p in parts):
-            problems.append((name, "must be a list of texts"))
+            problems.append((name, _("must be a list of texts")))
             return []
         if any("|" in p for p in parts):
-            problems.append((name, "an entry contains '|', which separates entries in CSV and XLSX"))
+            problems.append((name, _("an entry contains '|', which separates entries in CSV and XLSX")))
         _check_characters("".join(parts), name, problems)
     else:
-        problems.append((name, "must be a list of texts or a '|'-separated text"))
+        problems.append((name, _("must be a list of texts or a '|'-separated text")))
         return []
     out = []
     for part in parts:
         part = part.strip()
         if len(part) > 500:
-            problems.append((name, "an entry is longer than 500 characters"))
+            problems.append((name, _("an entry is longer than 500 characters")))
         elif part and part not in out:
             out.append(part)
     return out
@@ -238,11 +247,11 @@ def clean_row(raw: dict) -> tuple[dict, list[tuple[str, str]]]:
         if value is None:
             return ""
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            problems.append((name, "must be text"))
+            problems.append((name, _("must be text")))
             return ""
         value = str(value).strip()
         if name in LIMITS and len(value) > LIMITS[name]:
-            problems.append((name, f"longer than {LIMITS[name]} characters"))
+            problems.append((name, _("longer than %(n)d characters") % {"n": LIMITS[name]}))
         _check_characters(value, name, problems)
         return value
 
@@ -263,10 +272,10 @@ def clean_row(raw: dict) -> tuple[dict, list[tuple[str, str]]]:
     elif state in FALSE:
         fields["is_active"] = False
     elif state:
-        problems.append(("active", "must be true or false"))
+        problems.append(("active", _("must be true or false")))
     for name in ("question", "answer"):
         if not fields[name]:
-            problems.append((name, "is required"))
+            problems.append((name, _("is required")))
     return fields, problems
 
 
@@ -298,10 +307,10 @@ def knowledge_import(
     from .services import index_scope_lock
 
     if on_duplicate not in DUPLICATE_POLICIES:
-        raise KnowledgeError("on_duplicate must be error, skip or update.", code="invalid_option")
+        raise KnowledgeError(_("on_duplicate must be error, skip or update."), code="invalid_option")
     rows = read_rows(data, fmt)
     if not rows:
-        raise KnowledgeImportError("The file has no rows.", code="import_empty")
+        raise KnowledgeImportError(_("The file has no rows."), code="import_empty")
     # Reading what the shop has and writing the new items form one transaction that holds
     # the scope's lock: two imports of one file (a double-clicked button, a resubmitted
     # page) would otherwise both find every item missing and both create it.
@@ -330,9 +339,9 @@ def _import_rows(*, actor, shop, rows, skip_invalid, on_duplicate, progress) -> 
             key = _dedupe_key(fields["question"])
             external_id = fields.get("external_id", "")
             if external_id and external_id in seen_ids:
-                problems.append(("id", f"duplicate of row {seen_ids[external_id]}"))
+                problems.append(("id", _("duplicate of row %(row)d") % {"row": seen_ids[external_id]}))
             elif key in seen_questions:
-                problems.append(("question", f"duplicate of row {seen_questions[key]}"))
+                problems.append(("question", _("duplicate of row %(row)d") % {"row": seen_questions[key]}))
             else:
                 if external_id:
                     seen_ids[external_id] = number
@@ -340,12 +349,14 @@ def _import_rows(*, actor, shop, rows, skip_invalid, on_duplicate, progress) -> 
                 target = by_id.get(external_id) or by_question.get(key)
                 matched_by = "id" if external_id in by_id else "question"
                 if target is not None and on_duplicate == "error":
-                    problems.append((matched_by, f"already in the knowledge base (item {target.pk})"))
+                    problems.append((matched_by, _("already in the knowledge base (item %(item)d)")
+                                     % {"item": target.pk}))
                 elif target is not None and on_duplicate == "update":
                     # Another id or question of the file can match the same item: the later
                     # row would silently undo the earlier one.
                     if target.pk in updated_by:
-                        problems.append((matched_by, f"duplicate of row {updated_by[target.pk]} (item {target.pk})"))
+                        problems.append((matched_by, _("duplicate of row %(row)d (item %(item)d)")
+                                         % {"row": updated_by[target.pk], "item": target.pk}))
                     else:
                         updated_by[target.pk] = number
         for name, message in problems:
@@ -358,7 +369,8 @@ def _import_rows(*, actor, shop, rows, skip_invalid, on_duplicate, progress) -> 
             progress("validate", n, len(rows))
     if report.errors and not skip_invalid:
         raise KnowledgeImportError(
-            f"{len(report.errors)} problem(s) in {report.skipped} row(s); nothing was imported.",
+            _("%(problems)d problem(s) in %(rows)d row(s); nothing was imported.")
+            % {"problems": len(report.errors), "rows": report.skipped},
             detail=report.errors,
         )
     for n, (_number, fields, target) in enumerate(plan, 1):

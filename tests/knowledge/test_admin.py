@@ -218,3 +218,18 @@ def test_the_import_page_says_what_went_wrong_once(world):
         "file": SimpleUploadedFile("faq.csv", "question,answer\n好问题,\n".encode())})
     message = response.context["form"].non_field_errors()[0]
     assert response.content.decode().count(message) == 1
+
+
+def test_the_import_page_reports_problems_in_chinese(world, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client = signed_in(world.shop_admin)
+    bad = SimpleUploadedFile("faq.csv", "question,answer\n好问题,\n".encode())
+    response = client.post(reverse("admin:knowledge_knowledgeitem_import"),
+                           {"shop": world.shop.pk, "file": bad, "on_duplicate": "error"})
+    assert response.context["errors"] == [{"row": 2, "field": "answer", "message": "必填"}]
+    text = response.content.decode()
+    assert "1 行中有 1 个问题；未导入任何内容。" in text and "按文件更新" in text
+    gbk = SimpleUploadedFile("faq.csv", "question,answer\n能开发票吗,可以\n".encode("gbk"))
+    response = client.post(reverse("admin:knowledge_knowledgeitem_import"),
+                           {"shop": world.shop.pk, "file": gbk, "on_duplicate": "error"})
+    assert "CSV UTF-8" in response.content.decode() and "文件不是 UTF-8 文本" in response.content.decode()
