@@ -25,11 +25,11 @@ class KnowledgeItemForm(forms.ModelForm):
 
     def clean_keywords(self):
         from .exceptions import KnowledgeError
-        from .services import clean_text_list
+        from .services import clean_keywords
 
         # The service refuses with its own exception; a form shows it under the field, not as a 500.
         try:
-            return clean_text_list(self.cleaned_data.get("keywords") or "", field="keywords")
+            return clean_keywords(self.cleaned_data.get("keywords") or "")
         except KnowledgeError as exc:
             detail = exc.detail.get("keywords") if isinstance(exc.detail, dict) else None
             raise ValidationError(detail or exc.message) from exc

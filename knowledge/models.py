@@ -17,6 +17,10 @@ from .choices import PhrasingKind
 
 # An FAQ answer is a chat message; longer text is a mistake (and beyond what an Excel cell holds).
 ANSWER_MAX_LENGTH = 20_000
+# Every keyword and similar question is indexed: a few hundred phrasings per item would
+# crowd out the other items of its shop and slow every search of it.
+KEYWORD_MAX_LENGTH, KEYWORDS_MAX = 100, 50
+SIMILAR_QUESTION_MAX_LENGTH, SIMILAR_QUESTIONS_MAX = 500, 100
 
 
 def text_hash(text: str) -> str:

@@ -10,23 +10,38 @@ from collections.abc import Callable, Iterable
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kefu.validators import validate_no_control_characters
 
 from .embedders import get_embedder
 from .exceptions import KnowledgeError
 from .index import scope_for
-from .models import IndexStamp, KnowledgeItem, KnowledgeVector, SimilarQuestion, text_hash
+from .models import (
+    KEYWORD_MAX_LENGTH,
+    KEYWORDS_MAX,
+    SIMILAR_QUESTION_MAX_LENGTH,
+    SIMILAR_QUESTIONS_MAX,
+    IndexStamp,
+    KnowledgeItem,
+    KnowledgeVector,
+    SimilarQuestion,
+    text_hash,
+)
 
 ITEM_FIELDS = ("question", "answer", "category", "keywords", "is_active", "external_id")
 
 
-def clean_text_list(values, *, field: str) -> list[str]:
-    """Strip, drop blanks and exact repeats; accept a list or a "|"/newline separated string."""
+def clean_text_list(values, *, field: str, max_length: int | None = None, max_entries: int | None = None) -> list[str]:
+    """Strip, drop blanks and exact repeats; accept a list or a "|"/newline separated string.
+
+    With ``max_length`` / ``max_entries``, a longer entry or more entries are refused.
+    """
     if values is None:
         return []
     if isinstance(values, str):
-        return clean_text_list(values.replace("\n", "|").split("|"), field=field)
+        return clean_text_list(values.replace("\n", "|").split("|"), field=field, max_length=max_length,
+                               max_entries=max_entries)
     if isinstance(values, dict | bytes) or not isinstance(values, Iterable):
         raise KnowledgeError(f"{field} must be a list of texts.", code="invalid_item", detail={field: ["Not a list."]})
     out = []
@@ -43,9 +58,20 @@ def clean_text_list(values, *, field: str) -> list[str]:
             raise KnowledgeError(f"{field}: {exc.messages[0]}", code="invalid_item",
                                  detail={field: exc.messages}) from exc
         value = value.strip()
+        if max_length is not None and len(value) > max_length:
+            message = _("%(field)s: an entry is longer than %(limit)d characters.") % {"field": field,
+                                                                                        "limit": max_length}
+            raise KnowledgeError(message, code="invalid_item", detail={field: [message]})
         if value and value not in out:
             out.append(value)
+    if max_entries is not None and len(out) > max_entries:
+        message = _("%(field)s: at most %(limit)d entries.") % {"field": field, "limit": max_entries}
+        raise KnowledgeError(message, code="invalid_item", detail={field: [message]})
     return out
+
+
+def clean_keywords(values) -> list[str]:
+    return clean_text_list(values, field="keywords", max_length=KEYWORD_MAX_LENGTH, max_entries=KEYWORDS_MAX)
 
 
 def index_stamp_bump(*, shop_id) -> None:
@@ -123,7 +149,7 @@ def knowledge_item_create(
         question=(question or "").strip(),
         answer=(answer or "").strip(),
         category=(category or "").strip(),
-        keywords=clean_text_list(keywords, field="keywords"),
+        keywords=clean_keywords(keywords),
         is_active=is_active,
         external_id=(external_id or "").strip(),
     )
@@ -141,10 +167,8 @@ def knowledge_item_create(
 def clean_similar_questions(values, *, question: str) -> list[str]:
     """The similar questions to store: cleaned like any text list, each ≤ 500 characters,
     the question itself left out (it is indexed anyway). Raises ``KnowledgeError``."""
-    similar = clean_text_list(values, field="similar_questions")
-    if any(len(s) > 500 for s in similar):
-        raise KnowledgeError("A similar question is longer than 500 characters.", code="invalid_item",
-                             detail={"similar_questions": ["Longer than 500 characters."]})
+    similar = clean_text_list(values, field="similar_questions", max_length=SIMILAR_QUESTION_MAX_LENGTH,
+                              max_entries=SIMILAR_QUESTIONS_MAX)
     return [s for s in similar if s != question.strip()]
 
 
@@ -165,7 +189,7 @@ def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None,
     old_shop_id = KnowledgeItem.all_objects.filter(pk=item.pk).values_list("shop_id", flat=True).first()
     for name, value in fields.items():
         if name == "keywords":
-            value = clean_text_list(value, field="keywords")
+            value = clean_keywords(value)
         elif isinstance(value, str):
             value = value.strip()
         setattr(item, name, value)

@@ -33,7 +33,18 @@ from django.utils.translation import gettext as _
 from kefu.validators import CONTROL_CHARACTERS, validate_no_control_characters
 
 from .exceptions import KnowledgeError
-from .models import KnowledgeItem
+from .models import (
+    KEYWORD_MAX_LENGTH,
+    KEYWORDS_MAX,
+    SIMILAR_QUESTION_MAX_LENGTH,
+    SIMILAR_QUESTIONS_MAX,
+    KnowledgeItem,
+)
+
+TEXT_LIST_LIMITS = {
+    "keywords": (KEYWORD_MAX_LENGTH, KEYWORDS_MAX),
+    "similar_questions": (SIMILAR_QUESTION_MAX_LENGTH, SIMILAR_QUESTIONS_MAX),
+}
 
 COLUMNS = ("id", "question", "answer", "category", "keywords", "similar_questions", "active")
 FORMATS = ("csv", "xlsx", "jsonl")
@@ -220,13 +231,16 @@ def _text_list(value, name, problems) -> list[str]:
     else:
         problems.append((name, _("must be a list of texts or a '|'-separated text")))
         return []
+    max_length, max_entries = TEXT_LIST_LIMITS[name]
     out = []
     for part in parts:
         part = part.strip()
-        if len(part) > 500:
-            problems.append((name, _("an entry is longer than 500 characters")))
+        if len(part) > max_length:
+            problems.append((name, _("an entry is longer than %(limit)d characters") % {"limit": max_length}))
         elif part and part not in out:
             out.append(part)
+    if len(out) > max_entries:
+        problems.append((name, _("at most %(limit)d entries") % {"limit": max_entries}))
     return out
 
 

@@ -5,7 +5,15 @@ from knowledge import services
 from knowledge.choices import VectorStatus
 from knowledge.embedders import get_embedder
 from knowledge.exceptions import KnowledgeError
-from knowledge.models import IndexStamp, KnowledgeItem, KnowledgeVector
+from knowledge.models import (
+    KEYWORD_MAX_LENGTH,
+    KEYWORDS_MAX,
+    SIMILAR_QUESTION_MAX_LENGTH,
+    SIMILAR_QUESTIONS_MAX,
+    IndexStamp,
+    KnowledgeItem,
+    KnowledgeVector,
+)
 from knowledge.selectors import knowledge_item_vector_status
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +222,26 @@ def test_an_answer_longer_than_a_chat_message_is_refused(world):
     with pytest.raises(KnowledgeError) as info:
         services.knowledge_item_update(item=make(world), actor=world.superadmin, answer="长" * (ANSWER_MAX_LENGTH + 1))
     assert "answer" in info.value.detail
+
+
+@pytest.mark.parametrize(("field", "values", "message"), [
+    ("keywords", ["发货", "快" * (KEYWORD_MAX_LENGTH + 1)], "longer than 100 characters"),
+    ("keywords", [f"词{n}" for n in range(KEYWORDS_MAX + 1)], "at most 50 entries"),
+    ("similar_questions", ["问" * (SIMILAR_QUESTION_MAX_LENGTH + 1)], "longer than 500 characters"),
+    ("similar_questions", [f"问题{n}" for n in range(SIMILAR_QUESTIONS_MAX + 1)], "at most 100 entries"),
+])
+def test_oversized_keywords_and_similar_questions_are_refused_and_nothing_changes(world, field, values, message):
+    item = services.knowledge_item_create(actor=world.shop_admin, shop=world.shop, question="几天发货？",
+                                          answer="48 小时内。", keywords=["发货"], reindex=False)
+    with pytest.raises(KnowledgeError, match=message) as info:
+        services.knowledge_item_create(actor=world.shop_admin, shop=world.shop, question="多久到？", answer="三天。",
+                                       reindex=False, **{field: values})
+    assert info.value.code == "invalid_item" and field in info.value.detail
+    with pytest.raises(KnowledgeError, match=message):
+        services.knowledge_item_update(item=item, actor=world.shop_admin, reindex=False, **{field: values})
+    item.refresh_from_db()
+    assert item.keywords == ["发货"] and not item.similar_texts()
+    assert KnowledgeItem.objects.filter(shop=world.shop).count() == 1
+    # At the limits, accepted.
+    services.knowledge_item_update(item=item, actor=world.shop_admin, reindex=False,
+                                   **{field: [v[:KEYWORD_MAX_LENGTH] for v in values[:50]]})

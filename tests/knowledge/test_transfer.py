@@ -261,6 +261,21 @@ def test_control_characters_are_refused_with_their_row(world, fmt):
     assert not KnowledgeItem.objects.exists()
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
+def test_oversized_keyword_lists_are_reported_with_their_row(world, fmt):
+    too_many = "|".join(f"词{n}" for n in range(51))
+    text = as_format(f"question,answer,keywords,similar_questions\n好问题,好答案,{'长' * 101},\n"
+                     f"问题2,答案,{too_many},\n问题3,答案,,{'问' * 501}\n问题4,答案,发货,\n", fmt)
+    with pytest.raises(KnowledgeImportError) as info:
+        do_import(world.shop, text, fmt)
+    assert [(p["row"], p["field"], p["message"]) for p in info.value.detail] == [
+        (row_of(fmt, 1), "keywords", "an entry is longer than 100 characters"),
+        (row_of(fmt, 2), "keywords", "at most 50 entries"),
+        (row_of(fmt, 3), "similar_questions", "an entry is longer than 500 characters"),
+    ]
+    assert not KnowledgeItem.objects.exists()
+
+
 def test_a_csv_cell_too_long_to_read_is_reported_with_its_row(world, tmp_path):
     text = "question,answer\n好问题,好答案\n长答案," + "长" * 200_000 + "\n"
     with pytest.raises(KnowledgeImportError) as info:
