@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
-from .choices import VectorStatus
+from .choices import PhrasingKind, VectorStatus
 from .conf import knowledge_setting
 from .embedders import get_embedder
 from .engine import calibration
@@ -40,6 +40,11 @@ class SearchHit:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def matched_kind_label(self) -> str:
+        """Which part of the item matched, in the reader's language."""
+        return PhrasingKind(self.matched_kind).label if self.matched_kind in PhrasingKind.values else self.matched_kind
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,16 @@ def test_try_a_query_shows_ranked_hits_with_signals_and_confidence(world, kb):
                                           {"shop": world.shop.pk, "q": "保质期多久", "k": 3})
     assert response.status_code == 200
     text = response.content.decode()
-    assert "蛋糕能保存几天" in text and "confidence" in text and "similar" in text
+    assert "蛋糕能保存几天" in text and "confidence" in text and "similar question" in text
     assert response.context["hits"][0].external_id == "t-cake-001"
+
+
+def test_try_a_query_names_the_matched_part_in_the_readers_language(world, kb, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    response = signed_in(world.agent).get(reverse("admin:knowledge_knowledgeitem_try"),
+                                          {"shop": world.shop.pk, "q": "保质期多久", "k": 3})
+    assert response.context["hits"][0].matched_kind == "similar"
+    assert "<small>相似问法</small>" in response.content.decode()
 
 
 def test_try_a_query_offers_only_the_users_shops(world, kb):
