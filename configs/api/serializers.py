@@ -31,6 +31,9 @@ class ConfigTemplateSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "category", "description", "schema", "defaults", "secret_paths", "version",
                   "is_system", "is_active", "created_at", "updated_at"]
         read_only_fields = ["id", "version", "secret_paths", "created_at", "updated_at"]
+        # The model field has a default, which would make it optional here; a
+        # template is created with its schema (services.template_create).
+        extra_kwargs = {"schema": {"required": True}}
 
     def get_secret_paths(self, obj) -> list[str]:
         return obj.secret_paths()

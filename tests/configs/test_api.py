@@ -3,7 +3,7 @@ import json
 import pytest
 
 from configs import selectors, services
-from configs.models import ConfigHistory, SystemConfig, UserConfig
+from configs.models import ConfigHistory, ConfigTemplate, SystemConfig, UserConfig
 
 from .conftest import PROXY_SECRET, SECRET
 
@@ -173,6 +173,18 @@ def test_templates_are_read_by_all_and_written_by_superadmins(client_for, world,
     assert root.delete(f"/api/templates/{tid}/").status_code == 204
     services.config_create(actor=world.agent, template=template, user=world.agent)
     assert_error(root.delete(f"/api/templates/{template.pk}/"), 400, "config_template_in_use")
+
+
+@pytest.mark.parametrize("payload, format", [
+    ({"code": "no-schema", "name": "No schema"}, "json"),
+    ({"code": "no-schema", "name": "No schema"}, "multipart"),
+    ({"code": "text-schema", "name": "Text schema", "schema": "0"}, "multipart"),
+    ({"code": "list-schema", "name": "List schema", "schema": [1, 2]}, "json"),
+])
+def test_a_template_without_a_usable_schema_is_a_400(client_for, world, payload, format):
+    response = client_for(world.superadmin).post("/api/templates/", payload, format=format)
+    assert_error(response, 400)
+    assert not ConfigTemplate.objects.filter(code=payload["code"]).exists()
 
 
 def test_system_templates_cannot_be_deleted(client_for, world, shop_settings_template):
