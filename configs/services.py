@@ -571,8 +571,9 @@ def template_update(*, template: ConfigTemplate, actor, **fields) -> ConfigTempl
     Existing configs keep their values, except that a field that becomes
     secret is encrypted in every config of the template and in their history
     (masked in shown values, encrypted in snapshots), in this transaction.
-    Raises ConfigValidationError for a bad schema, or when a config holds a
-    value that is not text at a field becoming secret.
+    Raises ConfigValidationError for a bad schema, when a config holds a
+    value that is not text at a field becoming secret, or when a system
+    template would lose its code or its system mark.
     """
     schema, defaults = fields.get("schema", template.schema), fields.get("defaults", template.defaults)
     if "schema" in fields or "defaults" in fields:
@@ -581,6 +582,10 @@ def template_update(*, template: ConfigTemplate, actor, **fields) -> ConfigTempl
             template.version += 1
     if "code" in fields and fields["code"] != template.code and template.is_system:
         raise ConfigValidationError(_("A system template's code cannot change."))
+    if template.is_system and "is_system" in fields and not fields["is_system"]:
+        # The code reads system templates by their code (shop settings); unmarked,
+        # one could be deleted and take every shop's settings with it.
+        raise ConfigValidationError(_("A system template stays a system template."))
     gained = sorted(set(schema_utils.secret_paths(schema)) - set(template.secret_paths()))
     _secure_template_configs(template, gained, refuse_non_text=True)
     old_code = template.code

@@ -192,6 +192,20 @@ def test_system_templates_cannot_be_deleted(client_for, world, shop_settings_tem
                  "config_template_system")
 
 
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_a_system_template_cannot_be_unmarked_and_so_stays_undeletable(client_for, world, shop_settings_template,
+                                                                        method):
+    root = client_for(world.superadmin)
+    url = f"/api/templates/{shop_settings_template.pk}/"
+    body = {"is_system": False}
+    if method == "put":
+        body = {**root.get(url).json(), **body}
+    assert_error(getattr(root, method)(url, body, format="json"), 400, "config_invalid")
+    assert_error(root.delete(url), 400, "config_template_system")
+    shop_settings_template.refresh_from_db()
+    assert shop_settings_template.is_system
+
+
 def test_categories(client_for, world):
     root = client_for(world.superadmin)
     parent = root.post("/api/categories/", {"code": "ai", "name": "AI"}, format="json").json()
