@@ -134,3 +134,38 @@ def celery_worker_process(redis_server, settings, transactional_db):
         log.close()
         app.conf.update(saved)
         _reset_celery_connections(app)
+
+
+def _as_json_schema(node):
+    """OpenAPI 3.0's ``nullable: true`` in JSON Schema's words: null is one more type."""
+    if isinstance(node, list):
+        return [_as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _as_json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        if isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        else:
+            node = {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@pytest.fixture(scope="session")
+def openapi_schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+@pytest.fixture
+def assert_documented(openapi_schema):
+    """``assert_documented(response, path, method)``: the JSON body is what /api/schema/ says it is."""
+    import jsonschema
+
+    def check(response, path, method="get"):
+        documented = openapi_schema["paths"][path][method]["responses"][str(response.status_code)]
+        schema = documented["content"]["application/json"]["schema"]
+        jsonschema.validate(response.json(), _as_json_schema({**schema, "components": openapi_schema["components"]}))
+
+    return check

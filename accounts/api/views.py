@@ -134,8 +134,9 @@ class UserViewSet(ScopedModelViewSet):
         services.user_deactivate(user=instance)
 
     @extend_schema(responses=LoginSessionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def sessions(self, request, pk=None):
+        """The person's latest 100 sign-ins, as a plain list."""
         user = self.get_object()
         rows = LoginSession.objects.for_user(request.user).filter(user=user).select_related("user")[:100]
         return Response(LoginSessionSerializer(rows, many=True).data)

@@ -138,7 +138,7 @@ class UserConfigViewSet(ScopedModelViewSet):
         parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)],
         responses=DiffRowSerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def diff(self, request, pk=None):
         config = self.get_object()
         try:

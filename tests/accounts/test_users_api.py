@@ -27,3 +27,11 @@ def test_listing_sign_ins_takes_the_same_queries_for_one_or_many(world, client_f
     assert len(rows) == 6 and {row["username"] for row in rows} == {"agent"}
     assert many == few
 
+
+@pytest.mark.django_db
+def test_sign_ins_are_the_plain_list_the_schema_documents(world, client_for, assert_documented):
+    api_login("agent")
+    response = client_for(world.superadmin).get(f"/api/users/{world.agent.pk}/sessions/?page=2&search=nobody")
+    assert len(response.json()) == 1
+    assert_documented(response, "/api/users/{id}/sessions/")
+

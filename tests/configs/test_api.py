@@ -110,6 +110,15 @@ def test_history_and_rollback_over_the_api(client_for, config, owner):
     assert_error(client.get(f"/api/configs/{config.pk}/diff/?from=a"), 400)
 
 
+def test_a_diff_is_the_plain_list_the_schema_documents(client_for, config, owner, assert_documented):
+    client = client_for(owner)
+    client.patch(f"/api/configs/{config.pk}/", {"values": {**selectors.config_masked_values(config=config),
+                                                           "model": "qwen"}}, format="json")
+    response = client.get(f"/api/configs/{config.pk}/diff/?from=1&to=2&page=2&is_active=false")
+    assert [row["path"] for row in response.json()] == ["model"]
+    assert_documented(response, "/api/configs/{id}/diff/")
+
+
 def test_deactivate_and_delete(client_for, config, owner):
     client = client_for(owner)
     assert client.patch(f"/api/configs/{config.pk}/", {"is_active": False}, format="json").json()["is_active"] is False
