@@ -20,6 +20,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from kefu.exceptions import Conflict, KefuError
+from kefu.validators import CONTROL_CHARACTERS
 
 from .models import LoginSession, User
 from .selectors import active_superadmin_ids
@@ -51,6 +52,15 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def client_user_agent(request) -> str:
+    """The User-Agent header as recorded: 512 characters at most, control characters replaced.
+
+    The header is whatever the client sent; a NUL in it would make PostgreSQL
+    refuse the row that records the sign-in or the change.
+    """
+    return CONTROL_CHARACTERS.sub("\ufffd", request.META.get("HTTP_USER_AGENT") or "")[:512]
+
+
 def device_from_user_agent(user_agent: str) -> str:
     ua = user_agent.lower()
     system = next(
@@ -68,7 +78,7 @@ def device_from_user_agent(user_agent: str) -> str:
 
 
 def _session_values(request) -> dict:
-    user_agent = (request.META.get("HTTP_USER_AGENT") or "")[:512]
+    user_agent = client_user_agent(request)
     return {"ip": client_ip(request), "user_agent": user_agent, "device_info": device_from_user_agent(user_agent)}
 
 

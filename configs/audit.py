@@ -2,7 +2,7 @@
 
 import ipaddress
 
-from accounts.services import client_ip
+from accounts.services import client_ip, client_user_agent
 
 
 def request_meta(request) -> dict:
@@ -17,4 +17,4 @@ def request_meta(request) -> dict:
         ip = str(ipaddress.ip_address(ip)) if ip else None
     except ValueError:
         ip = None
-    return {"ip": ip, "user_agent": (request.META.get("HTTP_USER_AGENT") or "")[:512]}
+    return {"ip": ip, "user_agent": client_user_agent(request)}

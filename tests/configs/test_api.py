@@ -354,6 +354,13 @@ def test_history_records_the_peer_address_never_a_forwarded_header(client_for, w
     assert SystemConfigHistory.objects.get(key="batch").ip == recorded
 
 
+def test_a_user_agent_with_control_characters_is_recorded_without_them(client_for, config, owner):
+    response = client_for(owner).patch(f"/api/configs/{config.pk}/", {"is_active": False}, format="json",
+                                       HTTP_USER_AGENT="bot\x00/1")
+    assert response.status_code == 200, response.content
+    assert ConfigHistory.objects.filter(config_ref=config.pk).latest("version").user_agent == "bot\ufffd/1"
+
+
 def test_a_config_created_already_expired_is_refused(client_for, template, owner):
     from datetime import timedelta
 
