@@ -25,6 +25,7 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from kefu import crypto
+from kefu.validators import control_character_in_json
 
 from .constants import SECRET_PLACEHOLDER
 from .exceptions import ConfigValidationError
@@ -226,15 +227,31 @@ def _check_secrets(schema: dict, defaults: dict) -> None:
         )
 
 
+def check_text(document: Any, *, where: str = "") -> None:
+    """Refuse a key or a string holding a control character (PostgreSQL cannot store a NUL in JSON).
+
+    ``where`` prefixes the path named in the error (``schema``, ``value``); the
+    message names the character and its position, never the text.
+    """
+    found = control_character_in_json(document)
+    if found is None:
+        return
+    path, error = found
+    path = ".".join(filter(None, (where, path))) or "(root)"
+    raise ConfigValidationError(f"{path}: {error.messages[0]}", detail=[{"path": path, "message": error.messages[0]}])
+
+
 def check_template_schema(schema: Any, defaults: Any) -> None:
     """Refuse a schema that is not a valid JSON Schema for an object, or defaults that break it.
 
-    Also refused: references outside the schema or to nothing, secrets inside
-    arrays, and every secret ``_check_secrets`` refuses.
+    Also refused: control characters, references outside the schema or to
+    nothing, secrets inside arrays, and every secret ``_check_secrets`` refuses.
     """
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise ConfigValidationError(_("A template schema must be a JSON object with \"type\": \"object\"."),
                                     detail=[{"path": "schema", "message": "root type must be object"}])
+    check_text(schema, where="schema")
+    check_text(defaults, where="defaults")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -272,13 +289,15 @@ def _error_path(error) -> str:
 def fill_and_validate(*, schema: dict, values: Any, secrets: list[str] = (), defaults: dict | None = None) -> dict:
     """Return ``values`` with template defaults and schema defaults filled in, or raise.
 
-    Raises ConfigValidationError with ``detail`` = ``[{path, message}]``; a
-    message about a secret field never quotes the value.
+    Raises ConfigValidationError with ``detail`` = ``[{path, message}]``
+    (also for a control character, see ``check_text``); a message about a
+    secret field never quotes the value.
     """
     if not isinstance(values, dict):
         raise ConfigValidationError(
             _("Config values must be a JSON object."), detail=[{"path": "(root)", "message": "must be an object"}]
         )
+    check_text(values)
     document = deep_merge(defaults or {}, values)
     # Fill first, then validate the filled document on its own.
     fill_defaults(schema, document)

@@ -710,7 +710,9 @@ def system_value_parse(value_type: str, raw: Any) -> Any:
 
 
 def _system_text(value_type: str, value: Any) -> str:
+    """The stored text of a value being written; ConfigValidationError for a bad one or a control character."""
     parsed = system_value_parse(value_type, value)
+    schema_utils.check_text(parsed, where="value")
     if value_type == ValueType.JSON:
         return json.dumps(parsed, ensure_ascii=False, sort_keys=True)
     if value_type == ValueType.BOOL:

@@ -1,6 +1,7 @@
 """Validators shared by the apps' models and services."""
 
 import re
+from collections.abc import Iterator
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -19,3 +20,33 @@ def validate_no_control_characters(value) -> None:
             code="control_character",
             params={"code": ord(match.group()), "position": match.start() + 1},
         )
+
+
+def json_texts(document) -> Iterator[tuple[str, str]]:
+    """``(path, text)`` for every object key and string in a JSON document, depth first.
+
+    The path is dotted (``a.b``), a list item adds ``[i]``; the root is "".
+    Walked without recursion, so any nesting the JSON parser accepted is fine.
+    """
+    stack = [("", document)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            yield path, node
+        elif isinstance(node, dict):
+            for key, value in reversed(list(node.items())):
+                here = f"{path}.{key}" if path else str(key)
+                stack.append((here, value))
+                stack.append((here, str(key)))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{index}]", value) for index, value in reversed(list(enumerate(node))))
+
+
+def control_character_in_json(document) -> tuple[str, ValidationError] | None:
+    """The first key or string of ``document`` holding a control character: ``(its path, the error)``."""
+    for path, text in json_texts(document):
+        try:
+            validate_no_control_characters(text)
+        except ValidationError as exc:
+            return CONTROL_CHARACTERS.sub("?", path), exc
+    return None

@@ -361,6 +361,31 @@ def test_a_user_agent_with_control_characters_is_recorded_without_them(client_fo
     assert ConfigHistory.objects.filter(config_ref=config.pk).latest("version").user_agent == "bot\ufffd/1"
 
 
+@pytest.mark.parametrize("method, url, body, path", [
+    ("post", "/api/configs/", {"template": "{template}", "key": "nul", "values": {"model": "a\x00"}}, "model"),
+    ("patch", "/api/configs/{config}/", {"values": {"model": "gpt\x1b"}}, "model"),
+    ("patch", "/api/configs/shop-settings/{shop}/", {"values": {"forbidden_phrases": ["ok", "\x00"]}},
+     "forbidden_phrases[1]"),
+    ("post", "/api/templates/", {"code": "t", "name": "t", "schema": {"type": "object", "title": "\x00"}},
+     "schema.title"),
+    ("post", "/api/templates/", {"code": "t", "name": "t", "schema": {"type": "object"}, "defaults": {"k\x00": 1}},
+     "defaults.k?"),
+    ("post", "/api/system-configs/", {"key": "a.b", "value_type": "string", "value": "x\x00"}, "value"),
+    ("post", "/api/system-configs/", {"key": "a.b", "value_type": "json", "value": {"a": ["\x00"]}}, "value.a[0]"),
+])
+def test_control_characters_in_json_documents_are_a_400(client_for, world, config, shop_settings_template, method,
+                                                         url, body, path):
+    # PostgreSQL refuses a NUL in jsonb and text: these were 500s there, and stored as sent on SQLite.
+    before = {model: list(model.objects.values()) for model in (UserConfig, ConfigTemplate, SystemConfig)}
+    ids = {"template": config.template.pk, "config": config.pk, "shop": world.shop.pk}
+    url = url.format(**ids)
+    body = json.loads(json.dumps(body).replace('"{template}"', str(ids["template"])))
+    response = getattr(client_for(world.superadmin), method)(url, body, format="json")
+    detail = assert_error(response, 400, "config_invalid")["detail"]
+    assert detail[0]["path"] == path and "U+00" in detail[0]["message"]
+    assert before == {model: list(model.objects.values()) for model in (UserConfig, ConfigTemplate, SystemConfig)}
+
+
 def test_a_config_created_already_expired_is_refused(client_for, template, owner):
     from datetime import timedelta
 
