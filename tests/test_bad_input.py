@@ -65,6 +65,24 @@ def test_every_write_endpoint_refuses_bad_bodies_with_json(world, client_for, co
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("depth", [100, 900, 100_000])
+def test_json_nested_too_deeply_is_a_400_on_every_write_endpoint(world, client_for, depth):
+    # Past Python's recursion limit the parser itself failed; a little below it, what copied
+    # or validated the document did: both were 500s.
+    deep = "[" * depth + "]" * depth
+    body = f'{{"values": {{"a": {deep}}}, "value": {deep}, "schema": {{"type": "object", "a": {deep}}}}}'
+    client = client_for(world.superadmin)
+    refused = 0
+    for path, method, _operation in _operations():
+        response = client.generic(method.upper(), _fill_path(path, world), body, content_type="application/json")
+        assert response.status_code < 500, f"{method.upper()} {path} → {response.status_code}"
+        if response.status_code == 400:  # others answer 404 for the filled-in id before reading the body
+            assert response.json()["error"] == "invalid_json", f"{method.upper()} {path}: {response.json()}"
+            refused += 1
+    assert refused >= 10
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "query",
     ["page=abc", "page=99999", "page_size=-5", "ordering=no_such_field", "is_active=maybe", "search=" + "x" * 5000],

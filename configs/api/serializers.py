@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from customer_service.models import Shop
+from kefu.api.fields import JSONField
 
 from .. import selectors
 from ..choices import ConfigScope, ValueType
@@ -24,6 +25,10 @@ class ConfigCategorySerializer(serializers.ModelSerializer):
 
 
 class ConfigTemplateSerializer(serializers.ModelSerializer):
+    # Required, though the model field has a default: a template is created with its
+    # schema (services.template_create).
+    schema = JSONField()
+    defaults = JSONField(required=False)
     secret_paths = serializers.SerializerMethodField()
 
     class Meta:
@@ -31,9 +36,6 @@ class ConfigTemplateSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "category", "description", "schema", "defaults", "secret_paths", "version",
                   "is_system", "is_active", "created_at", "updated_at"]
         read_only_fields = ["id", "version", "secret_paths", "created_at", "updated_at"]
-        # The model field has a default, which would make it optional here; a
-        # template is created with its schema (services.template_create).
-        extra_kwargs = {"schema": {"required": True}}
 
     def get_secret_paths(self, obj) -> list[str]:
         return obj.secret_paths()
@@ -65,7 +67,7 @@ class UserConfigCreateSerializer(serializers.Serializer):
     shop = serializers.PrimaryKeyRelatedField(queryset=Shop.objects.all(), required=False, allow_null=True)
     key = serializers.SlugField(max_length=64, default="default")
     display_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    values = serializers.JSONField(required=False, default=dict)
+    values = JSONField(required=False, default=dict)
     scope = serializers.ChoiceField(choices=ConfigScope.choices, default=ConfigScope.GLOBAL)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     is_active = serializers.BooleanField(default=True)
@@ -73,7 +75,7 @@ class UserConfigCreateSerializer(serializers.Serializer):
 
 
 class UserConfigUpdateSerializer(serializers.Serializer):
-    values = serializers.JSONField(required=False, help_text="The whole document; a secret sent masked is kept.")
+    values = JSONField(required=False, help_text="The whole document; a secret sent masked is kept.")
     version = serializers.IntegerField(required=False, min_value=1, help_text="The version you edited.")
     display_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     scope = serializers.ChoiceField(choices=ConfigScope.choices, required=False)
@@ -124,7 +126,7 @@ class SystemConfigSerializer(serializers.ModelSerializer):
 class SystemConfigInputSerializer(serializers.Serializer):
     key = serializers.RegexField(r"^[a-z0-9][a-z0-9_.\-]*$", max_length=100, required=False)
     value_type = serializers.ChoiceField(choices=ValueType.choices, required=False)
-    value = serializers.JSONField(required=False)
+    value = JSONField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     is_public = serializers.BooleanField(required=False)
     is_encrypted = serializers.BooleanField(required=False)
@@ -142,8 +144,8 @@ class ShopSettingsSerializer(serializers.Serializer):
 
 
 class ShopSettingsUpdateSerializer(serializers.Serializer):
-    values = serializers.JSONField(help_text="Keys to change; the others keep their value. Nested objects merge "
-                                             "key by key; lists replace.")
+    values = JSONField(help_text="Keys to change; the others keep their value. Nested objects merge "
+                                 "key by key; lists replace.")
     version = serializers.IntegerField(required=False, min_value=0, help_text="The version you edited (0: none).")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 

@@ -386,6 +386,14 @@ def test_control_characters_in_json_documents_are_a_400(client_for, world, confi
     assert before == {model: list(model.objects.values()) for model in (UserConfig, ConfigTemplate, SystemConfig)}
 
 
+@pytest.mark.parametrize("depth", [100, 900, 100_000])
+def test_json_nested_too_deeply_in_a_form_field_is_a_400(client_for, template, owner, depth):
+    response = client_for(owner).post("/api/configs/", {"template": template.pk, "key": "deep",
+                                                        "values": "[" * depth + "]" * depth}, format="multipart")
+    assert assert_error(response, 400, "validation_error")["detail"]["values"]
+    assert not UserConfig.objects.filter(key="deep").exists()
+
+
 def test_a_config_created_already_expired_is_refused(client_for, template, owner):
     from datetime import timedelta
 

@@ -1,0 +1,18 @@
+"""Serializer fields shared by the apps' APIs."""
+
+from rest_framework import serializers
+
+from .parsers import json_too_deep, too_deep_message
+
+
+class JSONField(serializers.JSONField):
+    """DRF's JSONField, with the JSON parser's nesting bound also on JSON sent as a form field."""
+
+    def to_internal_value(self, data):
+        try:
+            data = super().to_internal_value(data)
+        except RecursionError:
+            raise serializers.ValidationError(too_deep_message()) from None
+        if json_too_deep(data):
+            raise serializers.ValidationError(too_deep_message())
+        return data
