@@ -12,6 +12,7 @@ a ConfigValidationError, never a crash.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Iterator
@@ -67,18 +68,31 @@ def _unresolvable(exc: Unresolvable) -> ConfigValidationError:
     )
 
 
+def _endless() -> ConfigValidationError:
+    # check_template_schema refuses such a schema; the validators also meet one stored before it did.
+    return ConfigValidationError(
+        _("The template's schema refers to itself in a loop ($ref) that never reaches a value; fix the template."),
+        detail=[{"path": "schema", "message": "$ref loop"}],
+    )
+
+
 def schema_errors(schema: dict, document: Any) -> list:
-    """Every error of ``document`` under ``schema``; ConfigValidationError for a reference that resolves to nothing."""
+    """Every error of ``document`` under ``schema``.
+
+    ConfigValidationError for a reference that resolves to nothing or loops.
+    """
     try:
         return list(_validator(schema).iter_errors(document))
     except Unresolvable as exc:
         raise _unresolvable(exc) from None
+    except RecursionError:
+        raise _endless() from None
 
 
 def fill_defaults(schema: dict, document: dict, *, strict: bool = True) -> dict:
     """Fill, in place, every missing property that has a schema ``default``; returns ``document``.
 
-    With ``strict`` a reference that resolves to nothing raises
+    With ``strict`` a reference that resolves to nothing or loops raises
     ConfigValidationError; without it (reads) filling just stops there.
     """
     try:
@@ -87,6 +101,9 @@ def fill_defaults(schema: dict, document: dict, *, strict: bool = True) -> dict:
     except Unresolvable as exc:
         if strict:
             raise _unresolvable(exc) from None
+    except RecursionError:
+        if strict:
+            raise _endless() from None
     return document
 
 
@@ -118,6 +135,60 @@ def _check_refs(schema: dict) -> None:
             walk(sub, resolver.in_subresource(sub))
 
     walk(root, NO_RETRIEVAL.resolver_with_root(root))
+
+
+# Keywords that apply a subschema to the same value, not to a part of it: a loop
+# through them alone (a $ref back to an enclosing schema) never ends.
+_IN_PLACE_LISTS = ("allOf", "anyOf", "oneOf")
+_IN_PLACE_ONE = ("not", "if", "then", "else")
+
+
+def _in_place_subschemas(node: dict, resolver) -> Iterator[dict]:
+    found = []
+    for keyword in _IN_PLACE_LISTS:
+        if isinstance(node.get(keyword), list):
+            found.extend(node[keyword])
+    found.extend(node.get(keyword) for keyword in _IN_PLACE_ONE)
+    if isinstance(node.get("dependentSchemas"), dict):
+        found.extend(node["dependentSchemas"].values())
+    for keyword in ("$ref", "$dynamicRef"):
+        if isinstance(node.get(keyword), str):
+            with contextlib.suppress(Unresolvable):  # _check_refs reports it
+                found.append(resolver.lookup(node[keyword]).contents)
+    return (sub for sub in found if isinstance(sub, dict))
+
+
+def _check_ref_loops(schema: dict) -> None:
+    """Refuse a ``$ref`` that leads back to where it started without applying to a property or an item.
+
+    Validating any value would follow such a loop until Python's stack runs out.
+    """
+    resolver = NO_RETRIEVAL.resolver_with_root(DRAFT202012.create_resource(schema))
+    nodes, pending = [], [schema]
+    while pending:  # every subschema, wherever it sits
+        node = pending.pop()
+        if isinstance(node, dict):
+            nodes.append(node)
+            pending.extend(value for key, value in node.items() if key not in _DATA_KEYWORDS)
+        elif isinstance(node, list):
+            pending.extend(node)
+    done: set[int] = set()
+    for start in nodes:
+        if id(start) in done:
+            continue
+        on_path, stack = {id(start)}, [(start, _in_place_subschemas(start, resolver))]
+        while stack:  # depth first, without recursion
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                on_path.discard(id(node))
+                done.add(id(node))
+            elif id(child) in on_path:
+                raise _endless()
+            elif id(child) not in done:
+                on_path.add(id(child))
+                stack.append((child, _in_place_subschemas(child, resolver)))
 
 
 def _walk_secrets(schema: dict, prefix: str, in_array: bool) -> Iterator[tuple[str, bool]]:
@@ -260,6 +331,7 @@ def check_template_schema(schema: Any, defaults: Any) -> None:
             detail=[{"path": "schema", "message": exc.message}],
         ) from None
     _check_refs(schema)
+    _check_ref_loops(schema)
     in_arrays = [path for path, in_array in _walk_secrets(schema, "", False) if in_array]
     if in_arrays:
         raise ConfigValidationError(

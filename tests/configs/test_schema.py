@@ -98,6 +98,44 @@ def test_a_stored_template_with_a_bad_ref_refuses_values_without_a_500_or_a_fetc
     assert not UserConfig.objects.exists()
 
 
+LOOPS = {
+    "itself": {"type": "object", "$ref": "#"},
+    "through allOf": {"type": "object", "allOf": [{"$ref": "#"}]},
+    "a definition": {"type": "object", "$defs": {"a": {"$ref": "#/$defs/a"}},
+                     "properties": {"x": {"$ref": "#/$defs/a"}}},
+    "two definitions": {"type": "object", "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {
+        "anyOf": [{"type": "null"}, {"$ref": "#/$defs/a"}]}}, "properties": {"x": {"$ref": "#/$defs/a"}}},
+}
+
+
+@pytest.mark.parametrize("schema", LOOPS.values(), ids=LOOPS.keys())
+def test_a_ref_loop_that_never_reaches_a_value_is_refused(world, client_for, schema):
+    # Validating anything against it recursed until the stack ran out: a 500.
+    response = client_for(world.superadmin).post("/api/templates/", {"code": "loop", "name": "loop",
+                                                                     "schema": schema}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "config_invalid"
+
+
+def test_a_schema_that_recurses_into_properties_and_items_is_fine(owner):
+    template = services.template_create(actor=owner, code="tree", name="tree", schema={
+        "type": "object", "$defs": {"list": {"type": "array", "items": {"$ref": "#/$defs/list"}}},
+        "properties": {"child": {"$ref": "#"}, "nested": {"$ref": "#/$defs/list"}}})
+    config = services.config_create(actor=owner, template=template, user=owner,
+                                    values={"child": {"child": {}}, "nested": [[], [[]]]})
+    assert config.values["nested"] == [[], [[]]]
+
+
+@pytest.mark.parametrize("schema", LOOPS.values(), ids=LOOPS.keys())
+def test_a_stored_template_with_a_ref_loop_refuses_values_without_a_500(world, client_for, schema):
+    template = ConfigTemplateFactory(schema=schema)
+    response = client_for(world.agent).post("/api/configs/", {"template": template.pk, "values": {"x": 1}},
+                                            format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "config_invalid"
+    assert not UserConfig.objects.exists()
+
+
 DEFAULT_SECRET = "sk-shared-DEFAULTSECRET-777"
 
 
