@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from kefu.api.filters import IsoDateTimeFilter
 from kefu.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
 from kefu.exceptions import Conflict, NotFound
 
@@ -81,7 +82,7 @@ class AIModelViewSet(ProtectedDeleteMixin, ScopedModelViewSet):
 
 
 class ModelPricingFilterSet(filters.FilterSet):
-    at = filters.IsoDateTimeFilter(method="filter_at", label="in force at")
+    at = IsoDateTimeFilter(method="filter_at", label="in force at")
 
     class Meta:
         model = ModelPricing
@@ -133,8 +134,8 @@ class ModelConfigViewSet(ScopedModelViewSet):
 
 
 class UsageRecordFilterSet(filters.FilterSet):
-    date_from = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    date_to = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    date_from = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    date_to = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = UsageRecord

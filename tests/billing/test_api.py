@@ -1,4 +1,5 @@
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 
@@ -126,6 +127,24 @@ def test_usage_is_scoped_to_the_users_shops(client_for, world, llm_config, fake_
     assert client_for(world.shop_admin).get("/api/usage/").json()["count"] == 3
     assert client_for(world.outsider).get("/api/usage/").json()["count"] == 1
     assert client_for(world.outsider).get(f"/api/usage/?shop={world.shop.pk}").json()["count"] == 0
+
+
+@pytest.mark.parametrize("url", ["/api/usage/?date_from={t}", "/api/usage/?date_to={t}", "/api/pricing/?at={t}"])
+@pytest.mark.parametrize("time", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_time_that_leaves_the_calendar_in_utc_is_a_400(client_for, world, url, time):
+    # It overflowed while converting to UTC for the database: a 500.
+    response = client_for(world.superadmin).get(url.format(t=quote(time)))
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "validation_error"
+
+
+def test_a_time_filter_takes_any_offset_python_reads(client_for, world, llm_config, fake_llm):
+    # PostgreSQL refuses offsets past ±15:59 (a 500 there); they are sent as UTC.
+    _spend(world, llm_config, fake_llm)
+    client = client_for(world.superadmin)
+    assert client.get(f"/api/usage/?date_from={quote('2000-01-01T00:00:00+18:31')}").json()["count"] == 4
+    assert client.get(f"/api/usage/?date_to={quote('2000-01-01T00:00:00-23:59')}").json()["count"] == 0
+    assert client.get(f"/api/pricing/?at={quote('2000-01-01T00:00:00+18:31')}").status_code == 200
 
 
 def test_usage_aggregates_equal_the_sum_of_the_records(client_for, world, llm_config, fake_llm):
