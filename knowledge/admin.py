@@ -77,7 +77,7 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
     list_filter = ["shop", "is_active", "category"]
     list_select_related = ["shop"]
     search_fields = ["question", "answer", "similar_questions__text", "external_id"]
-    readonly_fields = ["vectors", "created_by", "updated_by", "created_at", "updated_at"]
+    readonly_fields = ["vectors", "keywords_text", "created_by", "updated_by", "created_at", "updated_at"]
     actions = ["reindex_selected", "activate_selected", "deactivate_selected", "restore_selected", "purge_selected"]
     change_list_template = "admin/knowledge/knowledgeitem/change_list.html"
 
@@ -102,6 +102,18 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
         if not request.user.is_superadmin and "shop" in form.base_fields:
             form.base_fields["shop"].required = True  # shop admins cannot write shared items
         return form
+
+    def get_fields(self, request, obj=None):
+        # People who may only read the item see its keywords as text, the way the form takes them,
+        # not as a JSON list.
+        fields = [name for name in super().get_fields(request, obj) if name != "keywords_text"]
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields = ["keywords_text" if name == "keywords" else name for name in fields]
+        return fields
+
+    @admin.display(description=_("keywords"))
+    def keywords_text(self, obj):
+        return " | ".join(obj.keywords or []) or "—"
 
     @admin.display(description=_("shop"), ordering="shop__name")
     def shop_or_shared(self, obj):

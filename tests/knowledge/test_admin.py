@@ -86,6 +86,16 @@ def test_agents_see_items_but_cannot_change_them(world, kb):
     assert KnowledgeItem.objects.get(pk=kb["t-cake-001"].pk).question == "蛋糕能保存几天？"
 
 
+def test_people_who_only_read_an_item_see_its_keywords_as_text(world, kb):
+    item = kb["t-cake-001"]
+    services.knowledge_item_update(item=item, actor=world.shop_admin, keywords=["保质期", "冷藏"], reindex=False)
+    url = reverse("admin:knowledge_knowledgeitem_change", args=[item.pk])
+    page = signed_in(world.agent).get(url).content.decode()
+    assert "保质期 | 冷藏" in page and "[&quot;保质期&quot;" not in page
+    page = signed_in(world.shop_admin).get(url).content.decode()
+    assert 'name="keywords"' in page and "保质期|冷藏" in page and "保质期 | 冷藏" not in page
+
+
 def test_try_a_query_shows_ranked_hits_with_signals_and_confidence(world, kb):
     response = signed_in(world.agent).get(reverse("admin:knowledge_knowledgeitem_try"),
                                           {"shop": world.shop.pk, "q": "保质期多久", "k": 3})
