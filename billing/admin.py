@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kefu.admin import ScopedModelAdmin
+from kefu.api.parsers import json_too_deep, too_deep_message
 
 from . import breaker, selectors, services
 from .charts import daily_svg
@@ -68,6 +69,25 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
+class BoundedJSONField(forms.JSONField):
+    """A JSON form field that refuses deep nesting with a message (json.loads raises RecursionError)."""
+
+    def to_python(self, value):
+        try:
+            value = super().to_python(value)
+        except RecursionError:
+            raise ValidationError(too_deep_message(), code="too_deep") from None
+        if json_too_deep(value):
+            raise ValidationError(too_deep_message(), code="too_deep")
+        return value
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:  # re-parsed when the form is shown again with its errors
+            return forms.fields.InvalidJSONInput(data)
+
+
 class ModelConfigForm(forms.ModelForm):
     """The key and extra headers are write-only: the form never shows them; blank keeps what is stored."""
 
@@ -81,7 +101,7 @@ class ModelConfigForm(forms.ModelForm):
     )
     base_url = forms.URLField(label=_("base URL"), required=False, assume_scheme="https",
                               help_text=_("Empty: the provider's."))
-    new_extra_headers = forms.JSONField(
+    new_extra_headers = BoundedJSONField(
         label=_("extra headers"), required=False, validators=[validate_extra_headers],
         widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text=_('Write-only JSON object, e.g. {"HTTP-Referer": "https://shop.example"}; blank keeps.'),
@@ -133,7 +153,7 @@ class ModelConfigAdmin(ScopedModelAdmin):
         (_("Last test"), {"fields": ["last_tested_at", "last_test_ok", "last_test_message"]}),
     ]
 
-    @admin.display(description=_("API key"))
+    @admin.display(description=_("stored API key"))
     def masked_key(self, obj):
         return obj.api_key_masked or "—"
 
@@ -144,6 +164,16 @@ class ModelConfigAdmin(ScopedModelAdmin):
     @admin.display(description=_("breaker"))
     def breaker_state(self, obj):
         return breaker.state(obj.pk)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        # On the view-only page the write-only inputs would show as "None": the stored key and
+        # header names above them already say what there is.
+        write_only = set(ModelConfigForm.WRITE_ONLY.values())
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in write_only]})
+                for name, options in fieldsets]
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

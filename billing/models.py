@@ -30,6 +30,16 @@ from .validators import validate_api_key, validate_extra_headers
 
 MONEY = {"max_digits": 16, "decimal_places": 6}
 
+# Bounds of a config's numbers. Beyond them a value is a typo that breaks things quietly: a
+# timeout of 1e308 s makes every call fail (the socket cannot wait that long), thousands of
+# retries hold a worker for hours, and a retention of millions of days overflows the date
+# arithmetic of the daily log purge (for every config, since one error stops the job).
+MAX_TIMEOUT_SECONDS = 600
+MAX_RETRIES = 10
+MAX_LOG_RETENTION_DAYS = 3650
+# Prices take effect within these years: a year-1 date cannot even be converted to UTC.
+PRICE_YEARS = (2000, 2100)
+
 
 class Provider(TimestampedModel):
     """An AI vendor (or any OpenAI-compatible endpoint) that configs call."""
@@ -171,6 +181,11 @@ class ModelConfig(AuditedModel):
     def clean(self):
         if self.timeout_seconds is not None and self.timeout_seconds <= 0:
             raise ValidationError({"timeout_seconds": _("Must be above zero.")})
+        for name, limit in (("timeout_seconds", MAX_TIMEOUT_SECONDS), ("max_retries", MAX_RETRIES),
+                            ("log_retention_days", MAX_LOG_RETENTION_DAYS)):
+            value = getattr(self, name)
+            if value is not None and value > limit:
+                raise ValidationError({name: _("At most %(limit)s.") % {"limit": limit}})
         try:
             validate_extra_headers(self.extra_headers)
         except ValidationError as exc:

@@ -19,7 +19,16 @@ from kefu.scoping import is_superadmin
 from . import seeds
 from .choices import BudgetScope, Capability, ModelType, PricingType
 from .exceptions import BillingError
-from .models import AIModel, Budget, ModelConfig, ModelPricing, Provider, RequestLog, ShopModelChoice
+from .models import (
+    MAX_LOG_RETENTION_DAYS,
+    AIModel,
+    Budget,
+    ModelConfig,
+    ModelPricing,
+    Provider,
+    RequestLog,
+    ShopModelChoice,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +254,8 @@ def request_log_purge(*, now=None) -> int:
     now = now or timezone.now()
     deleted = 0
     for config_id, days in ModelConfig.objects.values_list("id", "log_retention_days"):
+        # Rows saved before the bound was checked may hold more days than a date can go back.
+        days = min(days, MAX_LOG_RETENTION_DAYS)
         count, _detail = RequestLog.objects.filter(
             usage__config_id=config_id, created_at__lt=now - timedelta(days=days)
         ).delete()
