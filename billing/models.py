@@ -278,8 +278,34 @@ class ModelPricing(TimestampedModel):
     def clean(self):
         if self.unit_price is not None and self.unit_price < 0:
             raise ValidationError({"unit_price": _("Cannot be negative.")})
+        for name in ("effective_from", "effective_to"):
+            value = getattr(self, name)
+            if value and not PRICE_YEARS[0] <= value.year <= PRICE_YEARS[1]:
+                raise ValidationError({name: _("Pick a date between the years %(first)d and %(last)d.") % {
+                    "first": PRICE_YEARS[0], "last": PRICE_YEARS[1]}})
         if self.effective_to and self.effective_from and self.effective_to <= self.effective_from:
             raise ValidationError({"effective_to": _("Must be after the start.")})
+        self._refuse_overlap()
+
+    def _refuse_overlap(self):
+        """Two prices of one model and type in force at once make the cost depend on which started last
+        (and billing_check reports it as an error): a new price needs the old one to end first."""
+        if not (self.model_id and self.pricing_type and self.effective_from):
+            return
+        others = ModelPricing.objects.filter(model_id=self.model_id, pricing_type=self.pricing_type).exclude(
+            pk=self.pk).filter(Q(effective_to__isnull=True) | Q(effective_to__gt=self.effective_from))
+        if self.effective_to:
+            others = others.filter(effective_from__lt=self.effective_to)
+        clash = others.order_by("effective_from").first()
+        if clash is None or clash.effective_from == self.effective_from:
+            return  # the same start is the unique constraint's to report
+        start = timezone.localtime(clash.effective_from).strftime("%Y-%m-%d %H:%M")
+        if clash.effective_to is None:
+            message = _("The price from %(start)s is still in force then: give it an end first.")
+        else:
+            message = _("The price from %(start)s to %(end)s is in force during this period.")
+        end = timezone.localtime(clash.effective_to).strftime("%Y-%m-%d %H:%M") if clash.effective_to else ""
+        raise ValidationError(message % {"start": start, "end": end})
 
     def in_force(self, at) -> bool:
         return self.effective_from <= at and (self.effective_to is None or at < self.effective_to)
