@@ -241,6 +241,13 @@ class ShopModelChoice(TimestampedModel):
     def __str__(self):
         return f"{self.shop} · {self.capability} → {self.config}"
 
+    def clean(self):
+        # The router only looks among configs of the capability asked for: a text config
+        # chosen for embeddings would be ignored without a word.
+        if self.config_id and self.config.capability != self.capability:
+            raise ValidationError({"config": _("This config serves %(config)s, not %(choice)s.") % {
+                "config": self.config.get_capability_display(), "choice": self.get_capability_display()}})
+
 
 class ModelPricing(TimestampedModel):
     """One list price of a model, in force from ``effective_from`` until ``effective_to`` (open: still)."""
@@ -458,10 +465,16 @@ class Budget(AuditedModel):
         return f"{self.shop or self.config}: {self.monthly_limit} CNY / month"
 
     def clean(self):
+        # Errors on the fields at fault: the check constraints behind them are then not checked
+        # again, so the form does not also show their names ("billing_budget_one_target").
+        if self.monthly_limit is not None and self.monthly_limit < 0:
+            raise ValidationError({"monthly_limit": _("Cannot be negative.")})
         if self.scope == BudgetScope.SHOP and (not self.shop_id or self.config_id):
-            raise ValidationError(_("A shop budget names a shop and no config."))
+            field = "config" if self.config_id else "shop"
+            raise ValidationError({field: _("A shop budget names a shop and no config.")})
         if self.scope == BudgetScope.CONFIG and (not self.config_id or self.shop_id):
-            raise ValidationError(_("A config budget names a config and no shop."))
+            field = "shop" if self.shop_id else "config"
+            raise ValidationError({field: _("A config budget names a config and no shop.")})
 
 
 class SpendCounter(models.Model):
