@@ -1,5 +1,9 @@
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from rest_framework import serializers
+from rest_framework.fields import get_error_detail
 
 from .. import breaker
 from ..models import AIModel, Budget, ModelConfig, ModelPricing, Provider, UsageRecord
@@ -26,12 +30,14 @@ class ModelPricingSerializer(serializers.ModelSerializer):
         fields = ["id", "model", "pricing_type", "unit_price", "currency", "effective_from", "effective_to", "note"]
 
     def validate(self, attrs):
-        start = attrs.get("effective_from", getattr(self.instance, "effective_from", None))
-        end = attrs.get("effective_to", getattr(self.instance, "effective_to", None))
-        if end is not None and start is not None and end <= start:
-            raise serializers.ValidationError({"effective_to": _("Must be after the start.")})
-        if attrs.get("unit_price") is not None and attrs["unit_price"] < 0:
-            raise serializers.ValidationError({"unit_price": _("Cannot be negative.")})
+        # The model's own rules (sign, years, periods that overlap another price), as in the admin.
+        candidate = copy.copy(self.instance) if self.instance is not None else ModelPricing()
+        for name, value in attrs.items():
+            setattr(candidate, name, value)
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(get_error_detail(exc)) from exc
         return attrs
 
 

@@ -1,3 +1,4 @@
+import json
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -95,6 +96,22 @@ def test_bad_pricing_input_is_a_coded_400(client_for, world, llm_config):
         "model": model.pk, "pricing_type": "input_1k", "unit_price": "abc", "currency": "CNY",
         "effective_from": "2026-01-01T00:00:00+08:00"}, format="json")
     assert response.status_code == 400
+
+
+def test_the_pricing_api_refuses_what_the_admin_refuses(client_for, world, llm_config):
+    model = llm_config("gpt-a").model  # priced: an open-ended input price already in force
+    client = client_for(world.superadmin)
+    price = {"model": model.pk, "pricing_type": "input_1k", "unit_price": "0.004", "currency": "CNY"}
+    response = client.post("/api/pricing/", {**price, "effective_from": "2031-01-01T00:00:00+08:00"}, format="json")
+    assert response.status_code == 400 and "still in force" in json.dumps(response.json(), ensure_ascii=False)
+    current = model.prices.get(pricing_type="input_1k")
+    response = client.patch(f"/api/pricing/{current.pk}/", {"effective_from": "0001-01-02T00:00:00Z"}, format="json")
+    assert response.status_code == 400 and "effective_from" in json.dumps(response.json())
+    assert model.prices.count() == 2
+    # Ending the old price first makes room for the new one.
+    end = "2031-01-01T00:00:00+08:00"
+    assert client.patch(f"/api/pricing/{current.pk}/", {"effective_to": end}, format="json").status_code == 200
+    assert client.post("/api/pricing/", {**price, "effective_from": end}, format="json").status_code == 201
 
 
 def test_deleting_a_model_with_usage_is_a_409_not_a_500(client_for, world, llm_config, fake_llm):
