@@ -351,3 +351,22 @@ def test_activating_a_selection_with_an_expired_config_changes_nothing_and_says_
     assert response.status_code == 302
     assert not UserConfig.objects.filter(pk__in=[fine.pk, expired.pk], is_active=True).exists()
     assert "Nothing was changed" in client.get(url).content.decode()
+
+
+def test_a_template_is_added_and_changed_through_its_admin_form(world):
+    from configs.models import ConfigTemplate
+
+    client = signed_in(world.superadmin)
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "default": 1}}}
+    form = {"code": "llm", "name": "LLM", "schema": json.dumps(schema), "defaults": "{}", "is_active": "on"}
+    response = client.post(reverse("admin:configs_configtemplate_add"), form)
+    assert response.status_code == 302
+    template = ConfigTemplate.objects.get(code="llm")
+    assert template.version == 1
+
+    schema["properties"]["n"]["maximum"] = 9
+    response = client.post(reverse("admin:configs_configtemplate_change", args=[template.pk]),
+                           {**form, "schema": json.dumps(schema)})
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert template.schema["properties"]["n"]["maximum"] == 9 and template.version == 2
