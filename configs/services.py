@@ -212,12 +212,17 @@ def _bump(config: UserConfig, *, actor, expected_version: int | None, **fields) 
 # --- configs ------------------------------------------------------------------------------
 
 
+def _local_time(moment: datetime) -> str:
+    """``moment`` as the operators read it: in the site's time zone (Asia/Shanghai), not the database's UTC."""
+    return timezone.localtime(moment).isoformat(sep=" ", timespec="seconds")
+
+
 def _refuse_past_expiry(expires_at: datetime | None, *, active: bool) -> None:
     """An active config that expires in the past would be served as if it had not expired: refuse it."""
     if active and expires_at is not None and expires_at <= timezone.now():
         raise ConfigValidationError(
             _("The expiry time %(t)s is in the past; an active config must expire later.")
-            % {"t": expires_at.isoformat(timespec="seconds")},
+            % {"t": _local_time(expires_at)},
             detail=[{"path": "expires_at", "message": "in the past"}],
         )
 
@@ -342,7 +347,7 @@ def config_set_active(
     if active and config.is_expired:
         raise ConfigValidationError(
             _("This config expired at %(t)s; give it a later expiry before activating it.")
-            % {"t": config.expires_at.isoformat(timespec="seconds")},
+            % {"t": _local_time(config.expires_at)},
             detail=[{"path": "expires_at", "message": "expired"}],
         )
     _bump(config, actor=actor, expected_version=expected_version, is_active=active)
@@ -439,7 +444,7 @@ def config_expire_due(*, now: datetime | None = None) -> int:
             if config is None or not config.is_active or config.expires_at is None or config.expires_at > now:
                 continue
             config_set_active(config=config, actor=None, active=False, reason=_("Expired at %(t)s") % {
-                "t": config.expires_at.isoformat()})
+                "t": _local_time(config.expires_at)})
             count += 1
     return count
 
