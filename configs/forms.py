@@ -100,7 +100,9 @@ class UserConfigChangeForm(forms.ModelForm):
                 _("Someone saved version %(now)s while you were editing version %(you)s. Reload the page.")
                 % {"now": current, "you": expected}
             )
-        if "values" in cleaned and cleaned["values"] is not None:
+        # Only values the person changed are checked: a config written before its template changed can
+        # still be renamed or switched off (save_model sends the values to the service only when changed).
+        if "values" in self.changed_data and cleaned.get("values") is not None:
             try:
                 services.config_values_validate(template=config.template, values=cleaned["values"],
                                                 config=UserConfig.objects.get(pk=config.pk))

@@ -370,3 +370,19 @@ def test_a_template_is_added_and_changed_through_its_admin_form(world):
     assert response.status_code == 302
     template.refresh_from_db()
     assert template.schema["properties"]["n"]["maximum"] == 9 and template.version == 2
+
+
+def test_a_config_its_template_no_longer_accepts_can_still_be_switched_off_and_renamed(world, config, template):
+    schema = json.loads(json.dumps(template.schema))
+    schema["properties"]["model"] = {"type": "string", "enum": ["qwen-max"], "default": "qwen-max"}
+    services.template_update(template=template, actor=world.superadmin, schema=schema)
+    client = signed_in(world.superadmin)
+    shown = selectors.config_masked_values(config=config)
+    response = client.post(change_url(config), change_post(config, shown, is_active="", display_name="old one"))
+    assert response.status_code == 302
+    config.refresh_from_db()
+    assert not config.is_active and config.display_name == "old one"
+    assert config.values["model"] == "gpt-4o"
+    # Changing the values themselves is still checked against the template as it is now.
+    response = client.post(change_url(config), change_post(config, {**shown, "temperature": 0.5}))
+    assert response.status_code == 200 and "qwen-max" in response.content.decode()
