@@ -28,6 +28,16 @@ def _errors_to_form(form: forms.Form, exc: ConfigError, field: str) -> None:
         form.add_error(field if field in form.fields else None, f"{row['path']}: {row['message']}")
 
 
+def _check_expiry(form: forms.ModelForm, cleaned: dict) -> None:
+    """A new expiry in the past for a config that stays active: a field error, so what was typed stays."""
+    if "expires_at" not in form.changed_data or "expires_at" not in form.fields:
+        return
+    try:
+        services.config_expiry_validate(cleaned.get("expires_at"), active=bool(cleaned.get("is_active")))
+    except ConfigError as exc:
+        form.add_error("expires_at", exc.message)
+
+
 class UserConfigAddForm(forms.ModelForm):
     """Step one: the template and owner; the values start from the template's defaults."""
 
@@ -36,6 +46,11 @@ class UserConfigAddForm(forms.ModelForm):
     class Meta:
         model = UserConfig
         fields = ["template", "user", "shop", "key", "display_name", "scope", "expires_at", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        _check_expiry(self, cleaned)
+        return cleaned
 
 
 class UserConfigChangeForm(forms.ModelForm):
@@ -100,6 +115,7 @@ class UserConfigChangeForm(forms.ModelForm):
                 _("Someone saved version %(now)s while you were editing version %(you)s. Reload the page.")
                 % {"now": current, "you": expected}
             )
+        _check_expiry(self, cleaned)
         # Only values the person changed are checked: a config written before its template changed can
         # still be renamed or switched off (save_model sends the values to the service only when changed).
         if "values" in self.changed_data and cleaned.get("values") is not None:

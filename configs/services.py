@@ -217,8 +217,11 @@ def _local_time(moment: datetime) -> str:
     return timezone.localtime(moment).isoformat(sep=" ", timespec="seconds")
 
 
-def _refuse_past_expiry(expires_at: datetime | None, *, active: bool) -> None:
-    """An active config that expires in the past would be served as if it had not expired: refuse it."""
+def config_expiry_validate(expires_at: datetime | None, *, active: bool) -> None:
+    """An active config that expires in the past would be served as if it had not expired: refuse it.
+
+    Raises ConfigValidationError. Forms call it too, so the refusal is a field error on the page.
+    """
     if active and expires_at is not None and expires_at <= timezone.now():
         raise ConfigValidationError(
             _("The expiry time %(t)s is in the past; an active config must expire later.")
@@ -253,7 +256,7 @@ def config_create(
     """
     if not template.is_active:
         raise ConfigValidationError(_("Template '%(code)s' is not active.") % {"code": template.code})
-    _refuse_past_expiry(expires_at, active=is_active)
+    config_expiry_validate(expires_at, active=is_active)
     document, paths = _prepare_values(template=template, values=values or {}, allow_ciphertext=encrypted_secrets)
     config = UserConfig(
         template=template, user=user, shop=shop, key=key, display_name=display_name, values=document,
@@ -308,7 +311,7 @@ def config_update(
         fields["scope"] = scope
     if expires_at is not ...:
         if expires_at != config.expires_at:
-            _refuse_past_expiry(expires_at, active=config.is_active)
+            config_expiry_validate(expires_at, active=config.is_active)
         fields["expires_at"] = expires_at
     probe = copy.copy(config)
     for name, value in fields.items():

@@ -386,3 +386,24 @@ def test_a_config_its_template_no_longer_accepts_can_still_be_switched_off_and_r
     # Changing the values themselves is still checked against the template as it is now.
     response = client.post(change_url(config), change_post(config, {**shown, "temperature": 0.5}))
     assert response.status_code == 200 and "qwen-max" in response.content.decode()
+
+
+def test_an_expiry_in_the_past_is_a_field_error_and_the_form_keeps_what_was_typed(world, config, template):
+    client = signed_in(world.superadmin)
+    response = client.post(reverse("admin:configs_userconfig_add"), {
+        "template": template.pk, "user": world.superadmin.pk, "key": "flash-sale", "display_name": "双十一",
+        "scope": "temporary", "expires_at_0": "2020-01-01", "expires_at_1": "10:00:00", "is_active": "on"})
+    assert response.status_code == 200
+    assert "expires_at" in response.context["adminform"].form.errors
+    assert "双十一" in response.content.decode() and "flash-sale" in response.content.decode()
+    assert not UserConfig.objects.filter(key="flash-sale").exists()
+
+    shown = selectors.config_masked_values(config=config)
+    response = client.post(change_url(config), change_post(
+        config, shown, scope="temporary", expires_at_0="2020-01-01", expires_at_1="10:00:00", reason="快到期"))
+    assert response.status_code == 200
+    assert "2020-01-01 10:00:00+08:00" in str(response.context["adminform"].form.errors["expires_at"])
+    # Switched off at the same time, a past expiry is fine.
+    response = client.post(change_url(config), change_post(
+        config, shown, scope="temporary", expires_at_0="2020-01-01", expires_at_1="10:00:00", is_active=""))
+    assert response.status_code == 302
