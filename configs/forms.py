@@ -170,6 +170,9 @@ class SystemConfigForm(forms.ModelForm):
         cleaned = super().clean()
         text = cleaned.get("value_text", "")
         keep_secret = self.instance.pk and self.instance.is_encrypted and text == ""
+        if keep_secret and "is_encrypted" in cleaned and not cleaned["is_encrypted"]:
+            self.add_error("value_text", services.system_secret_needs_new_value())
+            return cleaned
         if not keep_secret and cleaned.get("value_type"):
             try:
                 services.system_value_parse(cleaned["value_type"], text)

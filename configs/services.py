@@ -731,6 +731,11 @@ def _system_text(value_type: str, value: Any) -> str:
 SYSTEM_CONTEXT = "configs.systemconfig.value"
 
 
+def system_secret_needs_new_value() -> str:
+    """Why a secret cannot be switched to clear text with its stored value (the form says it too)."""
+    return _("To stop it being a secret, give it a new value: the stored secret is never shown in clear.")
+
+
 def _system_shown(config_like) -> Any:
     """The typed value as history and people see it: a secret masked."""
     if config_like.is_encrypted:
@@ -809,6 +814,9 @@ def system_config_update(
     is_public = fields.get("is_public", config.is_public)
     if is_public and is_encrypted:
         raise ConfigValidationError(_("A secret system config cannot be public."))
+    if config.is_encrypted and not is_encrypted and "value" not in fields:
+        # Keeping the value would store the secret in clear and show it in the list and the history.
+        raise ConfigValidationError(system_secret_needs_new_value(), detail=[{"path": "value", "message": "required"}])
     if "value" in fields:
         text = _system_text(value_type, fields.pop("value"))
     else:

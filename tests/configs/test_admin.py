@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from configs import selectors, services
 from configs.choices import ConfigScope
+from configs.exceptions import ConfigValidationError
 from configs.models import ConfigHistory, UserConfig
 
 from .conftest import PROXY_SECRET, SECRET
@@ -407,3 +408,29 @@ def test_an_expiry_in_the_past_is_a_field_error_and_the_form_keeps_what_was_type
     response = client.post(change_url(config), change_post(
         config, shown, scope="temporary", expires_at_0="2020-01-01", expires_at_1="10:00:00", is_active=""))
     assert response.status_code == 302
+
+
+def test_unticking_encrypted_without_a_new_value_keeps_the_secret_hidden(world):
+    from configs.models import SystemConfig, SystemConfigHistory
+
+    config = services.system_config_create(actor=world.superadmin, key="smtp.password", value_type="string",
+                                           value=PROXY_SECRET, is_encrypted=True)
+    client = signed_in(world.superadmin)
+    url = reverse("admin:configs_systemconfig_change", args=[config.pk])
+    response = client.post(url, {"key": config.key, "value_type": "string", "value_text": "",
+                                 "expected_version": config.version})
+    assert response.status_code == 200
+    assert "give it a new value" in str(response.context["adminform"].form.errors["value_text"])
+    config.refresh_from_db()
+    assert config.is_encrypted and config.version == 1
+    for page in (reverse("admin:configs_systemconfig_changelist"),
+                 reverse("admin:configs_systemconfighistory_changelist")):
+        assert PROXY_SECRET not in client.get(page).content.decode()
+    assert PROXY_SECRET not in json.dumps(list(SystemConfigHistory.objects.values("old_value", "new_value")))
+    with pytest.raises(ConfigValidationError):
+        services.system_config_update(config=config, actor=world.superadmin, is_encrypted=False)
+    # With a new value it becomes a plain setting.
+    response = client.post(url, {"key": config.key, "value_type": "string", "value_text": "not secret",
+                                 "expected_version": config.version})
+    assert response.status_code == 302
+    assert SystemConfig.objects.get(pk=config.pk).value == "not secret"
