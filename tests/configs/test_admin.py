@@ -434,3 +434,18 @@ def test_unticking_encrypted_without_a_new_value_keeps_the_secret_hidden(world):
                                  "expected_version": config.version})
     assert response.status_code == 302
     assert SystemConfig.objects.get(pk=config.pk).value == "not secret"
+
+
+@pytest.mark.parametrize(("form", "field", "says"), [
+    ({"key": "Bad Key!"}, "key", "lower-case letters"),
+    ({"key": "smtp.password", "is_encrypted": "on", "is_public": "on"}, None, "cannot be public"),
+])
+def test_the_system_config_form_explains_a_bad_key_or_a_public_secret(world, form, field, says):
+    from configs.models import SystemConfig
+
+    response = signed_in(world.superadmin).post(reverse("admin:configs_systemconfig_add"), {
+        "value_type": "string", "value_text": "x", "description": "", **form})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert says in str(errors[field] if field else errors) and "Constraint" not in str(errors)
+    assert not SystemConfig.objects.exists()
