@@ -96,7 +96,9 @@ class ConfigTemplateAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         return ", ".join(obj.secret_paths()) or "—"
 
     def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        # The admin's generated form lists the read-only fields too (version, secret fields): send the
+        # services only what the person can edit.
+        data = {name: form.cleaned_data[name] for name in ConfigTemplateForm.Meta.fields}
         if change:
             template = ConfigTemplate.objects.get(pk=obj.pk)
             services.template_update(template=template, actor=request.user, **data)

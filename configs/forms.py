@@ -28,6 +28,16 @@ def _errors_to_form(form: forms.Form, exc: ConfigError, field: str) -> None:
         form.add_error(field if field in form.fields else None, f"{row['path']}: {row['message']}")
 
 
+def _check_expiry(form: forms.ModelForm, cleaned: dict) -> None:
+    """A new expiry in the past for a config that stays active: a field error, so what was typed stays."""
+    if "expires_at" not in form.changed_data or "expires_at" not in form.fields:
+        return
+    try:
+        services.config_expiry_validate(cleaned.get("expires_at"), active=bool(cleaned.get("is_active")))
+    except ConfigError as exc:
+        form.add_error("expires_at", exc.message)
+
+
 class UserConfigAddForm(forms.ModelForm):
     """Step one: the template and owner; the values start from the template's defaults."""
 
@@ -36,6 +46,11 @@ class UserConfigAddForm(forms.ModelForm):
     class Meta:
         model = UserConfig
         fields = ["template", "user", "shop", "key", "display_name", "scope", "expires_at", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        _check_expiry(self, cleaned)
+        return cleaned
 
 
 class UserConfigChangeForm(forms.ModelForm):
@@ -100,7 +115,10 @@ class UserConfigChangeForm(forms.ModelForm):
                 _("Someone saved version %(now)s while you were editing version %(you)s. Reload the page.")
                 % {"now": current, "you": expected}
             )
-        if "values" in cleaned and cleaned["values"] is not None:
+        _check_expiry(self, cleaned)
+        # Only values the person changed are checked: a config written before its template changed can
+        # still be renamed or switched off (save_model sends the values to the service only when changed).
+        if "values" in self.changed_data and cleaned.get("values") is not None:
             try:
                 services.config_values_validate(template=config.template, values=cleaned["values"],
                                                 config=UserConfig.objects.get(pk=config.pk))
@@ -152,6 +170,9 @@ class SystemConfigForm(forms.ModelForm):
         cleaned = super().clean()
         text = cleaned.get("value_text", "")
         keep_secret = self.instance.pk and self.instance.is_encrypted and text == ""
+        if keep_secret and "is_encrypted" in cleaned and not cleaned["is_encrypted"]:
+            self.add_error("value_text", services.system_secret_needs_new_value())
+            return cleaned
         if not keep_secret and cleaned.get("value_type"):
             try:
                 services.system_value_parse(cleaned["value_type"], text)

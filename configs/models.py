@@ -1,6 +1,7 @@
 """Versioned configuration: categories, JSON-schema templates, configs with history, typed system configs."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -289,6 +290,11 @@ class SystemConfig(AuditedModel):
         _("key"),
         max_length=100,
         unique=True,
+        # The API's rule, here so the admin and the imports keep to it too (the key is also a cache key).
+        validators=[RegexValidator(
+            r"^[a-z0-9][a-z0-9_.\-]*$",
+            _("Use lower-case letters, digits, dots, underscores and hyphens, e.g. pipeline.batch_size."),
+        )],
         help_text=_("Lower-case words joined by dots or underscores, e.g. pipeline.batch_size."),
     )
     value_type = models.CharField(_("type"), max_length=8, choices=ValueType.choices, default=ValueType.STRING)
@@ -306,7 +312,8 @@ class SystemConfig(AuditedModel):
         ordering = ["key"]
         constraints = [
             models.CheckConstraint(
-                condition=~(Q(is_public=True) & Q(is_encrypted=True)), name="%(app_label)s_%(class)s_secret_not_public"
+                condition=~(Q(is_public=True) & Q(is_encrypted=True)), name="%(app_label)s_%(class)s_secret_not_public",
+                violation_error_message=_("A secret system config cannot be public."),
             ),
         ]
 

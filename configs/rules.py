@@ -35,8 +35,46 @@ def _shop_settings_lists(values: dict) -> list[dict]:
     return errors
 
 
+# Windows places every monitor of the virtual screen within ±32768 pixels: a region beyond that
+# cannot be captured, and a huge number would only fail later, on the desktop worker.
+SCREEN_LIMIT = 32768
+
+
+def _shop_settings_ocr_region(values: dict) -> list[dict]:
+    region = values.get("ocr_region") or {}
+    errors = []
+    for start, size in (("x", "w"), ("y", "h")):
+        a, b = region.get(start), region.get(size)
+        if isinstance(a, int) and isinstance(b, int) and a + b > SCREEN_LIMIT:
+            errors.append({
+                "path": f"ocr_region.{size}",
+                "message": _("The OCR region ends at %(end)s pixels, off any screen (at most %(limit)s).")
+                % {"end": a + b, "limit": SCREEN_LIMIT},
+            })
+    return errors
+
+
+def _shop_settings_business_hours(values: dict) -> list[dict]:
+    """The end may be before the start (open across midnight, e.g. 20:00–02:00) but not equal to it.
+
+    24:00 is the only hour-24 time: it means until midnight.
+    """
+    hours = values.get("business_hours") or {}
+    start, end = hours.get("start"), hours.get("end")
+    if not (isinstance(start, str) and isinstance(end, str)):
+        return []
+    if end.startswith("24:") and end != "24:00":
+        return [{"path": "business_hours.end", "message": _("%(end)s is not a time: after 23:59 comes 24:00.")
+                 % {"end": end}}]
+    if hours.get("enabled") and start == end:
+        return [{"path": "business_hours.end",
+                 "message": _("The business hours start and end at %(t)s: they would be empty.") % {"t": start}}]
+    return []
+
+
 RULES: dict[str, list[Rule]] = {
-    SHOP_SETTINGS_TEMPLATE: [_shop_settings_thresholds, _shop_settings_lists],
+    SHOP_SETTINGS_TEMPLATE: [_shop_settings_thresholds, _shop_settings_lists, _shop_settings_ocr_region,
+                             _shop_settings_business_hours],
 }
 
 

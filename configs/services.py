@@ -212,12 +212,20 @@ def _bump(config: UserConfig, *, actor, expected_version: int | None, **fields) 
 # --- configs ------------------------------------------------------------------------------
 
 
-def _refuse_past_expiry(expires_at: datetime | None, *, active: bool) -> None:
-    """An active config that expires in the past would be served as if it had not expired: refuse it."""
+def _local_time(moment: datetime) -> str:
+    """``moment`` as the operators read it: in the site's time zone (Asia/Shanghai), not the database's UTC."""
+    return timezone.localtime(moment).isoformat(sep=" ", timespec="seconds")
+
+
+def config_expiry_validate(expires_at: datetime | None, *, active: bool) -> None:
+    """An active config that expires in the past would be served as if it had not expired: refuse it.
+
+    Raises ConfigValidationError. Forms call it too, so the refusal is a field error on the page.
+    """
     if active and expires_at is not None and expires_at <= timezone.now():
         raise ConfigValidationError(
             _("The expiry time %(t)s is in the past; an active config must expire later.")
-            % {"t": expires_at.isoformat(timespec="seconds")},
+            % {"t": _local_time(expires_at)},
             detail=[{"path": "expires_at", "message": "in the past"}],
         )
 
@@ -248,7 +256,7 @@ def config_create(
     """
     if not template.is_active:
         raise ConfigValidationError(_("Template '%(code)s' is not active.") % {"code": template.code})
-    _refuse_past_expiry(expires_at, active=is_active)
+    config_expiry_validate(expires_at, active=is_active)
     document, paths = _prepare_values(template=template, values=values or {}, allow_ciphertext=encrypted_secrets)
     config = UserConfig(
         template=template, user=user, shop=shop, key=key, display_name=display_name, values=document,
@@ -303,7 +311,7 @@ def config_update(
         fields["scope"] = scope
     if expires_at is not ...:
         if expires_at != config.expires_at:
-            _refuse_past_expiry(expires_at, active=config.is_active)
+            config_expiry_validate(expires_at, active=config.is_active)
         fields["expires_at"] = expires_at
     probe = copy.copy(config)
     for name, value in fields.items():
@@ -342,7 +350,7 @@ def config_set_active(
     if active and config.is_expired:
         raise ConfigValidationError(
             _("This config expired at %(t)s; give it a later expiry before activating it.")
-            % {"t": config.expires_at.isoformat(timespec="seconds")},
+            % {"t": _local_time(config.expires_at)},
             detail=[{"path": "expires_at", "message": "expired"}],
         )
     _bump(config, actor=actor, expected_version=expected_version, is_active=active)
@@ -439,7 +447,7 @@ def config_expire_due(*, now: datetime | None = None) -> int:
             if config is None or not config.is_active or config.expires_at is None or config.expires_at > now:
                 continue
             config_set_active(config=config, actor=None, active=False, reason=_("Expired at %(t)s") % {
-                "t": config.expires_at.isoformat()})
+                "t": _local_time(config.expires_at)})
             count += 1
     return count
 
@@ -723,6 +731,11 @@ def _system_text(value_type: str, value: Any) -> str:
 SYSTEM_CONTEXT = "configs.systemconfig.value"
 
 
+def system_secret_needs_new_value() -> str:
+    """Why a secret cannot be switched to clear text with its stored value (the form says it too)."""
+    return _("To stop it being a secret, give it a new value: the stored secret is never shown in clear.")
+
+
 def _system_shown(config_like) -> Any:
     """The typed value as history and people see it: a secret masked."""
     if config_like.is_encrypted:
@@ -801,6 +814,9 @@ def system_config_update(
     is_public = fields.get("is_public", config.is_public)
     if is_public and is_encrypted:
         raise ConfigValidationError(_("A secret system config cannot be public."))
+    if config.is_encrypted and not is_encrypted and "value" not in fields:
+        # Keeping the value would store the secret in clear and show it in the list and the history.
+        raise ConfigValidationError(system_secret_needs_new_value(), detail=[{"path": "value", "message": "required"}])
     if "value" in fields:
         text = _system_text(value_type, fields.pop("value"))
     else:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from configs import selectors, services
 from configs.choices import ConfigScope
+from configs.exceptions import ConfigValidationError
 from configs.models import ConfigHistory, UserConfig
 
 from .conftest import PROXY_SECRET, SECRET
@@ -351,3 +352,100 @@ def test_activating_a_selection_with_an_expired_config_changes_nothing_and_says_
     assert response.status_code == 302
     assert not UserConfig.objects.filter(pk__in=[fine.pk, expired.pk], is_active=True).exists()
     assert "Nothing was changed" in client.get(url).content.decode()
+
+
+def test_a_template_is_added_and_changed_through_its_admin_form(world):
+    from configs.models import ConfigTemplate
+
+    client = signed_in(world.superadmin)
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "default": 1}}}
+    form = {"code": "llm", "name": "LLM", "schema": json.dumps(schema), "defaults": "{}", "is_active": "on"}
+    response = client.post(reverse("admin:configs_configtemplate_add"), form)
+    assert response.status_code == 302
+    template = ConfigTemplate.objects.get(code="llm")
+    assert template.version == 1
+
+    schema["properties"]["n"]["maximum"] = 9
+    response = client.post(reverse("admin:configs_configtemplate_change", args=[template.pk]),
+                           {**form, "schema": json.dumps(schema)})
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert template.schema["properties"]["n"]["maximum"] == 9 and template.version == 2
+
+
+def test_a_config_its_template_no_longer_accepts_can_still_be_switched_off_and_renamed(world, config, template):
+    schema = json.loads(json.dumps(template.schema))
+    schema["properties"]["model"] = {"type": "string", "enum": ["qwen-max"], "default": "qwen-max"}
+    services.template_update(template=template, actor=world.superadmin, schema=schema)
+    client = signed_in(world.superadmin)
+    shown = selectors.config_masked_values(config=config)
+    response = client.post(change_url(config), change_post(config, shown, is_active="", display_name="old one"))
+    assert response.status_code == 302
+    config.refresh_from_db()
+    assert not config.is_active and config.display_name == "old one"
+    assert config.values["model"] == "gpt-4o"
+    # Changing the values themselves is still checked against the template as it is now.
+    response = client.post(change_url(config), change_post(config, {**shown, "temperature": 0.5}))
+    assert response.status_code == 200 and "qwen-max" in response.content.decode()
+
+
+def test_an_expiry_in_the_past_is_a_field_error_and_the_form_keeps_what_was_typed(world, config, template):
+    client = signed_in(world.superadmin)
+    response = client.post(reverse("admin:configs_userconfig_add"), {
+        "template": template.pk, "user": world.superadmin.pk, "key": "flash-sale", "display_name": "双十一",
+        "scope": "temporary", "expires_at_0": "2020-01-01", "expires_at_1": "10:00:00", "is_active": "on"})
+    assert response.status_code == 200
+    assert "expires_at" in response.context["adminform"].form.errors
+    assert "双十一" in response.content.decode() and "flash-sale" in response.content.decode()
+    assert not UserConfig.objects.filter(key="flash-sale").exists()
+
+    shown = selectors.config_masked_values(config=config)
+    response = client.post(change_url(config), change_post(
+        config, shown, scope="temporary", expires_at_0="2020-01-01", expires_at_1="10:00:00", reason="快到期"))
+    assert response.status_code == 200
+    assert "2020-01-01 10:00:00+08:00" in str(response.context["adminform"].form.errors["expires_at"])
+    # Switched off at the same time, a past expiry is fine.
+    response = client.post(change_url(config), change_post(
+        config, shown, scope="temporary", expires_at_0="2020-01-01", expires_at_1="10:00:00", is_active=""))
+    assert response.status_code == 302
+
+
+def test_unticking_encrypted_without_a_new_value_keeps_the_secret_hidden(world):
+    from configs.models import SystemConfig, SystemConfigHistory
+
+    config = services.system_config_create(actor=world.superadmin, key="smtp.password", value_type="string",
+                                           value=PROXY_SECRET, is_encrypted=True)
+    client = signed_in(world.superadmin)
+    url = reverse("admin:configs_systemconfig_change", args=[config.pk])
+    response = client.post(url, {"key": config.key, "value_type": "string", "value_text": "",
+                                 "expected_version": config.version})
+    assert response.status_code == 200
+    assert "give it a new value" in str(response.context["adminform"].form.errors["value_text"])
+    config.refresh_from_db()
+    assert config.is_encrypted and config.version == 1
+    for page in (reverse("admin:configs_systemconfig_changelist"),
+                 reverse("admin:configs_systemconfighistory_changelist")):
+        assert PROXY_SECRET not in client.get(page).content.decode()
+    assert PROXY_SECRET not in json.dumps(list(SystemConfigHistory.objects.values("old_value", "new_value")))
+    with pytest.raises(ConfigValidationError):
+        services.system_config_update(config=config, actor=world.superadmin, is_encrypted=False)
+    # With a new value it becomes a plain setting.
+    response = client.post(url, {"key": config.key, "value_type": "string", "value_text": "not secret",
+                                 "expected_version": config.version})
+    assert response.status_code == 302
+    assert SystemConfig.objects.get(pk=config.pk).value == "not secret"
+
+
+@pytest.mark.parametrize(("form", "field", "says"), [
+    ({"key": "Bad Key!"}, "key", "lower-case letters"),
+    ({"key": "smtp.password", "is_encrypted": "on", "is_public": "on"}, None, "cannot be public"),
+])
+def test_the_system_config_form_explains_a_bad_key_or_a_public_secret(world, form, field, says):
+    from configs.models import SystemConfig
+
+    response = signed_in(world.superadmin).post(reverse("admin:configs_systemconfig_add"), {
+        "value_type": "string", "value_text": "x", "description": "", **form})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert says in str(errors[field] if field else errors) and "Constraint" not in str(errors)
+    assert not SystemConfig.objects.exists()

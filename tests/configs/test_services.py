@@ -313,3 +313,23 @@ def test_a_system_config_saved_unchanged_gets_no_new_version(world):
         services.system_config_update(config=config, actor=world.superadmin, value=4, expected_version=7)
     with pytest.raises(ConfigConflict):  # unchanged, but the caller edited an older version
         services.system_config_update(config=config, actor=world.superadmin, value=3, expected_version=7)
+
+
+def test_expiry_messages_give_the_time_in_shanghai_not_utc(template, owner):
+    from datetime import UTC, datetime
+
+    past = datetime(2020, 1, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    with pytest.raises(ConfigValidationError) as exc:
+        services.config_create(actor=owner, template=template, user=owner, key="t", scope=ConfigScope.TEMPORARY,
+                               expires_at=past)
+    assert "2020-01-01 10:00:00+08:00" in exc.value.message
+    config = services.config_create(actor=owner, template=template, user=owner, key="t",
+                                    scope=ConfigScope.TEMPORARY, expires_at=past, is_active=False)
+    with pytest.raises(ConfigValidationError) as exc:
+        services.config_set_active(config=config, actor=owner, active=True)
+    assert "2020-01-01 10:00:00+08:00" in exc.value.message
+    live = services.config_create(actor=owner, template=template, user=owner, key="live",
+                                  scope=ConfigScope.TEMPORARY, expires_at=timezone.now() + timedelta(hours=1))
+    UserConfig.objects.filter(pk=live.pk).update(expires_at=past)
+    assert services.config_expire_due() == 1
+    assert "2020-01-01 10:00:00+08:00" in ConfigHistory.objects.filter(config_ref=live.pk).first().reason

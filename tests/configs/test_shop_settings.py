@@ -131,3 +131,22 @@ def test_a_change_to_a_nested_key_keeps_the_objects_other_keys(world, shop_setti
     # Lists are values: they replace; objects merge key by key.
     assert values["business_hours"] == {"enabled": True, "start": "08:00", "end": "20:00", "days": [6, 7]}
     assert values["ocr_region"] == {"x": 5, "y": 20, "w": 300, "h": 400}
+
+
+@pytest.mark.parametrize(("values", "path"), [
+    ({"ocr_region": {"x": 10**30, "y": 0, "w": 800, "h": 600}}, "ocr_region.w"),
+    ({"ocr_region": {"x": 0, "y": 32000, "w": 800, "h": 1000}}, "ocr_region.h"),
+    ({"business_hours": {"enabled": True, "start": "09:00", "end": "24:30", "days": [1]}}, "business_hours.end"),
+    ({"business_hours": {"enabled": True, "start": "09:00", "end": "09:00", "days": [1]}}, "business_hours.end"),
+])
+def test_settings_a_screen_or_a_clock_cannot_have_are_refused(world, shop_settings_template, values, path):
+    with pytest.raises(ConfigValidationError) as exc:
+        services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values=values)
+    assert [row["path"] for row in exc.value.detail] == [path]
+
+
+def test_business_hours_may_run_past_midnight_and_until_24(world, shop_settings_template):
+    for start, end in (("20:00", "02:00"), ("00:00", "24:00")):
+        services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={
+            "business_hours": {"enabled": True, "start": start, "end": end, "days": [1, 2]}})
+        assert selectors.shop_settings_get(shop=world.shop)["business_hours"]["end"] == end
