@@ -50,8 +50,18 @@ def validate_extra_headers(value) -> None:
             )
 
 
+# Provider keys are well under 200 characters; the API's field allows 500.
+API_KEY_MAX_LENGTH = 500
+
+
 def validate_api_key(value) -> None:
     """An API key travels in a header too: the same characters only (the message never shows the key)."""
+    if value and len(value) > API_KEY_MAX_LENGTH:
+        raise ValidationError(
+            _("An API key is at most %(limit)d characters; this looks like something else was pasted.")
+            % {"limit": API_KEY_MAX_LENGTH},
+            code="api_key_length",
+        )
     if value and not HEADER_VALUE.match(value):
         raise ValidationError(
             _("The API key holds a line break, a control character or non-ASCII text; paste it again."),

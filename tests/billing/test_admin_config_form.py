@@ -79,3 +79,35 @@ def test_the_view_only_config_page_shows_no_empty_write_only_inputs(client, worl
     assert response.status_code == 200 and "X-Trace" in html
     assert "new_api_key" not in html and "new_extra_headers" not in html
     assert "secret-header-value" not in html and config.api_key not in html
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("name", "主配置\x1b", "control character"),
+    ("model_code", "gpt\x07-4o", "control character"),
+    ("base_url", "https://llm.example/\x1b", "control character"),
+    ("new_api_key", "sk-" + "a" * 100_000, "at most 500 characters"),
+])
+def test_control_characters_and_a_runaway_key_are_refused_on_the_config_form(superadmin_client, field, value,
+                                                                             message):
+    config = ModelConfigFactory()
+    before = (config.name, config.model_code, config.base_url, config.api_key)
+
+    response = superadmin_client.post(reverse("admin:billing_modelconfig_change", args=[config.pk]),
+                                      config_form(config, **{field: value}))
+
+    assert message in errors(response)
+    config.refresh_from_db()
+    assert (config.name, config.model_code, config.base_url, config.api_key) == before
+    assert "a" * 1000 not in response.content.decode()  # the pasted key is not echoed back
+
+
+def test_the_api_refuses_control_characters_in_catalogue_and_config_text(client_for, world, llm_config):
+    client = client_for(world.superadmin)
+    config = llm_config("gpt-a")
+    response = client.patch(f"/api/model-configs/{config.pk}/", {"name": "坏\x07名字"}, format="json")
+    assert response.status_code == 400 and "U+0007" in str(response.json())
+    response = client.post("/api/providers/", {"code": "p-new", "name": "Provider\x00", "api_style": "openai"},
+                           format="json")
+    assert response.status_code == 400
+    config.refresh_from_db()
+    assert config.name == "gpt-a"
