@@ -6,6 +6,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.accounts.factories import PASSWORD
+from tests.e2e.pages import wait_for_new_page
 
 
 def sign_in(browser, live_server, username):
@@ -14,10 +15,6 @@ def sign_in(browser, live_server, username):
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "user-tools")))
-
-
-def wait_for_page(browser, old_page):
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(old_page))
 
 
 @pytest.mark.slow
@@ -31,7 +28,7 @@ def test_an_agent_signs_in_sees_only_their_shop_and_can_switch_to_english(world,
     assert "甜品旗舰店" in page and "数码专营店" not in page
     old_page = browser.find_element(By.TAG_NAME, "html")
     Select(browser.find_element(By.NAME, "language")).select_by_value("en")
-    wait_for_page(browser, old_page)
+    wait_for_new_page(browser, old_page)
     assert "Select shop to view" in browser.page_source
     assert "Log out" in browser.page_source
 
@@ -45,5 +42,5 @@ def test_a_wrong_password_shows_a_readable_message(world, browser, live_server, 
     browser.find_element(By.NAME, "password").send_keys("not-the-password")
     old_page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait_for_page(browser, old_page)
+    wait_for_new_page(browser, old_page)
     assert "请输入一个正确的" in browser.page_source  # Django's own zh_Hans message for a bad login

@@ -6,6 +6,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from knowledge.models import KnowledgeItem
+from tests.e2e.pages import wait_for_new_page
 from tests.e2e.test_admin_browser import sign_in
 
 
@@ -28,7 +29,7 @@ def test_a_double_clicked_import_sends_the_file_once_and_shows_it_is_working(wor
         return state;
     """)
     assert state == {"disabled": True, "progress": True}
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(old_page))
+    wait_for_new_page(browser, old_page, timeout=30)
     WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.ID, "import-form")))
     assert "Imported: 20 new, 0 updated, 0 skipped." in browser.page_source
     assert KnowledgeItem.objects.filter(shop=world.shop).count() == 20
