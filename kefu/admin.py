@@ -115,7 +115,17 @@ class ScopedModelAdmin(admin.ModelAdmin):
         if not self._is_member(request):
             return False
         manageable = self.manageable_queryset(request)
-        return manageable.exists() if obj is None else manageable.filter(pk=obj.pk).exists()
+        if obj is not None:
+            return manageable.filter(pk=obj.pk).exists()
+        # Whether the person may change rows of this kind at all. Asked for every model on every
+        # admin page (the sidebar), twice (change, delete): answered once per request. A
+        # superadmin may change every kind whose rows are not read-only by construction (history,
+        # usage), rows or not yet: a fresh site's changelists say "change", not "view".
+        answers = request.__dict__.setdefault("_kefu_may_change", {})
+        if self.model not in answers:
+            answers[self.model] = (not manageable.query.is_empty() if request.user.is_superadmin
+                                   else manageable.exists())
+        return answers[self.model]
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)

@@ -39,3 +39,18 @@ def test_shops_offered_are_only_those_one_administers(world):
 
     offered = ScopedModelAdmin(KnowledgeItem, None).formfield_for_foreignkey(field, Request()).queryset
     assert list(offered) == [world.shop] and Shop.objects.count() == 2
+
+
+def test_a_fresh_superadmin_is_offered_to_change_not_only_to_view(world):
+    from configs.models import UserConfig
+
+    assert not UserConfig.objects.exists()
+    browser = Client()
+    browser.force_login(world.superadmin)
+    page = browser.get(reverse("admin:configs_userconfig_changelist"))
+    assert page.status_code == 200
+    assert page.context["title"] == "Select config to change"
+    # History stays read-only, whatever the role.
+    page = browser.get(reverse("admin:configs_confighistory_changelist"))
+    assert page.context["title"].endswith("to view")
+
