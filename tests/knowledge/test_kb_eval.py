@@ -142,5 +142,7 @@ def test_kb_calibrate_refuses_unpaired_files_and_sets_with_nothing_to_learn(tmp_
     with pytest.raises(CommandError, match="both rightly and wrongly"):
         kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", answered)
     assert not (tmp_path / "out.json").exists()
+    with pytest.raises(CommandError, match="no folder"):
+        kb_calibrate(tmp_path / "no" / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl")
     with pytest.raises(CommandError, match="Cannot write"):
         kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--fit-calibration", tmp_path / "no" / "such" / "dir.json")

@@ -1,6 +1,7 @@
 """``manage.py kb_calibrate OUTPUT FAQ QUERIES [FAQ QUERIES ...]``: fit the confidence calibration on labelled sets."""
 
 import sys
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -28,6 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args, output, sets, **options):
         if len(sets) % 2:
             raise CommandError("Give the files in pairs: an FAQ file, then its queries file.")
+        folder = Path(output).resolve().parent
+        if not folder.is_dir():  # found out before the evaluations, not after them
+            raise CommandError(f"Cannot write {output}: no folder {folder}.")
         pairs = [(sets[i], sets[i + 1]) for i in range(0, len(sets), 2)]
         loaded = [(read_jsonl(faq, required=("question",)), read_jsonl(queries, required=("query",)), queries)
                   for faq, queries in pairs]
