@@ -132,8 +132,9 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
         fields = {name: form.cleaned_data[name] for name in ("question", "answer", "category", "keywords",
                                                              "is_active", "external_id")}
         if change:
-            services.knowledge_item_update(item=obj, actor=request.user, shop=form.cleaned_data.get("shop"),
-                                           **fields)
+            # Applied in save_related together with the similar questions: one service call, one
+            # stamp change and one queued reindex for one save.
+            obj._pending_update = {"shop": form.cleaned_data.get("shop"), **fields}
         else:
             created = services.knowledge_item_create(actor=request.user, shop=form.cleaned_data.get("shop"),
                                                      **fields)
@@ -145,11 +146,13 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
         # The similar questions go through the service like every other write: cleaned,
         # the question itself left out, the stamp bumped and the vectors queued.
         form.save_m2m()
+        changes = form.instance.__dict__.pop("_pending_update", {})
         for formset in formsets:
             if isinstance(formset, SimilarQuestionFormSet):
                 formset.save(commit=False)  # only lists the changes, for the admin's history message
-                services.knowledge_item_update(item=form.instance, actor=request.user,
-                                               similar_questions=formset.texts())
+                changes["similar_questions"] = formset.texts()
+        if changes:
+            services.knowledge_item_update(item=form.instance, actor=request.user, **changes)
 
     def delete_model(self, request, obj):
         services.knowledge_item_delete(item=obj, actor=request.user)

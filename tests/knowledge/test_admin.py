@@ -52,6 +52,25 @@ def test_adding_an_item_with_similar_questions_goes_through_the_services(world, 
     assert knowledge_search(shop=world.shop, text="能定时送吗", k=1)[0].item_id == item.pk
 
 
+def test_changing_an_item_and_its_similar_questions_is_one_write(world, kb, django_capture_on_commit_callbacks):
+    item = kb["t-cake-001"]
+    url = reverse("admin:knowledge_knowledgeitem_change", args=[item.pk])
+    similar = list(item.similar_questions.order_by("position"))
+    rows = [{"id": str(s.pk), "item": str(item.pk), "text": s.text, "position": str(s.position)} for s in similar]
+    rows.append({"text": "冷藏能放几天", "position": str(len(rows))})
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = signed_in(world.shop_admin).post(url, {
+            "shop": world.shop.pk, "question": item.question, "answer": "冷藏可以放三天。", "category": item.category,
+            "keywords": "保存", "is_active": "on", "external_id": item.external_id,
+            **inline(rows=rows, initial=len(similar)),
+        })
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    item.refresh_from_db()
+    assert item.answer == "冷藏可以放三天。" and item.keywords == ["保存"]
+    assert item.similar_texts()[-1] == "冷藏能放几天"
+    assert len(callbacks) == 1  # one reindex queued for one save
+
+
 def test_deleting_in_the_admin_is_soft_and_leaves_search(world, kb):
     item = kb["t-cake-002"]
     response = signed_in(world.shop_admin).post(reverse("admin:knowledge_knowledgeitem_delete", args=[item.pk]),
