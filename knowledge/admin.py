@@ -171,14 +171,12 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
 
     @admin.action(description=_("Delete permanently (cannot be undone)"))
     def purge_selected(self, request, queryset):
-        scopes = set(queryset.values_list("shop_id", flat=True))
         # One transaction: the rows and the stamps change together, so no process
-        # can keep answering with a purged item.
+        # can keep answering with a purged item. The stamps first, as every writer does.
         with transaction.atomic():
-            response = super().purge_selected(request, queryset)
             if request.POST.get("confirm_purge") == "yes":
-                services.knowledge_scopes_changed(shop_ids=scopes)
-        return response
+                services.knowledge_scopes_changed(shop_ids=set(queryset.values_list("shop_id", flat=True)))
+            return super().purge_selected(request, queryset)
 
     @admin.action(description=_("Rebuild vectors of selected items"))
     def reindex_selected(self, request, queryset):

@@ -77,7 +77,11 @@ def clean_keywords(values) -> list[str]:
 def index_stamp_bump(*, shop_id) -> None:
     """Change the stamp of a scope (a shop, or the shared items when ``shop_id`` is None).
 
-    Call inside the transaction of the edit: the new token becomes visible with it.
+    Call inside the transaction of the edit, before it writes any item: the new token
+    becomes visible with the edit, and every writer locks the stamp row first, then the
+    items. In the other order an import (which locks the stamp before reading the items)
+    and an edit of an item it updates would wait for each other, and PostgreSQL would
+    abort one of them as a deadlock.
     """
     scope = scope_for(shop_id)
     stamps = IndexStamp.objects.filter(scope=scope)
@@ -155,10 +159,10 @@ def knowledge_item_create(
     )
     similar = clean_similar_questions(similar_questions, question=item.question)
     _validate(item)
+    index_stamp_bump(shop_id=item.shop_id)
     item.stamp(actor)
     item.save()
     _set_similar(item, similar)
-    index_stamp_bump(shop_id=item.shop_id)
     if reindex:
         _enqueue_reindex([item.pk])
     return item
@@ -194,13 +198,13 @@ def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None,
             value = value.strip()
         setattr(item, name, value)
     _validate(item)
+    similar = None if similar_questions is None else clean_similar_questions(similar_questions,
+                                                                               question=item.question)
+    knowledge_scopes_changed(shop_ids={item.shop_id, old_shop_id})
     item.stamp(actor)
     item.save()
-    if similar_questions is not None:
-        _set_similar(item, clean_similar_questions(similar_questions, question=item.question))
-    index_stamp_bump(shop_id=item.shop_id)
-    if old_shop_id != item.shop_id:
-        index_stamp_bump(shop_id=old_shop_id)
+    if similar is not None:
+        _set_similar(item, similar)
     if reindex:
         _enqueue_reindex([item.pk])
     return item
@@ -209,51 +213,47 @@ def knowledge_item_update(*, item: KnowledgeItem, actor, similar_questions=None,
 @transaction.atomic
 def knowledge_item_delete(*, item: KnowledgeItem, actor) -> None:
     """Soft-delete: hidden from lists and search at once; restorable. Bumps the scope's stamp."""
+    index_stamp_bump(shop_id=item.shop_id)
     item.deleted_at = timezone.now()
     item.stamp(actor)
     item.save(update_fields=["deleted_at", "updated_by", "updated_at"])
-    index_stamp_bump(shop_id=item.shop_id)
 
 
 @transaction.atomic
 def knowledge_item_restore(*, item: KnowledgeItem, actor) -> None:
+    index_stamp_bump(shop_id=item.shop_id)
     item.deleted_at = None
     item.stamp(actor)
     item.save(update_fields=["deleted_at", "updated_by", "updated_at"])
-    index_stamp_bump(shop_id=item.shop_id)
     _enqueue_reindex([item.pk])
 
 
 @transaction.atomic
 def knowledge_item_purge(*, item: KnowledgeItem) -> None:
     """Delete for good, with its similar questions and vectors."""
-    shop_id = item.shop_id
+    index_stamp_bump(shop_id=item.shop_id)
     item.hard_delete()
-    index_stamp_bump(shop_id=shop_id)
 
 
 @transaction.atomic
 def knowledge_scopes_changed(*, shop_ids) -> None:
-    """Rows changed outside the item services (a bulk purge): bump each scope's stamp."""
-    for shop_id in set(shop_ids):
+    """Bump the stamp of each scope in ``shop_ids``, before the rows of a write (a move between
+    shops, a bulk purge) change. Always in one order (the shared scope, then by shop id), so
+    two writers bumping the same scopes do not wait for each other."""
+    for shop_id in sorted(set(shop_ids), key=lambda shop_id: (shop_id is not None, shop_id or 0)):
         index_stamp_bump(shop_id=shop_id)
 
 
 @transaction.atomic
 def knowledge_items_set_active(*, items, actor, active: bool) -> int:
     """Activate or deactivate many items; returns how many changed."""
-    changed = 0
-    scopes = set()
-    for item in items:
-        if item.is_active != active:
-            item.is_active = active
-            item.stamp(actor)
-            item.save(update_fields=["is_active", "updated_by", "updated_at"])
-            scopes.add(item.shop_id)
-            changed += 1
-    for shop_id in scopes:
-        index_stamp_bump(shop_id=shop_id)
-    return changed
+    changing = [item for item in items if item.is_active != active]
+    knowledge_scopes_changed(shop_ids={item.shop_id for item in changing})
+    for item in changing:
+        item.is_active = active
+        item.stamp(actor)
+        item.save(update_fields=["is_active", "updated_by", "updated_at"])
+    return len(changing)
 
 
 def knowledge_item_reindex(*, item: KnowledgeItem, embedder=None, force: bool = False) -> dict:

@@ -414,3 +414,50 @@ def test_an_xlsx_formula_is_read_as_the_result_the_spreadsheet_saved(world):
     report = do_import(world.shop, _workbook_with_formulas({"B2": "可以开电子发票。", "C2": "发票"}), fmt="xlsx")
     item = KnowledgeItem.objects.get(pk=report.item_ids[0])
     assert (item.answer, item.category) == ("可以开电子发票。", "发票")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_and_an_edit_of_the_same_item_at_once_both_finish(world):
+    """Every writer takes the scope's stamp before the items: an import updating an item that an
+    edit holds waits for the edit to commit, rather than PostgreSQL aborting one of them (deadlock)."""
+    import threading
+
+    from django.db import connection
+
+    item = services.knowledge_item_create(actor=None, shop=world.shop, question="蛋糕能保存几天？", answer="两天。",
+                                          reindex=False)
+    edit_holds_the_item, import_is_writing = threading.Event(), threading.Event()
+    outcomes = {}
+
+    def items_of_the_edit():
+        yield KnowledgeItem.objects.get(pk=item.pk)
+        # The edit is in its transaction with the item it changes; SQLite runs the import after it.
+        edit_holds_the_item.set()
+        import_is_writing.wait(timeout=3)
+
+    def rows_validated(stage, done, total):
+        if stage == "validate" and done == total:
+            import_is_writing.set()
+
+    def run(name, work):
+        try:
+            work()
+            outcomes[name] = "ok"
+        except Exception as exc:  # the outcome is what the test looks at
+            outcomes[name] = repr(exc)
+        finally:
+            connection.close()
+
+    edit = threading.Thread(target=run, args=("edit", lambda: services.knowledge_items_set_active(
+        items=items_of_the_edit(), actor=None, active=False)))
+    importing = threading.Thread(target=run, args=("import", lambda: do_import(
+        world.shop, "question,answer\n蛋糕能保存几天？,冷藏三天。\n", on_duplicate="update",
+        progress=rows_validated)))
+    edit.start()
+    assert edit_holds_the_item.wait(timeout=10)
+    importing.start()
+    for thread in (edit, importing):
+        thread.join(timeout=60)
+    assert outcomes == {"edit": "ok", "import": "ok"}
+    item.refresh_from_db()
+    assert item.answer == "冷藏三天。" and not item.is_active
