@@ -717,15 +717,22 @@ def system_value_parse(value_type: str, raw: Any) -> Any:
     refuse(_("unknown type '%(t)s'") % {"t": value_type})
 
 
-def _system_text(value_type: str, value: Any) -> str:
-    """The stored text of a value being written; ConfigValidationError for a bad one or a control character."""
+def _system_text(value_type: str, value: Any, *, stored: str | None = None) -> str:
+    """The stored text of a value being written; ConfigValidationError for a bad one.
+
+    A control character is refused in a text other than ``stored`` (what the config holds
+    now): a value saved before that rule must not block an edit of the description or flags.
+    """
     parsed = system_value_parse(value_type, value)
-    schema_utils.check_text(parsed, where="value")
     if value_type == ValueType.JSON:
-        return json.dumps(parsed, ensure_ascii=False, sort_keys=True)
-    if value_type == ValueType.BOOL:
-        return "true" if parsed else "false"
-    return str(parsed) if value_type != ValueType.FLOAT else repr(parsed)
+        text = json.dumps(parsed, ensure_ascii=False, sort_keys=True)
+    elif value_type == ValueType.BOOL:
+        text = "true" if parsed else "false"
+    else:
+        text = str(parsed) if value_type != ValueType.FLOAT else repr(parsed)
+    if text != stored:
+        schema_utils.check_text(parsed, where="value")
+    return text
 
 
 SYSTEM_CONTEXT = "configs.systemconfig.value"
@@ -817,10 +824,8 @@ def system_config_update(
     if config.is_encrypted and not is_encrypted and "value" not in fields:
         # Keeping the value would store the secret in clear and show it in the list and the history.
         raise ConfigValidationError(system_secret_needs_new_value(), detail=[{"path": "value", "message": "required"}])
-    if "value" in fields:
-        text = _system_text(value_type, fields.pop("value"))
-    else:
-        text = _system_text(value_type, system_config_plain(config))
+    stored = system_config_plain(config)
+    text = _system_text(value_type, fields.pop("value") if "value" in fields else stored, stored=stored)
     old = _system_shown(config)
     new = {
         "value_type": value_type, "is_encrypted": is_encrypted, "is_public": is_public,

@@ -333,3 +333,18 @@ def test_expiry_messages_give_the_time_in_shanghai_not_utc(template, owner):
     UserConfig.objects.filter(pk=live.pk).update(expires_at=past)
     assert services.config_expire_due() == 1
     assert "2020-01-01 10:00:00+08:00" in ConfigHistory.objects.filter(config_ref=live.pk).first().reason
+
+
+def test_a_system_value_saved_before_the_control_character_rule_does_not_block_other_edits(world):
+    from configs.models import SystemConfig
+
+    config = services.system_config_create(actor=world.superadmin, key="greeting", value_type="string", value="hi")
+    SystemConfig.objects.filter(pk=config.pk).update(value="hi\x07there")
+    config.refresh_from_db()
+    services.system_config_update(config=config, actor=world.superadmin, description="what buyers see first")
+    services.system_config_update(config=config, actor=world.superadmin, value="hi\x07there", is_public=True)
+    config.refresh_from_db()
+    assert (config.description, config.is_public, config.value) == ("what buyers see first", True, "hi\x07there")
+    # A new value is still checked.
+    with pytest.raises(ConfigValidationError, match="U\\+0007"):
+        services.system_config_update(config=config, actor=world.superadmin, value="bye\x07")
