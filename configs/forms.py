@@ -166,6 +166,14 @@ class SystemConfigForm(forms.ModelForm):
                 self.initial["value_text"] = json.dumps(value, ensure_ascii=False) if config.value_type in (
                     ValueType.JSON,) else config.value
 
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        if self.instance.pk:
+            # The key cannot change once created (its field is disabled): a key written before the
+            # key rule must not make every later edit of its config fail on a field nobody can fix.
+            exclude.add("key")
+        return exclude
+
     def clean(self):
         cleaned = super().clean()
         text = cleaned.get("value_text", "")

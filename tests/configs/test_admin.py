@@ -449,3 +449,19 @@ def test_the_system_config_form_explains_a_bad_key_or_a_public_secret(world, for
     errors = response.context["adminform"].form.errors
     assert says in str(errors[field] if field else errors) and "Constraint" not in str(errors)
     assert not SystemConfig.objects.exists()
+
+
+def test_a_system_config_whose_key_predates_the_key_rule_can_still_be_edited(world):
+    from configs.models import SystemConfig
+
+    config = services.system_config_create(actor=world.superadmin, key="batch", value_type="int", value=3)
+    SystemConfig.objects.filter(pk=config.pk).update(key="Pipeline.Batch")  # saved before the rule
+    response = signed_in(world.superadmin).post(reverse("admin:configs_systemconfig_change", args=[config.pk]), {
+        "key": "Pipeline.Batch", "value_type": "int", "value_text": "8", "description": "",
+        "expected_version": config.version})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert selectors.system_config_value("Pipeline.Batch") == 8
+    # A new key keeps to the rule.
+    response = signed_in(world.superadmin).post(reverse("admin:configs_systemconfig_add"), {
+        "key": "Other.Key", "value_type": "int", "value_text": "1", "description": ""})
+    assert "lower-case letters" in str(response.context["adminform"].form.errors["key"])
