@@ -242,6 +242,10 @@ def test_oversized_keywords_and_similar_questions_are_refused_and_nothing_change
     item.refresh_from_db()
     assert item.keywords == ["发货"] and not item.similar_texts()
     assert KnowledgeItem.objects.filter(shop=world.shop).count() == 1
-    # At the limits, accepted.
-    services.knowledge_item_update(item=item, actor=world.shop_admin, reindex=False,
-                                   **{field: [v[:KEYWORD_MAX_LENGTH] for v in values[:50]]})
+    # At the limits, accepted: as many entries as allowed, the longest one as long as allowed.
+    max_length, max_entries = {"keywords": (KEYWORD_MAX_LENGTH, KEYWORDS_MAX),
+                               "similar_questions": (SIMILAR_QUESTION_MAX_LENGTH, SIMILAR_QUESTIONS_MAX)}[field]
+    at_limits = ["长" * max_length] + [f"词{n}" for n in range(max_entries - 1)]
+    services.knowledge_item_update(item=item, actor=world.shop_admin, reindex=False, **{field: at_limits})
+    item.refresh_from_db()
+    assert (item.keywords if field == "keywords" else item.similar_texts()) == at_limits
