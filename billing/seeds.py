@@ -8,6 +8,8 @@ price gets a new row with its own effective date, history stays).
 from decimal import Decimal as D
 
 SEED_PRICES_EFFECTIVE = "2025-10-01T00:00:00+08:00"
+# The note of every seed price: how billing_seed tells its own prices from the ones someone set.
+SEED_PRICE_NOTE = "seed: public list price"
 
 # code, name, api style, default base URL, website
 PROVIDERS = [

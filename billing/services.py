@@ -52,9 +52,15 @@ def ai_model_ensure(*, provider: Provider, code: str, model_type: str = ModelTyp
 def catalogue_seed() -> dict[str, int]:
     """Create the seed providers, models and prices that are missing; never overwrite edits.
 
-    Returns counts of rows created per kind. Running it twice creates nothing the second time.
+    Two prices of a model are never in force at once (``ModelPricing.clean``): a seed price
+    with a new date ends the earlier seed price still open, as a price change in the admin
+    does, and a seed price that would be in force together with a price someone set is left
+    out. Returns counts of rows created per kind, and ``prices_left_out``. Running it twice
+    creates nothing the second time.
     """
-    created = {"providers": 0, "models": 0, "prices": 0}
+    from django.core.exceptions import ValidationError
+
+    created = {"providers": 0, "models": 0, "prices": 0, "prices_left_out": 0}
     effective = datetime.fromisoformat(seeds.SEED_PRICES_EFFECTIVE)
     providers = {}
     for code, name, style, base_url, website in seeds.PROVIDERS:
@@ -71,11 +77,21 @@ def catalogue_seed() -> dict[str, int]:
         for pricing_type, price in ((PricingType.INPUT_1K, per_1k_in), (PricingType.OUTPUT_1K, per_1k_out)):
             if price is None:
                 continue
-            _row, was_created = ModelPricing.objects.get_or_create(
-                model=model, pricing_type=pricing_type, effective_from=effective,
-                defaults={"unit_price": price, "currency": currency, "note": "seed: public list price"},
-            )
-            created["prices"] += was_created
+            prices = ModelPricing.objects.filter(model=model, pricing_type=pricing_type)
+            if prices.filter(effective_from=effective).exists():
+                continue
+            row = ModelPricing(model=model, pricing_type=pricing_type, effective_from=effective, unit_price=price,
+                               currency=currency, note=seeds.SEED_PRICE_NOTE)
+            try:
+                with transaction.atomic():
+                    prices.filter(note=seeds.SEED_PRICE_NOTE, effective_from__lt=effective,
+                                  effective_to__isnull=True).update(effective_to=effective)
+                    row.full_clean()
+                    row.save()
+            except ValidationError:
+                created["prices_left_out"] += 1
+            else:
+                created["prices"] += 1
     return created
 
 

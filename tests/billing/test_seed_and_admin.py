@@ -107,3 +107,34 @@ def test_admin_add_form_refuses_an_active_config_without_a_key_and_accepts_one_w
     config = ModelConfig.objects.get()
     assert config.api_key == "sk-added-in-admin-0000" and config.extra_headers == {"X-Title": "kefu"}
     assert config.model.code == "deepseek-chat"
+
+
+def test_a_seed_with_new_prices_ends_the_old_seed_prices_and_the_catalogue_still_exports(monkeypatch):
+    from billing import seeds
+    from billing.services import billing_export, billing_import
+
+    call_command("billing_seed")
+    monkeypatch.setattr(seeds, "SEED_PRICES_EFFECTIVE", "2026-06-01T00:00:00+08:00")  # a later release's list
+    call_command("billing_seed")
+    prices = ModelPricing.objects.filter(model__code="gpt-4o-mini", pricing_type="input_1k").order_by("effective_from")
+    old, new = prices
+    assert old.effective_to == new.effective_from and new.effective_to is None
+    for price in ModelPricing.objects.all():
+        price.full_clean()  # never two prices of a model in force at once
+    document = billing_export()
+    ModelPricing.objects.all().delete()
+    billing_import(data=document)  # refused an overlap of two open seed prices
+    assert ModelPricing.objects.count() == len(document["prices"])
+
+
+def test_a_seed_price_never_overrides_a_price_someone_set(capsys):
+    from tests.billing.factories import PRICE_START, AIModelFactory, ModelPricingFactory, ProviderFactory
+
+    model = AIModelFactory(provider=ProviderFactory(code="openai"), code="gpt-4o-mini")
+    own = ModelPricingFactory(model=model, pricing_type="input_1k", effective_from=PRICE_START, note="our contract")
+    call_command("billing_seed")
+    assert list(ModelPricing.objects.filter(model=model, pricing_type="input_1k")) == [own]
+    own.refresh_from_db()
+    assert own.effective_to is None
+    assert ModelPricing.objects.filter(model=model, pricing_type="output_1k").exists()  # nothing set there
+    assert "1 seed prices left out" in capsys.readouterr().out

@@ -13,3 +13,8 @@ class Command(BaseCommand):
                 "billing_seed: created {providers} providers, {models} models, {prices} prices.".format(**created)
             )
         )
+        if created["prices_left_out"]:
+            self.stdout.write(self.style.WARNING(
+                f"billing_seed: {created['prices_left_out']} seed prices left out: a price set in the catalogue "
+                "of the same model is in force then (see Model prices in the admin)."
+            ))
