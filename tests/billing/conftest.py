@@ -70,3 +70,11 @@ def anthropic_config(db, fake_anthropic):
         return config
 
     return make
+
+
+@pytest.fixture
+def superadmin_client(client, world):
+    """The Django test client signed in as the superadmin, the admin in English."""
+    client.force_login(world.superadmin)
+    client.cookies["django_language"] = "en"
+    return client

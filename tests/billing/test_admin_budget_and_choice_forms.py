@@ -6,21 +6,10 @@ import pytest
 from django.urls import reverse
 
 from billing.models import Budget, ShopModelChoice
+from tests.billing.admin_pages import form_errors
 from tests.billing.factories import ModelConfigFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def errors(response) -> str:
-    assert response.status_code == 200, "the form was accepted"
-    return str(response.context["adminform"].form.errors)
-
-
-@pytest.fixture
-def superadmin_client(client, world):
-    client.force_login(world.superadmin)
-    client.cookies["django_language"] = "en"
-    return client
 
 
 @pytest.mark.parametrize(("data", "field"), [
@@ -59,5 +48,5 @@ def test_a_shop_cannot_choose_a_config_of_another_capability(superadmin_client, 
     response = superadmin_client.post(reverse("admin:billing_shopmodelchoice_add"),
                                       {"shop": world.shop.pk, "capability": "embedding", "config": text_config.pk})
 
-    assert "serves Text, not Embedding" in errors(response)
+    assert "serves Text, not Embedding" in form_errors(response)
     assert not ShopModelChoice.objects.exists()

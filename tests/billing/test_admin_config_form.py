@@ -8,21 +8,10 @@ from django.utils import timezone
 
 from billing.models import ModelConfig, RequestLog, UsageRecord
 from billing.services import request_log_purge
+from tests.billing.admin_pages import form_errors
 from tests.billing.factories import ModelConfigFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def errors(response) -> str:
-    assert response.status_code == 200, "the form was accepted"
-    return str(response.context["adminform"].form.errors)
-
-
-@pytest.fixture
-def superadmin_client(client, world):
-    client.force_login(world.superadmin)
-    client.cookies["django_language"] = "en"
-    return client
 
 
 def config_form(config, **changes):
@@ -40,7 +29,7 @@ def test_extra_headers_nested_too_deep_are_refused_with_a_message(superadmin_cli
     response = superadmin_client.post(reverse("admin:billing_modelconfig_change", args=[config.pk]),
                                       config_form(config, new_extra_headers=deep))
 
-    assert "nests more than" in errors(response)
+    assert "nests more than" in form_errors(response)
 
 
 @pytest.mark.parametrize(("field", "value"), [
@@ -54,7 +43,7 @@ def test_absurd_config_numbers_are_refused(superadmin_client, field, value):
     response = superadmin_client.post(reverse("admin:billing_modelconfig_change", args=[config.pk]),
                                       config_form(config, **{field: value}))
 
-    assert "At most" in errors(response)
+    assert "At most" in form_errors(response)
     config.refresh_from_db()
     assert str(getattr(config, field)) != value
 
@@ -95,7 +84,7 @@ def test_control_characters_and_a_runaway_key_are_refused_on_the_config_form(sup
     response = superadmin_client.post(reverse("admin:billing_modelconfig_change", args=[config.pk]),
                                       config_form(config, **{field: value}))
 
-    assert message in errors(response)
+    assert message in form_errors(response)
     config.refresh_from_db()
     assert (config.name, config.model_code, config.base_url, config.api_key) == before
     assert "a" * 1000 not in response.content.decode()  # the pasted key is not echoed back

@@ -6,21 +6,10 @@ import pytest
 from django.urls import reverse
 
 from billing.models import ModelPricing
+from tests.billing.admin_pages import form_errors
 from tests.billing.factories import PRICE_START, AIModelFactory, ModelPricingFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def errors(response) -> str:
-    assert response.status_code == 200, "the form was accepted"
-    return str(response.context["adminform"].form.errors)
-
-
-@pytest.fixture
-def superadmin_client(client, world):
-    client.force_login(world.superadmin)
-    client.cookies["django_language"] = "en"
-    return client
 
 
 def price_form(model, *, start, end="", pricing_type="input_1k", price="0.01"):
@@ -36,7 +25,7 @@ def test_a_price_dated_in_year_one_is_refused_not_a_server_error(superadmin_clie
 
     response = superadmin_client.post(reverse("admin:billing_modelpricing_add"), price_form(model, start="0001-01-01"))
 
-    assert "between the years" in errors(response)
+    assert "between the years" in form_errors(response)
 
 
 def test_a_price_overlapping_an_open_one_is_refused(superadmin_client):
@@ -45,7 +34,7 @@ def test_a_price_overlapping_an_open_one_is_refused(superadmin_client):
 
     response = superadmin_client.post(reverse("admin:billing_modelpricing_add"), price_form(model, start="2025-06-01"))
 
-    assert "2025-01-01 00:00 is still in force" in errors(response)
+    assert "2025-01-01 00:00 is still in force" in form_errors(response)
     assert ModelPricing.objects.filter(model=model).count() == 1
 
 
@@ -57,7 +46,7 @@ def test_a_price_overlapping_a_closed_period_is_refused(superadmin_client):
     response = superadmin_client.post(reverse("admin:billing_modelpricing_add"),
                                        price_form(model, start="2024-12-01", end="2025-01-15 00:00"))
 
-    assert "is in force during this period" in errors(response)
+    assert "is in force during this period" in form_errors(response)
 
 
 def test_a_price_starting_when_the_previous_one_ends_is_accepted(superadmin_client):
