@@ -2,10 +2,10 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.module_loading import import_string
-from tqdm import tqdm
 
 from kefu import crypto
 from kefu.fields import StoredCiphertext, encrypted_fields
+from kefu.progress import Progress, add_progress_argument
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=500)
         parser.add_argument("--dry-run", action="store_true", help="count what would be re-encrypted")
-        parser.add_argument("--no-progress", action="store_true")
+        add_progress_argument(parser)
 
     def handle(self, *args, batch_size, dry_run, no_progress, **options):
         try:
@@ -27,6 +27,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Current key: {current}")
         total_done, failures = 0, []
+        progress = Progress.for_command(self, quiet=no_progress)
         for model, field in encrypted_fields():
             manager = model._base_manager
             stale = manager.filter(**{f"{field.attname}__startswith": f"{crypto.PREFIX}:"}).exclude(
@@ -41,7 +42,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{label}: {count} value(s) to re-encrypt")
                 continue
             last_pk = None
-            with tqdm(total=count, desc=label, unit="row", disable=no_progress, file=self.stderr._out) as bar:
+            with progress:
                 while True:
                     batch = stale.order_by("pk")
                     if last_pk is not None:
@@ -61,7 +62,7 @@ class Command(BaseCommand):
                                 **{field.attname: StoredCiphertext(crypto.encrypt(plain, context=field.context))}
                             )
                             total_done += 1
-                    bar.update(len(rows))
+                    progress.advance(label, len(rows), total=count)
         for app_config in apps.get_app_configs():
             rotator = getattr(app_config, "encrypted_value_rotator", None)
             if not rotator:

@@ -1,15 +1,14 @@
 """``manage.py kb_calibrate OUTPUT FAQ QUERIES [FAQ QUERIES ...]``: fit the confidence calibration on labelled sets."""
 
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kefu.progress import Progress, add_progress_argument
 from knowledge.engine import calibration, metrics
 from knowledge.evaluation import fit_calibration, run_evaluation
 from knowledge.exceptions import KnowledgeError
 
-from ._progress import Progress
 from .kb_eval import read_jsonl, save_calibration
 
 
@@ -24,7 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("output", help="where to write the parameters (JSON)")
         parser.add_argument("sets", nargs="+", metavar="FAQ QUERIES", help="FAQ and query JSON Lines files, in pairs")
-        parser.add_argument("--no-progress", action="store_true")
+        add_progress_argument(parser)
 
     def handle(self, *args, output, sets, **options):
         if len(sets) % 2:
@@ -40,7 +39,7 @@ class Command(BaseCommand):
                 raise CommandError(f"{queries}: both files of a pair need at least one row.")
         record_sets, embedder = [], None
         for faq_rows, query_rows, queries in loaded:
-            progress = Progress(enabled=not options["no_progress"] and sys.stderr.isatty(), stream=sys.stderr)
+            progress = Progress.for_command(self, quiet=options["no_progress"])
             try:
                 summary, records = run_evaluation(faq_rows=faq_rows, query_rows=query_rows, progress=progress)
             except KnowledgeError as exc:

@@ -2,15 +2,13 @@
 
 import json
 import math
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kefu.progress import Progress, add_progress_argument
 from knowledge.engine import calibration
 from knowledge.evaluation import fit_calibration, run_evaluation
 from knowledge.exceptions import KnowledgeError
-
-from ._progress import Progress
 
 JSON_KEYS = ("hit_at_1", "hit_at_5", "mrr", "ece", "thresholds", "best_coverage_at_precision_98", "latency_ms")
 
@@ -74,7 +72,7 @@ class Command(BaseCommand):
         parser.add_argument("--fit-calibration", metavar="PATH",
                             help="fit calibration parameters on this data set's queries and write them to PATH "
                                  "(never fit on the queries you report on)")
-        parser.add_argument("--no-progress", action="store_true")
+        add_progress_argument(parser)
 
     def handle(self, *args, **options):
         faq = read_jsonl(options["faq"], required=("question",))
@@ -87,7 +85,7 @@ class Command(BaseCommand):
                 params = calibration.load(options["calibration"])
             except (OSError, ValueError) as exc:
                 raise CommandError(f"Cannot read the calibration file {options['calibration']}: {exc}") from exc
-        progress = Progress(enabled=not options["no_progress"] and sys.stderr.isatty(), stream=sys.stderr)
+        progress = Progress.for_command(self, quiet=options["no_progress"])
         try:
             summary, records = run_evaluation(faq_rows=faq, query_rows=queries, calibration_params=params,
                                               progress=progress)

@@ -1,14 +1,13 @@
 """``manage.py kb_import --shop NAME FILE``: load FAQ items from CSV, XLSX or JSON Lines."""
 
 import json
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kefu.progress import Progress, add_progress_argument
 from knowledge.exceptions import KnowledgeError
 from knowledge.transfer import DUPLICATE_POLICIES, FORMATS, format_of, knowledge_import
 
-from ._progress import Progress
 from ._shops import shop_by_name
 
 
@@ -24,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--skip-invalid", action="store_true", help="load the good rows, report the bad ones")
         parser.add_argument("--on-duplicate", choices=DUPLICATE_POLICIES, default="error",
                             help="an id or question already in the shop: error (default), skip, or update it")
-        parser.add_argument("--no-progress", action="store_true")
+        add_progress_argument(parser)
 
     def handle(self, *args, **options):
         shop = shop_by_name(options["shop"], shared=options["shared"])
@@ -33,7 +32,7 @@ class Command(BaseCommand):
                 data = fh.read()
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc.strerror}.") from exc
-        progress = Progress(enabled=not options["no_progress"] and sys.stderr.isatty(), stream=sys.stderr)
+        progress = Progress.for_command(self, quiet=options["no_progress"])
         try:
             report = knowledge_import(actor=None, shop=shop, data=data, fmt=format_of(options["file"],
                                                                                       options["format"]),
