@@ -67,8 +67,8 @@ def _refuse_control_characters(texts, *, code: str) -> None:
         try:
             validate_no_control_characters(text)
         except ValidationError as exc:
-            raise BillingError(exc.messages[0], code=code,
-                               detail={"index": index, "reason": "control_character"}) from None
+            raise BillingError.from_validation_error(exc, code=code,
+                                                     detail={"index": index, "reason": "control_character"}) from None
 
 
 def _check_messages(messages) -> list[dict]:

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kefu.exceptions import problems_text, validation_problems
 from kefu.logging import redact
 from kefu.scoping import is_superadmin
 
@@ -332,7 +333,7 @@ def billing_import(*, data: dict, actor=None) -> dict[str, int]:
     from decimal import Decimal, InvalidOperation
 
     from django.contrib.auth import get_user_model
-    from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+    from django.core.exceptions import ValidationError
     from django.utils.dateparse import parse_datetime
 
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
@@ -352,10 +353,7 @@ def billing_import(*, data: dict, actor=None) -> dict[str, int]:
         try:
             row.full_clean()
         except ValidationError as exc:
-            problems = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
-            fail(section, index, "; ".join(
-                f"{field}: {' '.join(texts)}" if field and field != NON_FIELD_ERRORS else " ".join(texts)
-                for field, texts in problems.items()))
+            fail(section, index, problems_text(validation_problems(exc)))
         row.save()
         count(created)
         return row

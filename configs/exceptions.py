@@ -8,6 +8,11 @@ __all__ = ["ConfigConflict", "ConfigError", "ConfigNotFound", "ConfigPermissionD
 class ConfigError(KefuError):
     code = "config_error"
 
+    @classmethod
+    def problems_detail(cls, problems: list[tuple[str, str]]) -> list[dict]:
+        """Configs name what is wrong by path (a field, or a place in a JSON document): ``[{path, message}]``."""
+        return [{"path": name or "(root)", "message": message} for name, message in problems]
+
 
 class ConfigValidationError(ConfigError):
     """Values refused by the template's schema or rules; ``detail`` lists ``{path, message}``."""

@@ -14,13 +14,13 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu import crypto
+from kefu.exceptions import full_clean
 
 from . import cache as config_cache
 from . import schema as schema_utils
@@ -41,23 +41,6 @@ logger = logging.getLogger(__name__)
 
 def _person(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
-
-
-def _django_errors(exc: ValidationError) -> ConfigValidationError:
-    if hasattr(exc, "error_dict"):
-        detail = [{"path": field, "message": " ".join(msgs)} for field, msgs in exc.message_dict.items()]
-    else:
-        detail = [{"path": "(root)", "message": m} for m in exc.messages]
-    first = detail[0] if detail else {"path": "(root)", "message": ""}
-    message = first["message"] if first["path"] in ("(root)", "__all__") else f"{first['path']}: {first['message']}"
-    return ConfigValidationError(message, detail=detail)
-
-
-def _full_clean(obj, **kwargs) -> None:
-    try:
-        obj.full_clean(**kwargs)
-    except ValidationError as exc:
-        raise _django_errors(exc) from None
 
 
 # --- values: validation, secrets ------------------------------------------------
@@ -263,7 +246,7 @@ def config_create(
         encrypted_paths=paths, scope=scope, expires_at=expires_at, is_active=is_active, version=1,
     )
     config.stamp(actor)
-    _full_clean(config)
+    full_clean(config, error=ConfigValidationError)
     try:
         with transaction.atomic():
             config.save()
@@ -316,7 +299,7 @@ def config_update(
     probe = copy.copy(config)
     for name, value in fields.items():
         setattr(probe, name, value)
-    _full_clean(probe, exclude=["values", "encrypted_paths"], validate_unique=False)
+    full_clean(probe, error=ConfigValidationError, exclude=["values", "encrypted_paths"], validate_unique=False)
     _bump(config, actor=actor, expected_version=expected_version, **fields)
     _record(config=config, action=HistoryAction.UPDATE, actor=actor, old=old, old_paths=old_paths,
             reason=reason, ip=ip, user_agent=user_agent)
@@ -566,7 +549,7 @@ def template_create(
     template = ConfigTemplate(code=code, name=name, schema=schema, defaults=defaults, category=category,
                               description=description, is_system=is_system, is_active=is_active)
     template.stamp(actor)
-    _full_clean(template)
+    full_clean(template, error=ConfigValidationError)
     template.save()
     _template_invalidate(template)
     return template
@@ -600,7 +583,7 @@ def template_update(*, template: ConfigTemplate, actor, **fields) -> ConfigTempl
     for name, value in fields.items():
         setattr(template, name, value)
     template.stamp(actor)
-    _full_clean(template)
+    full_clean(template, error=ConfigValidationError)
     template.save()
     _template_invalidate(template, old_code=old_code)
     return template
@@ -780,7 +763,7 @@ def system_config_create(
     config.stamp(actor)
     if is_public and is_encrypted:
         raise ConfigValidationError(_("A secret system config cannot be public."))
-    _full_clean(config)
+    full_clean(config, error=ConfigValidationError)
     config.save()
     _system_record(config=config, action=HistoryAction.CREATE, actor=actor, old=None, reason=reason, ip=ip,
                    user_agent=user_agent)
@@ -989,7 +972,7 @@ def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str
                 for name in ("name", "description", "sort_order", "is_active"):
                     if name in row:
                         setattr(category, name, row[name])
-                _full_clean(category, exclude=["parent"])
+                full_clean(category, error=ConfigValidationError, exclude=["parent"])
                 category.save()
                 categories.append((label, category, row.get("parent")))
                 counts["categories"] += 1
@@ -999,7 +982,7 @@ def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str
                     category.parent = ConfigCategory.objects.filter(code=parent).first()
                     if category.parent is None:
                         raise _ImportEntryError(_("no parent category “%(code)s”.") % {"code": parent})
-                    _full_clean(category)
+                    full_clean(category, error=ConfigValidationError)
                     category.save(update_fields=["parent"])
 
         for label, row in _import_rows(data, "templates"):

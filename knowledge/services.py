@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kefu.exceptions import full_clean
 from kefu.validators import validate_no_control_characters
 
 from .embedders import get_embedder
@@ -55,8 +56,7 @@ def clean_text_list(values, *, field: str, max_length: int | None = None, max_en
         try:
             validate_no_control_characters(value)
         except ValidationError as exc:
-            raise KnowledgeError(f"{field}: {exc.messages[0]}", code="invalid_item",
-                                 detail={field: exc.messages}) from exc
+            raise KnowledgeError.from_validation_error(exc, field=field, code="invalid_item") from exc
         value = value.strip()
         if max_length is not None and len(value) > max_length:
             message = _("%(field)s: an entry is longer than %(limit)d characters.") % {"field": field,
@@ -114,10 +114,7 @@ def _enqueue_reindex(item_ids: list[int]) -> None:
 
 
 def _validate(item: KnowledgeItem) -> None:
-    try:
-        item.full_clean()
-    except ValidationError as exc:
-        raise KnowledgeError("The knowledge item is not valid.", code="invalid_item", detail=exc.message_dict) from exc
+    full_clean(item, error=KnowledgeError, code="invalid_item")
 
 
 def _set_similar(item: KnowledgeItem, similar: list[str]) -> None:

@@ -49,12 +49,11 @@ def _first_message(detail) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = KefuError.from_validation_error(exc, code="validation_error")
     if isinstance(exc, KefuError):
         return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
-    if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        exc = exceptions.ValidationError(detail=detail)
-    elif isinstance(exc, Http404):
+    if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -12,15 +12,10 @@ from accounts.services import user_create, user_update
 from customer_service.choices import ShopRole
 from customer_service.models import Shop
 from customer_service.services import shop_create, shop_membership_set
+from kefu.exceptions import problems_text, validation_problems
 
 DEMO_SHOP = "kefu 演示店"
 DEMO_PEOPLE = (("demo_admin", ShopRole.ADMIN), ("demo_agent", ShopRole.AGENT))
-
-
-def _messages(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return " ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
-    return " ".join(exc.messages)
 
 
 class Command(BaseCommand):
@@ -67,7 +62,7 @@ class Command(BaseCommand):
                 validate_password(configured, User(username=username, is_superadmin=True))
             except ValidationError as exc:
                 raise CommandError(
-                    f"KEFU_ADMIN_PASSWORD is too weak: {_messages(exc)} "
+                    f"KEFU_ADMIN_PASSWORD is too weak: {problems_text(validation_problems(exc))} "
                     "Choose a stronger one, or leave it empty to have one generated and shown once."
                 ) from None
         password = configured or secrets.token_urlsafe(12)
@@ -75,7 +70,7 @@ class Command(BaseCommand):
             admin = user_create(username=username, password=password, is_superadmin=True, is_staff=True)
         except ValidationError as exc:
             raise CommandError(
-                f"KEFU_ADMIN_USER {username!r} cannot be used: {_messages(exc)} "
+                f"KEFU_ADMIN_USER {username!r} cannot be used: {problems_text(validation_problems(exc))} "
                 "Set it to another name: letters, digits and @ . + - _ only, no spaces (e.g. admin)."
             ) from None
         shown = password if not configured else "(from KEFU_ADMIN_PASSWORD)"
