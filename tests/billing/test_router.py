@@ -117,9 +117,10 @@ def test_quota_exhaustion_opens_the_breaker_at_once(llm_config, fake_llm, world)
     assert second.usage.attempt == 1  # the skipped config is no attempt
 
 
-def test_breaker_opens_then_half_opens_one_trial_then_closes(llm_config, fake_llm, world, settings):
+def test_breaker_opens_then_half_opens_one_trial_then_closes(llm_config, fake_llm, world, settings, time_machine):
+    time_machine.move_to(time.time())
     settings.KEFU_BILLING_BREAKER_FAILURES = 3
-    settings.KEFU_BILLING_BREAKER_COOLDOWN_SECONDS = 0.5
+    settings.KEFU_BILLING_BREAKER_COOLDOWN_SECONDS = 30
     a = llm_config("gpt-a", is_default=True)
     llm_config("gpt-b", priority=10)
     fake_llm.behave("gpt-a", ["500", "500", "500", "ok"])
@@ -132,7 +133,9 @@ def test_breaker_opens_then_half_opens_one_trial_then_closes(llm_config, fake_ll
     assert router.chat(HELLO, user=world.agent).config.model_code == "gpt-b"
     assert fake_llm.calls["gpt-a"] == 3
 
-    time.sleep(0.6)
+    time_machine.shift(29)
+    assert breaker.state(a.pk) == breaker.OPEN
+    time_machine.shift(2)
     assert breaker.state(a.pk) == breaker.HALF_OPEN
     # half-open: only one caller gets the trial
     allowed, observed = breaker.allow(a.pk)
@@ -146,16 +149,17 @@ def test_breaker_opens_then_half_opens_one_trial_then_closes(llm_config, fake_ll
     assert router.chat(HELLO, user=world.agent).config == a
 
 
-def test_a_failed_half_open_trial_opens_the_breaker_again(llm_config, fake_llm, world, settings):
+def test_a_failed_half_open_trial_opens_the_breaker_again(llm_config, fake_llm, world, settings, time_machine):
+    time_machine.move_to(time.time())
     settings.KEFU_BILLING_BREAKER_FAILURES = 2
-    settings.KEFU_BILLING_BREAKER_COOLDOWN_SECONDS = 0.3
+    settings.KEFU_BILLING_BREAKER_COOLDOWN_SECONDS = 30
     a = llm_config("gpt-a", is_default=True)
     llm_config("gpt-b", priority=10)
     fake_llm.behave("gpt-a", "500")
     router.chat(HELLO, user=world.agent)
     router.chat(HELLO, user=world.agent)
     assert breaker.state(a.pk) == breaker.OPEN
-    time.sleep(0.35)
+    time_machine.shift(31)
 
     router.chat(HELLO, user=world.agent)  # the trial, fails
 

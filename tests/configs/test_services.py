@@ -267,14 +267,15 @@ def test_no_validation_message_quotes_a_secret_even_on_its_parent_object(owner):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_expired_config_is_not_served_even_from_the_cache(template, owner):
+def test_an_expired_config_is_not_served_even_from_the_cache(template, owner, time_machine):
     """Between its expiry and the beat task's next run, a temporary config reads as inactive."""
-    import time
-
+    time_machine.move_to(timezone.now())
     services.config_create(actor=owner, template=template, user=owner, key="trial", scope=ConfigScope.TEMPORARY,
-                           expires_at=timezone.now() + timedelta(seconds=1), values={"model": "temporary"})
+                           expires_at=timezone.now() + timedelta(minutes=1), values={"model": "temporary"})
     assert selectors.config_values_get(template_code=template.code, user=owner, key="trial")["model"] == "temporary"
-    time.sleep(1.1)
+    time_machine.shift(timedelta(seconds=59))
+    assert selectors.config_values_get(template_code=template.code, user=owner, key="trial")["model"] == "temporary"
+    time_machine.shift(timedelta(seconds=2))
     assert selectors.config_values_get(template_code=template.code, user=owner, key="trial", default=None) is None
     assert selectors.config_values_get(template_code=template.code, user=owner, key="trial")["model"] == (
         "deepseek-chat")  # the template's defaults, as for an inactive config
