@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs (PostgreSQL 15 + pgvector, Redis, gettext, Xvfb and X tools,
-# Chinese fonts, Chromium). Does nothing when everything is already there.
+# Chinese fonts, Tk, the libraries OpenCV loads, Chromium). Does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -10,6 +10,10 @@ have_all() {
   done
   python3.11 -c "import ensurepip, venv" >/dev/null 2>&1 || return 1
   fc-list 2>/dev/null | grep -qi "wenquanyi" || return 1
+  # OpenCV (the desktop OCR) loads libGL and libgthread; the fake Qianniu window needs Tk.
+  ldconfig -p 2>/dev/null | grep -q "libGL.so.1 " || return 1
+  ldconfig -p 2>/dev/null | grep -q "libgthread-2.0.so.0 " || return 1
+  python3.11 -c "import tkinter" >/dev/null 2>&1 || return 1
   [ -f "$("$PG_BIN/pg_config" --sharedir 2>/dev/null)/extension/vector.control" ] || return 1
 }
 if have_all; then
@@ -24,7 +28,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   make python3.11 python3.11-venv postgresql postgresql-server-dev-15 redis-server gettext \
-  xvfb xclip xdotool fonts-wqy-microhei build-essential dpkg-dev chromium chromium-driver >/dev/null
+  xvfb xclip xdotool fonts-wqy-microhei libgl1 libglib2.0-0 python3-tk build-essential dpkg-dev chromium chromium-driver >/dev/null
 $SUDO bash .ci/install-pgvector.sh
 # Debian starts its own servers; the tests start theirs on free ports in temporary directories.
 $SUDO service postgresql stop >/dev/null 2>&1 || true
