@@ -45,6 +45,10 @@ class Desktop(ABC):
         """``window`` as it is now (moved, renamed), or None when it is closed or hidden."""
 
     @abstractmethod
+    def screen(self) -> Rect:
+        """The area of all screens together, in screen coordinates."""
+
+    @abstractmethod
     def activate(self, window: Window) -> None:
         """Raise ``window`` above the others and give it the keyboard."""
 

@@ -101,6 +101,10 @@ class X11Desktop(Desktop):
             return None
         return Window(window.handle, title, rect)
 
+    def screen(self) -> Rect:
+        geometry = self.root.get_geometry()
+        return Rect(0, 0, geometry.width, geometry.height)
+
     def _top_level(self, handle: int):
         """The child of the root that holds ``handle`` (the window itself, or its manager's frame)."""
         win = self.display.create_resource_object("window", handle)
