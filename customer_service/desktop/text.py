@@ -12,12 +12,12 @@ import unicodedata
 _CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
 _SPACES = re.compile(r"\s+")
-# A clock time at the end of a caption: 9:05, 09:05:33 (a full-width colon is a colon after NFKC), optional
-# spaces; a date before it (2024-05-01, 05-01, 2024/5/1) is allowed. Only colons: "12.30" is a price.
-TIME_PATTERN = re.compile(
-    r"(?:(?P<date>(?:\d{4}[-/.])?\d{1,2}[-/.]\d{1,2})\s*)?"
-    r"(?P<hour>[01]?\d|2[0-3])\s*:\s*(?P<minute>[0-5]\d)(?:\s*:\s*(?P<second>[0-5]\d))?\s*$"
-)
+# A clock time at the end or the start of a caption: 9:05, 09:05:33 (a full-width colon is a colon after NFKC),
+# optional spaces; a date before it (2024-05-01, 05-01, 2024/5/1) is allowed. Only colons: "12.30" is a price.
+_CLOCK = (r"(?:(?P<date>(?:\d{4}[-/.])?\d{1,2}[-/.]\d{1,2})\s*)?"
+          r"(?P<hour>[01]?\d|2[0-3])\s*:\s*(?P<minute>[0-5]\d)(?:\s*:\s*(?P<second>[0-5]\d))?")
+TIME_AT_END = re.compile(_CLOCK + r"\s*$")
+TIME_AT_START = re.compile(r"^\s*" + _CLOCK + r"(?!\d)")
 
 
 def normalise(text: str) -> str:
@@ -37,15 +37,16 @@ def comparison_key(text: str) -> str:
 
 
 def split_time(text: str) -> tuple[str, str | None]:
-    """``("nick", "HH:MM[:SS]")`` when ``text`` ends in a clock time (a caption), else ``(text, None)``."""
+    """``("nick", "HH:MM[:SS]")`` when ``text`` ends or starts with a clock time (a caption: "nick 09:15:02" or
+    "09:15:02 nick"), else ``(text, None)``."""
     normal = normalise(text)
-    match = TIME_PATTERN.search(normal)
+    match = TIME_AT_END.search(normal) or TIME_AT_START.search(normal)
     if not match:
         return normal, None
     clock = f"{int(match['hour']):02d}:{match['minute']}"
     if match["second"]:
         clock += f":{match['second']}"
-    return normal[: match.start()].strip(), clock
+    return (normal[: match.start()] + normal[match.end():]).strip(), clock
 
 
 def similarity(a: str, b: str) -> float:

@@ -16,6 +16,7 @@ A control channel on 127.0.0.1 (one JSON object per line, one answer per line) d
     {"cmd": "close"} / {"cmd": "show"}            the window disappears (withdrawn), or comes back
     {"cmd": "swallow", "count": 1}                the next sends clear the input box but show no bubble
     {"cmd": "scroll", "fraction": 0.0}            scroll the transcript (0 top, 1 bottom)
+    {"cmd": "reset"}                              back to an empty window where it started
     {"cmd": "state"}                              what it received, the conversations, the open one
     {"cmd": "regions"}                            where its parts are, relative to the window
 
@@ -273,13 +274,23 @@ class FakeQianniu:
             self.swallow = int(command.get("count", 1))
         elif kind == "scroll":
             self.transcript.yview_moveto(float(command["fraction"]))
+        elif kind == "reset":
+            self.conversations.clear()
+            self.active, self.received, self.swallow = None, [], 0
+            self.input.delete("1.0", "end")
+            self._handle({"cmd": "uncover"})
+            self.root.deiconify()
+            self.root.geometry(f"+{self.layout['x']}+{self.layout['y']}")
+            self._draw_list()
+            self._draw_transcript()
         elif kind == "state":
             return {"ok": True, "received": self.received, "active": self.active,
                     "conversations": {n: {"lines": [asdict(x) for x in c.lines], "unread": c.unread}
                                       for n, c in self.conversations.items()},
                     "list_order": getattr(self, "list_rows", []), "input": self.input.get("1.0", "end-1c")}
         elif kind == "regions":
-            return {"ok": True, "regions": self.geometry, "title": self.layout["title"]}
+            return {"ok": True, "regions": self.geometry, "title": self.layout["title"],
+                    "size": [self.layout["width"], self.layout["height"]]}
         else:
             return {"ok": False, "error": f"unknown command {kind!r}"}
         self.root.update_idletasks()
