@@ -127,7 +127,7 @@ def align(history: Sequence[SeenLine], visible: Sequence[TranscriptLine]) -> Ali
     if best is not None:
         overlap, neg_skip, offset = best
         if offset + overlap < n:
-            return Alignment(INSIDE, [], overlap)
+            return Alignment(INSIDE, overlap=overlap)
         new = lines[-neg_skip + overlap:]
         return Alignment(ALIGNED, new, new, overlap)
 
