@@ -16,7 +16,7 @@ $(VENV)/.base-installed: $(PY) requirements/base.txt requirements/production.txt
 	$(PIP) install -q -r requirements/production.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.base-installed requirements/dev.txt
+$(VENV)/.dev-installed: $(VENV)/.base-installed requirements/dev.txt requirements/desktop.txt
 	$(PIP) install -q -r requirements/dev.txt
 	touch $@
 

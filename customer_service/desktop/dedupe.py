@@ -70,7 +70,10 @@ def same_line(seen: SeenLine, line: TranscriptLine) -> bool:
     a, b = comparison_key(seen.text), comparison_key(line.text)
     if a == b:
         return True
-    return min(len(a), len(b)) >= FUZZY_MIN_LENGTH and similarity(a, b) >= FUZZY_SIMILARITY
+    shorter, longer = sorted((len(a), len(b)))
+    if shorter < FUZZY_MIN_LENGTH or shorter < FUZZY_SIMILARITY * longer:  # cannot reach the similarity
+        return False
+    return similarity(a, b) >= FUZZY_SIMILARITY
 
 
 @dataclass

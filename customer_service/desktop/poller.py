@@ -104,26 +104,30 @@ class Poller:
         if not unread.triggered:
             return result
         result.status = READ
+        # Reading holds the sender's lock too: a line kefu is submitting is then either not yet on screen or
+        # already among its recent outgoing texts, never seen half way and taken for a person's.
+        with self.lock:
+            self._read_changes(window, unread, result)
+        result.timings["total"] = time.monotonic() - started
+        return result
+
+    def _read_changes(self, window: Window, unread: UnreadResult, result: PollResult) -> None:
         if min(1.0, unread.transcript_change / self.unread.full_change) >= self.settings.unread_threshold:
             read, signal = self.read_open(window)
             if signal:
                 result.status, result.pause = PAUSED, signal
-                return result
+                return
             if read:
                 result.reads.append(read)
-        if unread.badges:
-            with self.lock:
-                for badge in oldest_first(unread.badges, newest_on_top=self.settings.newest_on_top):
-                    read, signal = self.open_and_read(window, badge.y)
-                    if signal:
-                        result.status, result.pause = PAUSED, signal
-                        return result
-                    if read:
-                        result.reads.append(read)
+        for badge in oldest_first(unread.badges, newest_on_top=self.settings.newest_on_top):
+            read, signal = self.open_and_read(window, badge.y)
+            if signal:
+                result.status, result.pause = PAUSED, signal
+                return
+            if read:
+                result.reads.append(read)
         # What is on screen now has been read: it is the next poll's baseline.
         self.unread.previous = self.desktop.capture(self._area(window, "transcript"))
-        result.timings["total"] = time.monotonic() - started
-        return result
 
     def open_and_read(self, window: Window, row_y: int) -> tuple[ConversationRead | None, PauseSignal | None]:
         """Click the list row at ``row_y`` (relative to the list) and read the conversation it opens."""

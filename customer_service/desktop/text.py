@@ -6,6 +6,7 @@ OCR of the same words varies in ways a reader does not see: full-width or half-w
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -49,6 +50,7 @@ def split_time(text: str) -> tuple[str, str | None]:
     return (normal[: match.start()] + normal[match.end():]).strip(), clock
 
 
+@functools.lru_cache(maxsize=8192)  # polls compare the same pairs of lines again and again
 def similarity(a: str, b: str) -> float:
     """1 − normalised edit distance of the comparison keys (1.0: the same text)."""
     a, b = comparison_key(a), comparison_key(b)
