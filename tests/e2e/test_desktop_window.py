@@ -253,3 +253,19 @@ def test_regions_that_read_nothing_pause_after_a_few_polls(qianniu, desktop, ocr
     assert [r.pause for r in results[:2]] == [None, None]
     assert results[2].pause.reason == drift.NOTHING_PLAUSIBLE
     assert "nick" in results[2].pause.detail
+
+
+def test_calibration_draws_the_regions_and_reads_each(qianniu, desktop, ocr_engine):
+    from customer_service.desktop.calibration import calibrate
+
+    qianniu.buyer("买家小明", "在吗")
+
+    result = calibrate(desktop, ocr_engine, title=qianniu.title, regions=qianniu.regions)
+
+    assert result.picture.size == qianniu.size
+    assert result.readings["chat_header"] == "买家小明"
+    assert "在吗" in result.readings["transcript"] and "买家小明" in result.readings["conversation_list"]
+    assert result.readings["send_button"] == "发送" and result.outside == []
+    x, y = qianniu.regions.transcript.x, qianniu.regions.transcript.y
+    assert result.picture.getpixel((x + 1, y + 20)) == (46, 139, 87)  # the transcript's outline
+    assert calibrate(desktop, ocr_engine, title="没有这个窗口", regions=qianniu.regions) is None

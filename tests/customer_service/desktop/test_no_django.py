@@ -6,7 +6,7 @@ PROJECT = Path(__file__).resolve().parents[3]
 MODULES = ["customer_service.desktop", "customer_service.desktop.geometry", "customer_service.desktop.text",
            "customer_service.desktop.imaging", "customer_service.desktop.unread", "customer_service.desktop.ocr",
            "customer_service.desktop.transcript", "customer_service.desktop.dedupe", "customer_service.desktop.drift",
-           "customer_service.desktop.sender", "customer_service.desktop.poller",
+           "customer_service.desktop.sender", "customer_service.desktop.poller", "customer_service.desktop.calibration",
            "customer_service.desktop.platform", "customer_service.desktop.platform.base",
            "customer_service.desktop.platform.x11", "customer_service.desktop.platform.windows"]
 
