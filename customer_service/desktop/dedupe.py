@@ -224,10 +224,12 @@ class MemorySeenStore:
 
 
 class FileSeenStore:
-    """A JSON file per store, rewritten atomically (write, fsync, rename) on every commit."""
+    """A JSON file per store, rewritten atomically (write, fsync, rename) on every commit; keeps the last
+    ``keep`` lines of each conversation (alignment reads :data:`HISTORY_TAIL`; numbering goes on)."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, keep: int = 5 * HISTORY_TAIL):
         self.path = Path(path)
+        self.keep = keep
         self._lock = threading.Lock()
 
     def _load(self) -> dict[str, list[dict]]:
@@ -243,7 +245,9 @@ class FileSeenStore:
     def commit(self, read: ConversationRead) -> None:
         with self._lock:
             data = self._load()
-            data.setdefault(read.conversation, []).extend(asdict(line) for line in read.records)
+            lines = data.setdefault(read.conversation, [])
+            lines.extend(asdict(line) for line in read.records)
+            del lines[:-self.keep]
             tmp = self.path.with_suffix(self.path.suffix + ".tmp")
             with tmp.open("w", encoding="utf-8") as handle:
                 json.dump(data, handle, ensure_ascii=False)

@@ -143,3 +143,12 @@ def test_takeover_is_not_read_into_the_past_at_first_sight():
     read = read_conversation("c", [s("人工回复过的"), b("在吗")], [], recent_outgoing=[])
 
     assert read.human == [] and [r.text for r in read.new_buyer] == ["在吗"]
+
+
+def test_the_file_store_keeps_the_tail_and_numbering_goes_on(tmp_path):
+    store = FileSeenStore(tmp_path / "seen.json", keep=3)
+    words = ["一", "二", "三", "四"]
+    for count in range(1, len(words) + 1):  # the conversation grows one line per poll
+        remember(store, "c", [b(word) for word in words[:count]])
+
+    assert [(r.seq, r.text) for r in store.tail("c")] == [(1, "二"), (2, "三"), (3, "四")]
