@@ -143,7 +143,14 @@ class Poller:
                     changed_fraction(before, self.desktop.capture(area)) > 0:
                 break
             time.sleep(0.03)
-        time.sleep(0.05)  # let the window finish drawing the conversation it switched to
+        # The header may change before the transcript is drawn: read once two frames agree.
+        frame = self.desktop.capture(area)
+        while time.monotonic() < deadline:
+            time.sleep(0.03)
+            following = self.desktop.capture(area)
+            if changed_fraction(frame, following) == 0:
+                break
+            frame = following
         return self.read_open(window)
 
     def read_open(self, window: Window) -> tuple[ConversationRead | None, PauseSignal | None]:

@@ -70,7 +70,7 @@ class Sender:
         return image, parse_transcript(pieces, regions.transcript.width, regions.transcript.height)
 
     def send(self, *, title: str, regions: Regions, conversation: str, text: str, submit: str = SUBMIT_ENTER,
-             timeout: float = 8.0, paste_timeout: float = 2.0, delay: float = 0.0) -> SendResult:
+             timeout: float = 8.0, paste_timeout: float = 3.0, delay: float = 0.0) -> SendResult:
         """Send ``text`` to the buyer ``conversation`` in the window titled ``title``; see the module docstring.
 
         ``delay``: the shop's reply delay, waited before taking the desktop (other sends go on meanwhile).

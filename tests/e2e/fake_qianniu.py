@@ -294,6 +294,8 @@ class FakeQianniu:
         else:
             return {"ok": False, "error": f"unknown command {kind!r}"}
         self.root.update_idletasks()
+        # A round trip to the X server: every drawing request is on the screen before the answer goes out.
+        self.root.winfo_pointerxy()
         return {"ok": True}
 
     def _cover(self) -> None:
