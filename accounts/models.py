@@ -7,6 +7,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kefu.fields import InputCharField
 from kefu.models import TimestampedModel
 
 
@@ -47,6 +48,9 @@ class User(AbstractUser):
         default=1000,
         help_text=_("AI calls this user may cause per day; 0 means none."),
     )
+    # AbstractUser's names, as typed text.
+    first_name = InputCharField(_("first name"), max_length=150, blank=True)
+    last_name = InputCharField(_("last name"), max_length=150, blank=True)
     login_count = models.PositiveIntegerField(_("login count"), default=0, editable=False)
     last_login_at = models.DateTimeField(_("last login at"), null=True, blank=True, editable=False)
 

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from kefu.exceptions import Conflict, KefuError
-from kefu.validators import CONTROL_CHARACTERS
+from kefu.validators import without_control_characters
 
 from .models import LoginSession, User
 from .selectors import active_superadmin_ids
@@ -58,7 +58,7 @@ def client_user_agent(request) -> str:
     The header is whatever the client sent; a NUL in it would make PostgreSQL
     refuse the row that records the sign-in or the change.
     """
-    return CONTROL_CHARACTERS.sub("\ufffd", request.META.get("HTTP_USER_AGENT") or "")[:512]
+    return without_control_characters(request.META.get("HTTP_USER_AGENT") or "")[:512]
 
 
 def device_from_user_agent(user_agent: str) -> str:

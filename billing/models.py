@@ -11,10 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from customer_service.scoping import ShopScopedQuerySet
 from kefu.crypto import mask_secret
-from kefu.fields import EncryptedJSONField, EncryptedTextField
+from kefu.fields import EncryptedJSONField, EncryptedTextField, InputCharField, InputURLField
 from kefu.models import AuditedModel, TimestampedModel
 from kefu.scoping import CatalogueQuerySet, is_signed_in, is_superadmin
-from kefu.validators import validate_no_control_characters
 
 from .choices import (
     ApiStyle,
@@ -46,11 +45,10 @@ class Provider(TimestampedModel):
     """An AI vendor (or any OpenAI-compatible endpoint) that configs call."""
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100, validators=[validate_no_control_characters])
+    name = InputCharField(_("name"), max_length=100)
     api_style = models.CharField(_("API style"), max_length=16, choices=ApiStyle.choices, default=ApiStyle.OPENAI)
-    default_base_url = models.URLField(_("default base URL"), max_length=300, blank=True,
-                                       validators=[validate_no_control_characters])
-    website = models.URLField(_("website"), max_length=300, blank=True, validators=[validate_no_control_characters])
+    default_base_url = InputURLField(_("default base URL"), max_length=300, blank=True)
+    website = InputURLField(_("website"), max_length=300, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
 
     objects = CatalogueQuerySet.as_manager()
@@ -68,9 +66,8 @@ class AIModel(TimestampedModel):
     """A model in the catalogue: what usage is recorded and priced against; outlives any config."""
 
     provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.PROTECT, related_name="models")
-    code = models.CharField(_("model code"), max_length=150, help_text=_("The name sent to the provider's API."),
-                            validators=[validate_no_control_characters])
-    name = models.CharField(_("display name"), max_length=150, blank=True, validators=[validate_no_control_characters])
+    code = InputCharField(_("model code"), max_length=150, help_text=_("The name sent to the provider's API."))
+    name = InputCharField(_("display name"), max_length=150, blank=True)
     model_type = models.CharField(_("type"), max_length=16, choices=ModelType.choices, default=ModelType.TEXT)
     enabled = models.BooleanField(_("enabled"), default=True)
 
@@ -119,11 +116,10 @@ class ModelConfigQuerySet(models.QuerySet):
 class ModelConfig(AuditedModel):
     """Credentials and routing for one model at one provider: what the router picks and calls."""
 
-    name = models.CharField(_("name"), max_length=100, validators=[validate_no_control_characters])
+    name = InputCharField(_("name"), max_length=100)
     provider = models.ForeignKey(Provider, verbose_name=_("provider"), on_delete=models.PROTECT, related_name="configs")
-    model_code = models.CharField(
+    model_code = InputCharField(
         _("model code"), max_length=150, help_text=_("Sent to the API; the catalogue row is found or created from it."),
-        validators=[validate_no_control_characters],
     )
     model = models.ForeignKey(
         AIModel,
@@ -143,8 +139,7 @@ class ModelConfig(AuditedModel):
         help_text=_("Empty: system-wide. Set: this user's own key, used for their calls first."),
     )
     api_key = EncryptedTextField(_("API key"), blank=True)
-    base_url = models.URLField(_("base URL"), max_length=300, blank=True, help_text=_("Empty: the provider's."),
-                               validators=[validate_no_control_characters])
+    base_url = InputURLField(_("base URL"), max_length=300, blank=True, help_text=_("Empty: the provider's."))
     temperature = models.FloatField(_("temperature"), null=True, blank=True)
     max_tokens = models.PositiveIntegerField(_("max output tokens"), null=True, blank=True)
     timeout_seconds = models.FloatField(_("timeout (seconds)"), default=30.0)
@@ -263,7 +258,7 @@ class ModelPricing(TimestampedModel):
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.CNY)
     effective_from = models.DateTimeField(_("effective from"))
     effective_to = models.DateTimeField(_("effective to"), null=True, blank=True)
-    note = models.CharField(_("note"), max_length=200, blank=True, validators=[validate_no_control_characters])
+    note = InputCharField(_("note"), max_length=200, blank=True)
 
     objects = CatalogueQuerySet.as_manager()
 

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kefu.logging import redact
-from kefu.validators import validate_no_control_characters
+from kefu.validators import validate_no_control_characters, without_control_characters
 
 from . import breaker, budgets, conf, routing, selectors
 from .choices import Capability, ErrorCode, UsageStatus, UsageType
@@ -264,7 +264,7 @@ def _log_request(record: UsageRecord, payload, result) -> None:
             RequestLog.objects.create(
                 usage=record,
                 prompt=redact(json.dumps(payload, ensure_ascii=False)),  # JSON escapes control characters
-                response=redact(response).replace("\x00", "\ufffd"),  # PostgreSQL text cannot hold NUL
+                response=without_control_characters(redact(response)),  # PostgreSQL text cannot hold NUL
             )
     except Exception:
         logger.exception("billing: the request log of usage record %s was not written", record.pk)

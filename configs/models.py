@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customer_service.scoping import ShopScopedQuerySet
+from kefu.fields import InputCharField, InputTextField
 from kefu.models import AuditedModel, TimestampedModel
 from kefu.scoping import CatalogueQuerySet, is_signed_in, is_superadmin
 
@@ -19,11 +20,11 @@ class ConfigCategory(TimestampedModel):
     """A folder in the tree that groups templates (e.g. "AI / prompts")."""
 
     code = models.SlugField(_("code"), max_length=64, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = InputCharField(_("name"), max_length=100)
     parent = models.ForeignKey(
         "self", verbose_name=_("parent"), on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )
-    description = models.TextField(_("description"), blank=True)
+    description = InputTextField(_("description"), blank=True)
     sort_order = models.IntegerField(_("sort order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -58,7 +59,7 @@ class ConfigTemplate(AuditedModel):
     """
 
     code = models.SlugField(_("code"), max_length=64, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = InputCharField(_("name"), max_length=100)
     category = models.ForeignKey(
         ConfigCategory,
         verbose_name=_("category"),
@@ -67,7 +68,7 @@ class ConfigTemplate(AuditedModel):
         blank=True,
         related_name="templates",
     )
-    description = models.TextField(_("description"), blank=True)
+    description = InputTextField(_("description"), blank=True)
     schema = models.JSONField(_("JSON schema"), default=dict)
     defaults = models.JSONField(_("default values"), default=dict, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
@@ -135,7 +136,7 @@ class UserConfig(AuditedModel):
         related_name="configs",
     )
     key = models.SlugField(_("key"), max_length=64, default=DEFAULT_CONFIG_KEY)
-    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    display_name = InputCharField(_("display name"), max_length=200, blank=True)
     values = models.JSONField(_("values"), default=dict, blank=True)
     encrypted_paths = models.JSONField(_("encrypted field paths"), default=list, blank=True, editable=False)
     scope = models.CharField(_("scope"), max_length=16, choices=ConfigScope.choices, default=ConfigScope.GLOBAL)
@@ -250,7 +251,7 @@ class ConfigHistory(models.Model):
     old_values = models.JSONField(_("old values"), null=True, blank=True)
     new_values = models.JSONField(_("new values"), null=True, blank=True)
     snapshot = models.JSONField(_("stored values"), null=True, blank=True, editable=False)
-    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    reason = InputCharField(_("reason"), max_length=500, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
@@ -299,7 +300,7 @@ class SystemConfig(AuditedModel):
     )
     value_type = models.CharField(_("type"), max_length=8, choices=ValueType.choices, default=ValueType.STRING)
     value = models.TextField(_("value"), blank=True)
-    description = models.TextField(_("description"), blank=True)
+    description = InputTextField(_("description"), blank=True)
     is_public = models.BooleanField(_("public"), default=False, help_text=_("Readable without signing in."))
     is_encrypted = models.BooleanField(_("encrypted"), default=False, help_text=_("A secret: stored encrypted."))
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
@@ -352,7 +353,7 @@ class SystemConfigHistory(models.Model):
     old_value = models.JSONField(_("old value"), null=True, blank=True)
     new_value = models.JSONField(_("new value"), null=True, blank=True)
     snapshot = models.TextField(_("stored value"), blank=True, editable=False)
-    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    reason = InputCharField(_("reason"), max_length=500, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)

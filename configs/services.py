@@ -148,7 +148,7 @@ def _record(
 ) -> ConfigHistory:
     new = config.values if action != HistoryAction.DELETE else None
     secrets = config.template.secret_paths()
-    return ConfigHistory.objects.create(
+    return _history_saved(ConfigHistory(
         config=config,
         config_ref=config.pk,
         template=config.template,
@@ -161,7 +161,15 @@ def _record(
         reason=(reason or "")[:500],
         ip=ip or None,
         user_agent=(user_agent or "")[:512],
-    )
+    ))
+
+
+def _history_saved(row: ConfigHistory | SystemConfigHistory):
+    """Save a history row once its own fields pass their rules: the reason is typed by a person."""
+    full_clean(row, error=ConfigValidationError, exclude=[f.name for f in row._meta.fields if f.is_relation],
+               validate_unique=False, validate_constraints=False)
+    row.save(force_insert=True)
+    return row
 
 
 def _raise_conflict(config: UserConfig, expected: int) -> None:
@@ -742,12 +750,12 @@ def _system_shown(config_like) -> Any:
 def _system_record(*, config: SystemConfig, action: str, actor, old: Any, reason: str, ip: str | None,
                    user_agent: str) -> SystemConfigHistory:
     deleted = action == HistoryAction.DELETE
-    return SystemConfigHistory.objects.create(
+    return _history_saved(SystemConfigHistory(
         system_config=config, key=config.key, actor=_person(actor), action=action, version=config.version,
         value_type=config.value_type, is_encrypted=config.is_encrypted, old_value=old,
         new_value=None if deleted else _system_shown(config), snapshot="" if deleted else config.value,
         reason=(reason or "")[:500], ip=ip or None, user_agent=(user_agent or "")[:512],
-    )
+    ))
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kefu.fields import InputCharField
 from kefu.models import AuditedModel
 
 from .choices import ShopRole
@@ -28,8 +29,8 @@ class ShopQuerySet(models.QuerySet):
 class Shop(AuditedModel):
     """A seller's shop, answered in its own Qianniu window."""
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
-    qianniu_title = models.CharField(
+    name = InputCharField(_("name"), max_length=100, unique=True)
+    qianniu_title = InputCharField(
         _("Qianniu window title"),
         max_length=200,
         blank=True,

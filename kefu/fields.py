@@ -1,7 +1,14 @@
-"""Model fields whose values are encrypted at rest with AES-256-GCM.
+"""Model fields the apps share.
 
-The database column holds only ciphertext. Decryption is lazy, on attribute
-access, so the error for a tampered value can name the row it came from.
+Text that people type (names, questions, notes, URLs) is held in ``InputCharField``,
+``InputTextField`` or ``InputURLField``: they refuse C0 control characters on input, in
+the admin, the API, imports and services alike (``validate_no_control_characters``).
+Text the system records as it came (a request's user agent) is cleaned instead
+(``kefu.validators.without_control_characters``).
+
+Encrypted fields hold values encrypted at rest with AES-256-GCM. The database
+column holds only ciphertext. Decryption is lazy, on attribute access, so the
+error for a tampered value can name the row it came from.
 """
 
 from __future__ import annotations
@@ -14,6 +21,32 @@ from django.db import models
 from django.db.models.lookups import Exact
 
 from . import crypto
+from .validators import validate_no_control_characters
+
+
+class _InputText:
+    """Typed text: control characters are refused, naming their position and code point.
+
+    Only validation differs from Django's field, so migrations record Django's field: a
+    changed class path would make them rebuild whole tables on SQLite for no change in the column.
+    """
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        django_field = next(c for c in type(self).__mro__ if c.__module__ == "django.db.models.fields")
+        return name, f"django.db.models.{django_field.__name__}", args, kwargs
+
+
+class InputCharField(_InputText, models.CharField):
+    default_validators = [*models.CharField.default_validators, validate_no_control_characters]
+
+
+class InputTextField(_InputText, models.TextField):
+    default_validators = [*models.TextField.default_validators, validate_no_control_characters]
+
+
+class InputURLField(_InputText, models.URLField):
+    default_validators = [*models.URLField.default_validators, validate_no_control_characters]
 
 
 class UndecryptableValue(Exception):

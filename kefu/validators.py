@@ -11,6 +11,17 @@ from django.utils.translation import gettext_lazy as _
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
+# What a control character becomes in text that is recorded rather than typed (a request
+# header) and in messages that quote a text: one character, the one Unicode keeps for this.
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def without_control_characters(text: str) -> str:
+    """``text`` with each control character replaced by U+FFFD, for text kept as it came (a request's
+    headers) or quoted in a message; typed text is refused instead (``validate_no_control_characters``)."""
+    return CONTROL_CHARACTERS.sub(REPLACEMENT_CHARACTER, text)
+
+
 def validate_no_control_characters(value) -> None:
     match = CONTROL_CHARACTERS.search(value or "")
     if match:
@@ -48,5 +59,5 @@ def control_character_in_json(document) -> tuple[str, ValidationError] | None:
         try:
             validate_no_control_characters(text)
         except ValidationError as exc:
-            return CONTROL_CHARACTERS.sub("?", path), exc
+            return without_control_characters(path), exc
     return None

@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from customer_service.scoping import ShopScopedQuerySet
+from kefu.fields import InputCharField, InputTextField
 from kefu.models import AllObjectsManager, AuditedModel, SoftDeleteManager, SoftDeleteModel, SoftDeleteQuerySet
-from kefu.validators import validate_no_control_characters
 
 from .choices import PhrasingKind
 
@@ -54,16 +54,14 @@ class KnowledgeItem(AuditedModel, SoftDeleteModel):
         related_name="knowledge_items",
         help_text=_("Empty: shared by every shop."),
     )
-    question = models.CharField(_("question"), max_length=500, validators=[validate_no_control_characters])
-    answer = models.TextField(_("answer"), validators=[MaxLengthValidator(ANSWER_MAX_LENGTH),
-                                                       validate_no_control_characters])
-    category = models.CharField(_("category"), max_length=100, blank=True, validators=[validate_no_control_characters])
+    question = InputCharField(_("question"), max_length=500)
+    answer = InputTextField(_("answer"), validators=[MaxLengthValidator(ANSWER_MAX_LENGTH)])
+    category = InputCharField(_("category"), max_length=100, blank=True)
     keywords = models.JSONField(_("keywords"), default=list, blank=True)
-    external_id = models.CharField(
+    external_id = InputCharField(
         _("external id"),
         max_length=100,
         blank=True,
-        validators=[validate_no_control_characters],
         help_text=_("The id the item has in an imported file; kept so an export imports back unchanged."),
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -106,7 +104,7 @@ class SimilarQuestion(models.Model):
     item = models.ForeignKey(
         KnowledgeItem, verbose_name=_("item"), on_delete=models.CASCADE, related_name="similar_questions"
     )
-    text = models.CharField(_("text"), max_length=500, validators=[validate_no_control_characters])
+    text = InputCharField(_("text"), max_length=500)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:

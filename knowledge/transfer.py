@@ -30,7 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from kefu.validators import CONTROL_CHARACTERS, validate_no_control_characters
+from kefu.validators import CONTROL_CHARACTERS, validate_no_control_characters, without_control_characters
 
 from .exceptions import KnowledgeError
 from .models import (
@@ -430,7 +430,7 @@ def _csv_quote(value: str) -> str:
 
 def _shown(text: str) -> str:
     """A text for a message: control characters spelled out, cut to 60 characters."""
-    text = CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = without_control_characters(text)
     return text if len(text) <= 60 else text[:59] + "…"
 
 

@@ -6,7 +6,7 @@ writes a usage record for every call; this module only shapes the vectors.
 
 import numpy as np
 
-from kefu.validators import CONTROL_CHARACTERS
+from kefu.validators import without_control_characters
 
 from ..exceptions import KnowledgeError
 from .base import Embedder
@@ -47,8 +47,8 @@ class ProviderEmbedder(Embedder):
         if not texts:
             return np.zeros((0, self.dimension), np.float32)
         # Buyer text may carry invisible control characters (pasted, or read off a window);
-        # the router refuses them, and they mean nothing to an embedding: spaces instead.
-        texts = [CONTROL_CHARACTERS.sub(" ", text) for text in texts]
+        # the router refuses them, and they mean nothing to an embedding: cleaned, as recorded text is.
+        texts = [without_control_characters(text) for text in texts]
         rows = []
         for start in range(0, len(texts), self.batch_size):
             chunk = list(texts[start : start + self.batch_size])
