@@ -65,6 +65,21 @@ def bench_unread(desktop, window, polls):
     return times
 
 
+def bench_idle_poll(desktop, window, polls):
+    """A whole idle poll: the window (found again, checked for size, screen and cover) and the unread check.
+    Wall time, and the CPU time of this process (what the poll itself costs, without waiting for a core)."""
+    poller = Poller(desktop, OcrEngine(), MemorySeenStore(), settings_for(window))
+    poller.poll()
+    walls, cpus = [], []
+    for _ in range(polls):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = poller.poll()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+        assert result.status == "idle", result
+    return walls, cpus
+
+
 def bench_ocr(desktop, window, lines, threads):
     """Per new buyer line: kefu's read of the whole transcript with older lines remembered."""
     engine = OcrEngine(threads=threads)
@@ -179,6 +194,9 @@ def main():
 
         print("\nunread check per idle poll (2 captures + badges + change):")
         print("  " + ms(bench_unread(desktop, window, args.polls)))
+        walls, cpus = bench_idle_poll(desktop, window, args.polls)
+        print("whole idle poll (window refreshed and checked + the unread check):")
+        print(f"  wall {ms(walls)}\n  CPU  {ms(cpus)}")
 
         print("\nOCR per new buyer line, warm:")
         for threads in (1, 2):

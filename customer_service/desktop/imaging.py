@@ -96,9 +96,10 @@ def packed(image: np.ndarray) -> np.ndarray:
     Anything else is packed by arithmetic.
     """
     base = image.base
-    if (isinstance(base, np.ndarray) and base.dtype == np.uint8 and base.ndim == 3 and base.shape[2] == 4
-            and base.shape[:2] == image.shape[:2] and base.flags.c_contiguous):
-        return base.view(np.uint32)[..., 0]
+    height, width = image.shape[:2]
+    if (isinstance(base, bytes) and len(base) == height * width * 4 and image.dtype == np.uint8
+            and image.strides == (width * 4, 4, 1)):
+        return np.frombuffer(base, dtype=np.uint32).reshape(height, width)
     b, g, r = (image[..., i].astype(np.uint32) for i in range(3))
     return b | (g << 8) | (r << 16)
 

@@ -66,13 +66,18 @@ class Poller:
         self.lock = lock if lock is not None else contextlib.nullcontext()
         self.recent_outgoing = recent_outgoing
         self.unread = UnreadCheck(threshold=settings.unread_threshold, badge_rgb=settings.badge_rgb)
+        self.window: Window | None = None
 
     def _area(self, window: Window, name: str) -> Rect:
         return getattr(self.settings.regions, name).offset(window.rect.x, window.rect.y)
 
     def check_window(self) -> tuple[Window | None, PauseSignal | None]:
         """The window, or the pause signal that says what is wrong with it."""
-        window = self.desktop.find_window(self.settings.title)
+        # The window found last time, as it is now (a few requests), before a search of every window.
+        window = self.desktop.refresh(self.window) if self.window else None
+        if window is None or self.settings.title not in window.title:
+            window = self.desktop.find_window(self.settings.title)
+        self.window = window
         if window is None:
             return None, self.drift.window(found=False)
         size = (window.rect.width, window.rect.height)

@@ -72,7 +72,10 @@ class Desktop(ABC):
             shot = self._grabber.grab({"left": rect.x, "top": rect.y, "width": rect.width, "height": rect.height})
         except Exception as exc:
             raise DesktopError(f"capture of {rect.as_list()} failed: {exc}") from exc
-        return np.frombuffer(shot.bgra, dtype=np.uint8).reshape(shot.height, shot.width, 4)[:, :, :3]
+        # A BGR view straight over the BGRA bytes (a copy mss makes, so later grabs cannot change it); its base
+        # stays those bytes, which lets imaging compare whole pixels as uint32 without another copy.
+        return np.ndarray((shot.height, shot.width, 3), dtype=np.uint8, buffer=shot.bgra,
+                          strides=(shot.width * 4, 4, 1))
 
     # --- clipboard -----------------------------------------------------------------------------------------
     def clipboard_text(self) -> str:
