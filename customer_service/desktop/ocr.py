@@ -18,8 +18,8 @@ import numpy as np
 from .geometry import Rect
 from .imaging import crop, text_boxes
 
-# Two cores on the machines measured: one intra-op thread per session keeps a poller from starving the
-# web process and the LLM worker beside it, at little cost per line (see bench/desktop.py).
+# One intra-op thread: on two busy cores (the seller's PC runs Qianniu beside it) a second thread made each
+# line slower, not faster (bench/desktop.py: 322 ms with 1 thread, 712 ms with 2, same lines, same machine).
 DEFAULT_THREADS = 1
 
 
@@ -48,8 +48,10 @@ class OcrEngine:
         if self._engine is None:
             from rapidocr_onnxruntime import RapidOCR
 
+            # One piece per recognition call: a batch pads every piece to the widest one's width, and a poll's
+            # new pieces are a short caption and a long line (a batch of 6 cost 1.8× as much, bench/desktop.py).
             self._engine = RapidOCR(intra_op_num_threads=self.threads, inter_op_num_threads=1,
-                                    det_limit_type="max", det_limit_side_len=1280)
+                                    rec_batch_num=1, det_limit_type="max", det_limit_side_len=1280)
         return self._engine
 
     def recognise(self, images: list[np.ndarray]) -> list[tuple[str, float]]:
