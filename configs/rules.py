@@ -72,9 +72,26 @@ def _shop_settings_business_hours(values: dict) -> list[dict]:
     return []
 
 
+def _shop_settings_bursts(values: dict) -> list[dict]:
+    """The quiet window only grows: base ≤ after a fragment ≤ the longest wait."""
+    bursts = values.get("bursts") or {}
+    base, fragment, longest = (bursts.get(k) for k in ("base_window_ms", "fragment_window_ms", "max_wait_ms"))
+    if not all(isinstance(v, int) for v in (base, fragment, longest)):
+        return []
+    if base > fragment:
+        return [{"path": "bursts.fragment_window_ms",
+                 "message": _("The window after a fragment (%(fragment)s ms) must not be shorter than the base "
+                              "window (%(base)s ms).") % {"fragment": fragment, "base": base}}]
+    if fragment > longest:
+        return [{"path": "bursts.max_wait_ms",
+                 "message": _("The longest wait (%(longest)s ms) must not be shorter than the window after a "
+                              "fragment (%(fragment)s ms).") % {"longest": longest, "fragment": fragment}}]
+    return []
+
+
 RULES: dict[str, list[Rule]] = {
     SHOP_SETTINGS_TEMPLATE: [_shop_settings_thresholds, _shop_settings_lists, _shop_settings_ocr_region,
-                             _shop_settings_business_hours],
+                             _shop_settings_business_hours, _shop_settings_bursts],
 }
 
 

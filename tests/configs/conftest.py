@@ -3,7 +3,7 @@ import pytest
 from configs import services
 from tests.accounts.factories import UserFactory
 
-from .factories import ConfigTemplateFactory
+from .factories import ConfigTemplateFactory, shop_settings_template_ensure
 
 SECRET = "sk-live-THISISTHESECRET-9f8e7d"
 PROXY_SECRET = "proxy-pass-PLAINTEXT-42"
@@ -31,16 +31,7 @@ def config(template, owner):
 @pytest.fixture
 def shop_settings_template(db):
     """The seeded template (re-seeded if a transactional test flushed the database)."""
-    import importlib
-
-    from django.apps import apps
-
-    from configs.models import ConfigTemplate
-
-    seed = importlib.import_module("configs.migrations.0002_seed_shop_settings_template").seed
-    if not ConfigTemplate.objects.filter(code="shop_settings").exists():
-        seed(apps, None)
-    return ConfigTemplate.objects.get(code="shop_settings")
+    return shop_settings_template_ensure()
 
 
 @pytest.fixture(autouse=True)

@@ -43,3 +43,23 @@ class ConfigTemplateFactory(factory.django.DjangoModelFactory):
     category = factory.SubFactory(ConfigCategoryFactory)
     schema = factory.LazyFunction(lambda: LLM_SCHEMA)
     defaults = factory.LazyFunction(dict)
+
+
+# Data migrations that build the shop settings template, in order. A transactional test flushes the
+# database, seeded rows included: tests that need the template run them again.
+SHOP_SETTINGS_MIGRATIONS = (
+    ("configs.migrations.0002_seed_shop_settings_template", "seed"),
+    ("configs.migrations.0005_shop_settings_reply_rules", "add_properties"),
+)
+
+
+def shop_settings_template_ensure() -> ConfigTemplate:
+    """The seeded ``shop_settings`` template, seeded again (all its migrations) when a flush removed it."""
+    import importlib
+
+    from django.apps import apps
+
+    if not ConfigTemplate.objects.filter(code="shop_settings").exists():
+        for module, function in SHOP_SETTINGS_MIGRATIONS:
+            getattr(importlib.import_module(module), function)(apps, None)
+    return ConfigTemplate.objects.get(code="shop_settings")

@@ -21,6 +21,15 @@ DEFAULTS = {
     "keyword_whitelist": [],
     "ai_model_config_id": 0,
     "forbidden_phrases": [],
+    "reply_safety": {"max_length": 800, "disabled_rules": [], "patterns": [], "exempt_phrases": []},
+    "handoff": {
+        "disabled_intents": [],
+        "phrases": {"complaint": [], "emotion": [], "human": [], "refund": [], "order_change": [], "media": []},
+        "removed_phrases": [],
+        "exempt_phrases": [],
+    },
+    "bursts": {"base_window_ms": 350, "fragment_window_ms": 1200, "short_fragment_chars": 6, "max_wait_ms": 4000,
+               "max_lines": 12, "max_chars": 1600},
 }
 
 
