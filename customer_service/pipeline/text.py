@@ -78,55 +78,61 @@ class Normalized:
         return self.origin[start], self.origin[end - 1] + 1
 
 
-def _t2s(chars: list[str]) -> list[str]:
-    converted = _T2S.convert("".join(chars))
-    if len(converted) == len(chars):
-        return list(converted)
+def _t2s(text: str) -> str:
+    converted = _T2S.convert(text)
+    if len(converted) == len(text):
+        return converted
     # A phrase conversion changed the length: fall back to character by character so that
     # every character keeps its origin.
-    return [_T2S.convert(c) if len(_T2S.convert(c)) == 1 else c for c in chars]
+    return "".join(c2 if len(c2 := _T2S.convert(c)) == 1 else c for c in text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalized_char(ch: str) -> str:
+    """What one character becomes: "" when dropped, else its NFKC form in lower case."""
+    if ord(ch) in _VARIATION_SELECTORS or unicodedata.category(ch) in _DROPPED_CATEGORIES:
+        return ""
+    return "".join(
+        c for c in unicodedata.normalize("NFKC", ch).lower()
+        if ord(c) not in _VARIATION_SELECTORS and unicodedata.category(c) not in _DROPPED_CATEGORIES
+    )
+
+
+_WHITESPACE = re.compile(r"\s+")
 
 
 @functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> Normalized:
     """Normalise ``text`` for matching (see the module docstring); cached, so rules may call it freely."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        if ord(ch) in _VARIATION_SELECTORS or unicodedata.category(ch) in _DROPPED_CATEGORIES:
-            continue
-        for out in unicodedata.normalize("NFKC", ch).lower():
-            if ord(out) in _VARIATION_SELECTORS or unicodedata.category(out) in _DROPPED_CATEGORIES:
-                continue
-            chars.append(out)
-            origin.append(i)
-    if any(ord(c) > 0x2E7F for c in chars):
-        chars = _t2s(chars)
+    mapped = [_normalized_char(ch) for ch in text]
+    joined = "".join(mapped)
+    if len(joined) == len(text):  # the common case: every character maps to exactly one
+        origin = list(range(len(text)))
+    else:
+        origin = [i for i, out in enumerate(mapped) for _ in out]
+    if any(ord(c) > 0x2E7F for c in joined):
+        joined = _t2s(joined)
 
     # Whitespace: keep one space only between two words of Latin letters or digits, two or more each.
-    kept_chars: list[str] = []
-    kept_origin: list[int] = []
-    i = 0
-    while i < len(chars):
-        if not chars[i].isspace():
-            kept_chars.append(chars[i])
-            kept_origin.append(origin[i])
-            i += 1
-            continue
-        j = i
-        while j < len(chars) and chars[j].isspace():
-            j += 1
-        before = "".join(kept_chars[-40:])
-        after = "".join(chars[j:j + 40])
-        if _WORD_BEFORE.search(before) and _WORD_AFTER.match(after):
-            kept_chars.append(" ")
-            kept_origin.append(origin[i])
-        i = j
+    if _WHITESPACE.search(joined):
+        pieces: list[str] = []
+        kept: list[int] = []
+        last = 0
+        for m in _WHITESPACE.finditer(joined):
+            start, end = m.span()
+            pieces.append(joined[last:start])
+            kept.extend(origin[last:start])
+            if _WORD_BEFORE.search(joined, max(0, start - 40), start) and _WORD_AFTER.match(joined, end):
+                pieces.append(" ")
+                kept.append(origin[start])
+            last = end
+        pieces.append(joined[last:])
+        kept.extend(origin[last:])
+        joined, origin = "".join(pieces), kept
 
-    joined = "".join(kept_chars)
     if _SPELT_NUMBER.search(joined):
         joined = _SPELT_NUMBER.sub(lambda m: "".join(_CHINESE_DIGITS.get(c, c) for c in m.group()), joined)
-    return Normalized(original=text, text=joined, origin=tuple(kept_origin))
+    return Normalized(original=text, text=joined, origin=tuple(origin))
 
 
 def _is_latin_or_digit(ch: str) -> bool:
