@@ -10,7 +10,7 @@
    long (800-character) knowledge answer, normalisation cache cleared so every call does the
    full work. Prints p50 / p95 / max in microseconds.
 
-Run: .venv/bin/python bench/reply_rules.py [--rounds 200] [--quiet]
+Run: .venv/bin/python bench/reply_rules.py [--rounds 200] [--quiet] [--heldout FOLDER]
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def _setup():
     django.setup()
 
 
-def _load(name):
-    with open(HELDOUT / name, encoding="utf-8") as f:
+def _load(folder, name):
+    with open(Path(folder) / name, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -113,13 +113,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--quiet", action="store_true", help="figures only, not the misses and false alarms")
+    parser.add_argument("--heldout", default=str(HELDOUT),
+                        help="folder with safety.jsonl and intents.jsonl (default: the shipped held-out lists)")
     args = parser.parse_args()
     _setup()
     from customer_service.pipeline.intents import handoff_intents_detect
     from customer_service.pipeline.safety import safety_check
     from customer_service.pipeline.text import normalize
 
-    safety_rows, intent_rows = _load("safety.jsonl"), _load("intents.jsonl")
+    safety_rows, intent_rows = _load(args.heldout, "safety.jsonl"), _load(args.heldout, "intents.jsonl")
 
     def safety_families(row):
         result = safety_check(row["text"], ai_draft=row.get("ai", False), context=row.get("context", []))

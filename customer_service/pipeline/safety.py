@@ -82,7 +82,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .text import SEPARATOR as S
-from .text import Normalized, clause_around, covered, find_phrases, normalize, phrases_regex
+from .text import Normalized, clause_around, covered, find_phrases, normalize, phrases_regex, usable_phrases
 
 DEFAULT_MAX_LENGTH = 800
 _NEGATIONS = r"不|无法|不能|没法|没办法|不会|不支持|不可以|不提供|做不到|不敢|难以|无需|不用|没有"
@@ -180,7 +180,7 @@ SAFETY_RULES: tuple[SafetyRule, ...] = (
     SafetyRule(
         "contact.wechat", gettext_lazy("Mentions WeChat (contact off the platform)."),
         _re(
-            rf"[微威薇徽溦嶶]{S}[信芯❤♥]|(?<![a-z0-9])v{S}[信❤♥]|绿泡泡|"
+            rf"[微威薇徽溦嶶]{S}[信芯❤♥]|(?<![a-z0-9])v{S}[信❤♥]|绿泡泡|(?:加|\+|➕)(?:个|一下|下|我)?v(?![a-z0-9])|"
             rf"(?<![a-z])(?:v{S}x|w{S}x|vx|wx|wei{S}xin|we{S}chat|weixin|wechat)(?![a-z])"
         ),
     ),
@@ -254,7 +254,7 @@ SAFETY_RULES: tuple[SafetyRule, ...] = (
         "promise.compensation", gettext_lazy("Promises compensation or cashback."),
         _re(
             r"赔偿|赔付|赔(?:您|你|给)|包赔|补偿|理赔|赔钱|赔款|返现|假一(?:赔|罚)|(?:三|十|双|两|\d)倍赔|退一赔|"
-            r"返(?:您|你)(?:\d|[一二三四五六七八九十两几]|钱|现|红包)"
+            r"返(?:您|你)(?:\d|[一二三四五六七八九十两几]|钱|现|红包)|(?:返|补|退)[^，。,]{0,6}?差价|差价(?:补|返|退)"
         ),
         unless_before=re.compile(f"(?:{_NEGATIONS}|先行)$"),
     ),
@@ -273,6 +273,8 @@ SAFETY_RULES: tuple[SafetyRule, ...] = (
             rf"最(?:高|低)(?:级|端|档|价|品质|水平|标准)|最先进|最新(?:科技|科学|技术|工艺)|最大(?:程度|限度)|"
             rf"全网最|史上最|最好(?=的|看|用|吃|喝|穿|卖|闻|听|玩)|最(?![{_NEUTRAL_AFTER_ZUI}好])(?=[\u4e00-\u9fff])"
         ),
+        # "做到最好", "尽力做到最好的": an effort, not a claim about the product.
+        unless_before=_before(r"做到|做得|尽力|尽量|争取|力争"),
     ),
     SafetyRule(
         "ad.ranking", gettext_lazy("Claims a ranking or uniqueness banned in advertising (第一, NO.1, 独家…)."),
@@ -395,16 +397,10 @@ class SafetySettings:
         return cls(
             max_length=int(safety.get("max_length", DEFAULT_MAX_LENGTH)),
             disabled_rules=frozenset(safety.get("disabled_rules") or ()),
-            forbidden_phrases=_phrases(settings.get("forbidden_phrases")),
-            patterns=_phrases(safety.get("patterns")),
-            exempt_phrases=_phrases(safety.get("exempt_phrases")),
+            forbidden_phrases=usable_phrases(settings.get("forbidden_phrases")),
+            patterns=usable_phrases(safety.get("patterns")),
+            exempt_phrases=usable_phrases(safety.get("exempt_phrases")),
         )
-
-
-def _phrases(values) -> tuple[str, ...]:
-    # A phrase with nothing to match (only * and spaces) is skipped rather than matching everywhere;
-    # the settings' schema refuses one, this covers a value stored before it did.
-    return tuple(p for p in (values or ()) if isinstance(p, str) and normalize(p.replace("*", "")).text)
 
 
 DEFAULT_SAFETY = SafetySettings()

@@ -106,10 +106,8 @@ def normalize(text: str) -> Normalized:
     """Normalise ``text`` for matching (see the module docstring); cached, so rules may call it freely."""
     mapped = [_normalized_char(ch) for ch in text]
     joined = "".join(mapped)
-    if len(joined) == len(text):  # the common case: every character maps to exactly one
-        origin = list(range(len(text)))
-    else:
-        origin = [i for i, out in enumerate(mapped) for _ in out]
+    # The common case: every character maps to exactly one.
+    origin = list(range(len(text))) if len(joined) == len(text) else [i for i, out in enumerate(mapped) for _ in out]
     if any(ord(c) > 0x2E7F for c in joined):
         joined = _t2s(joined)
 
@@ -185,6 +183,16 @@ def find_phrases(norm: Normalized, pattern: re.Pattern | None) -> Iterable[tuple
         start, end = m.span(m.lastgroup)
         if end > start:
             yield int(m.lastgroup[1:]), start, end
+
+
+def usable_phrases(values) -> tuple[str, ...]:
+    """The phrases of a settings list that can match something, in order.
+
+    A phrase of nothing but ``*`` and spaces would match everywhere: it is
+    skipped (the settings' schema refuses one; this covers a value stored
+    before it did, or a dict that never went through the schema).
+    """
+    return tuple(p for p in (values or ()) if isinstance(p, str) and normalize(p.replace("*", "")).text)
 
 
 def clause_around(text: str, start: int, end: int) -> str:

@@ -29,6 +29,8 @@ CAUGHT = [
     ("contact.wechat", "微\u200b信搜索 abc"),
     ("contact.wechat", "加绿泡泡聊"),
     ("contact.wechat", "v . x：abc"),
+    ("contact.wechat", "有事加V：shop88"),
+    ("contact.wechat", "+v 发你图"),
     ("contact.wechat", "微 信"),
     ("contact.wechat", "嶶信联系"),
     ("contact.wechat", "加我微信號"),
@@ -100,6 +102,7 @@ CAUGHT = [
     ("promise.compensation", "返您10元红包"),
     ("promise.compensation", "十倍赔偿"),
     ("promise.compensation", "晚发一天赔你一块"),
+    ("promise.compensation", "降价了给您退差价"),
     ("promise.guarantee", "保证正品"),
     ("promise.guarantee", "我向您承诺明天到"),
     ("promise.guarantee", "打包票没问题"),
@@ -217,6 +220,8 @@ CLEAN = [
     "可以备注，我们会按备注发",
     "订单页面可以申请退款",
     "亲，稍等，马上为您查询～",
+    "我们会继续努力，做到最好",
+    "TV 和 XL 都有货",
 ]
 
 
@@ -236,7 +241,7 @@ def test_every_shipped_rule_is_exercised_above():
 
 
 def test_a_hit_names_the_span_of_the_original_text():
-    text = "亲～加我 Ｖ 信：ab12 哦"
+    text = "亲～多多 Ｖ 信：ab12 哦"
     hit = next(h for h in safety_check(text).hits if h.code == "contact.wechat")
     assert text[hit.start:hit.end] == hit.matched == "Ｖ 信"
 
