@@ -70,3 +70,28 @@ def test_bad_rule_settings_are_refused_with_the_field_named(world, template, val
     if path is not None:
         assert any(str(d.get("path", "")).startswith(path) for d in refused.value.detail), refused.value.detail
     assert selectors.shop_settings_config(shop=world.shop) is None
+
+
+def test_the_settings_migration_reverses_and_applies_again(world, template):
+    import importlib
+
+    from django.apps import apps
+
+    from configs.models import ConfigTemplate, UserConfig
+
+    migration = importlib.import_module("configs.migrations.0005_shop_settings_reply_rules")
+    services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                  values={"auto_mode": True, "reply_safety": {"max_length": 300}})
+    version = ConfigTemplate.objects.get(pk=template.pk).version
+
+    migration.remove_properties(apps, None)
+    reversed_template = ConfigTemplate.objects.get(pk=template.pk)
+    assert not {"reply_safety", "handoff", "bursts"} & set(reversed_template.schema["properties"])
+    assert "pattern" not in reversed_template.schema["properties"]["forbidden_phrases"]["items"]
+    stored = UserConfig.objects.get(shop=world.shop, template=template).values
+    assert "reply_safety" not in stored and stored["auto_mode"] is True
+
+    migration.add_properties(apps, None)
+    restored = ConfigTemplate.objects.get(pk=template.pk)
+    assert restored.schema["properties"]["reply_safety"] == migration.PROPERTIES["reply_safety"]
+    assert restored.version == version + 2
