@@ -174,7 +174,13 @@ def phrases_regex(phrases: tuple[str, ...], *, tolerant: bool) -> re.Pattern | N
         return None
     ordered = sorted(range(len(phrases)), key=lambda i: -len(phrases[i]))
     alternatives = "|".join(f"(?P<p{i}>{phrase_regex(phrases[i], tolerant=tolerant)})" for i in ordered)
-    return re.compile(f"(?=(?:{alternatives}))")
+    # Most positions cannot start any phrase: a class of the possible first characters skips them in one
+    # step instead of trying every phrase there (a phrase starting with "*" can start anywhere).
+    firsts = {normalize(phrase).text[:1] for phrase in phrases}
+    if "*" in firsts or "" in firsts:
+        return re.compile(f"(?=(?:{alternatives}))")
+    first_class = "".join(re.escape(c) for c in sorted(firsts))
+    return re.compile(f"(?=[{first_class}])(?=(?:{alternatives}))")
 
 
 def find_phrases(norm: Normalized, pattern: re.Pattern | None) -> Iterable[tuple[int, int, int]]:
