@@ -13,9 +13,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kefu.exceptions import problems_text, validation_problems
+from kefu import transfer
 from kefu.logging import redact
 from kefu.scoping import is_superadmin
+from kefu.transfer import ImportReport
 
 from . import seeds
 from .choices import BudgetScope, Capability, ModelType, PricingType
@@ -324,92 +325,80 @@ def billing_export() -> dict:
 
 
 @transaction.atomic
-def billing_import(*, data: dict, actor=None) -> dict[str, int]:
-    """Create or update what ``data`` (a billing_export document) holds; all or nothing.
+def billing_import(*, data: bytes | str | dict, actor=None) -> ImportReport:
+    """Create or update what ``data`` (a billing_export document, parsed or not) holds; all or nothing.
 
     Configs come back inactive unless the matching existing config already holds a key (keys are never
-    exported). Returns counts of rows created and updated. Raises BillingError on a malformed document.
+    exported). Every entry is checked; the report counts what was created and updated. Raises
+    BillingError (``invalid_import``) naming every bad entry (``detail``), and then writes nothing.
     """
     from decimal import Decimal, InvalidOperation
 
     from django.contrib.auth import get_user_model
-    from django.core.exceptions import ValidationError
     from django.utils.dateparse import parse_datetime
 
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-        raise BillingError(_("Not a %(format)s document.") % {"format": EXPORT_FORMAT}, code="invalid_import")
-    counts = {"created": 0, "updated": 0}
+    document = transfer.read_document(data, format_name=EXPORT_FORMAT, error=BillingError, code="invalid_import")
+    report = ImportReport()
 
-    def count(created):
-        counts["created" if created else "updated"] += 1
+    def entries(section):
+        return transfer.document_entries(document, section, error=BillingError, code="invalid_import")
 
-    def fail(section, index, why):
-        raise BillingError(_("%(section)s #%(index)d: %(why)s") % {"section": section, "index": index, "why": why},
-                           code="invalid_import")
-
-    def saved(row, section, index, created):
+    def saved(row, section):
         """Validate ``row`` (field rules and the table's constraints) before saving it, so a bad value
-        is reported with its row, not as the database's IntegrityError."""
-        try:
-            row.full_clean()
-        except ValidationError as exc:
-            fail(section, index, problems_text(validation_problems(exc)))
+        is reported with its entry, not as the database's IntegrityError."""
+        row.full_clean()
+        created = row.pk is None
         row.save()
-        count(created)
+        report.record("created" if created else "updated", section)
         return row
 
     def update_or_new(model, lookup, values):
-        row = model.objects.filter(**lookup).first()
-        created = row is None
-        row = row or model(**lookup)
+        row = model.objects.filter(**lookup).first() or model(**lookup)
         for name, value in values.items():
             setattr(row, name, value)
-        return row, created
+        return row
 
-    try:
-        providers = {}
-        for index, row in enumerate(data.get("providers", [])):
-            provider, created = update_or_new(Provider, {"code": row["code"]}, {
-                k: row[k] for k in ("name", "api_style", "default_base_url", "website", "enabled") if k in row})
-            providers[provider.code] = saved(provider, "providers", index, created)
+    def provider_of(code):
+        provider = Provider.objects.filter(code=code).first()
+        if provider is None:
+            raise BillingError(_("unknown provider “%(code)s”") % {"code": code})
+        return provider
 
-        def provider_of(code, section, index):
-            provider = providers.get(code) or Provider.objects.filter(code=code).first()
-            if provider is None:
-                fail(section, index, f"unknown provider '{code}'")
-            return provider
-
-        for index, row in enumerate(data.get("models", [])):
-            model, created = update_or_new(
-                AIModel, {"provider": provider_of(row["provider"], "models", index), "code": row["code"]},
-                {k: row[k] for k in ("name", "model_type", "enabled") if k in row})
-            saved(model, "models", index, created)
-        for index, row in enumerate(data.get("prices", [])):
-            model = ai_model_ensure(provider=provider_of(row["provider"], "prices", index), code=row["model"])
+    for label, row in entries("providers"):
+        with report.entry(label):
+            saved(update_or_new(Provider, {"code": transfer.required(row, "code")}, {
+                k: row[k] for k in ("name", "api_style", "default_base_url", "website", "enabled") if k in row}),
+                "providers")
+    for label, row in entries("models"):
+        with report.entry(label):
+            saved(update_or_new(AIModel, {"provider": provider_of(row["provider"]), "code": row["code"]},
+                                {k: row[k] for k in ("name", "model_type", "enabled") if k in row}), "models")
+    for label, row in entries("prices"):
+        with report.entry(label):
+            model = ai_model_ensure(provider=provider_of(row["provider"]), code=row["model"])
             start = parse_datetime(row["effective_from"])
             end = parse_datetime(row["effective_to"]) if row.get("effective_to") else None
             if start is None or (row.get("effective_to") and end is None):
-                fail("prices", index, "bad effective date")
+                raise BillingError(_("bad effective date"))
             try:
                 unit_price = Decimal(str(row["unit_price"]))
             except InvalidOperation:
-                fail("prices", index, f"bad unit price '{row['unit_price']}'")
-            price, created = update_or_new(
+                raise BillingError(_("bad unit price “%(price)s”") % {"price": row["unit_price"]}) from None
+            saved(update_or_new(
                 ModelPricing, {"model": model, "pricing_type": row["pricing_type"], "effective_from": start},
                 {"unit_price": unit_price, "currency": row.get("currency", "CNY"), "effective_to": end,
-                 "note": row.get("note", "")})
-            saved(price, "prices", index, created)
-        users = get_user_model().objects
-        for index, row in enumerate(data.get("configs", [])):
-            provider = provider_of(row["provider"], "configs", index)
+                 "note": row.get("note", "")}), "prices")
+    users = get_user_model().objects
+    for label, row in entries("configs"):
+        with report.entry(label):
+            provider = provider_of(row["provider"])
             owner = None
             if row.get("owner"):
                 owner = users.filter(username=row["owner"]).first()
                 if owner is None:
-                    fail("configs", index, f"unknown owner '{row['owner']}'")
-            config = ModelConfig.objects.filter(provider=provider, name=row["name"], owner=owner).first()
-            created = config is None
-            config = config or ModelConfig(provider=provider, owner=owner)
+                    raise BillingError(_("unknown owner “%(owner)s”") % {"owner": row["owner"]})
+            config = ModelConfig.objects.filter(provider=provider, name=row["name"], owner=owner).first() or \
+                ModelConfig(provider=provider, owner=owner)
             for name in CONFIG_FIELDS:
                 if name in row:
                     setattr(config, name, row[name])
@@ -417,9 +406,6 @@ def billing_import(*, data: dict, actor=None) -> dict[str, int]:
                 config.is_active = False  # comes back inactive until a key is set
             _config_link_model(config)
             config.stamp(actor)
-            saved(config, "configs", index, created)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise BillingError(_("Malformed import document: %(e)s") % {"e": exc}, code="invalid_import") from None
-    except (ValidationError, InvalidOperation, ValueError) as exc:
-        raise BillingError(_("Invalid value in import: %(e)s") % {"e": exc}, code="invalid_import") from None
-    return counts
+            saved(config, "configs")
+    report.refuse(BillingError, code="invalid_import")
+    return report

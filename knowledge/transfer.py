@@ -12,25 +12,19 @@ matching one item, or an id or question the shop already has — are errors unle
 ``on_duplicate`` says ``skip`` or ``update``. An update changes only the fields
 whose column the file has (a CSV/XLSX header column, a JSON key).
 
-A CSV cell that a spreadsheet would run as a formula (it starts with = + - @, a
-tab or a carriage return) is exported behind a ``'``, as OWASP advises against
-CSV injection, and import takes that ``'`` off again. XLSX cells are written as
-text, which no spreadsheet runs; JSON Lines needs no escaping.
+Reading, writing and reporting are ``kefu.transfer``'s (formula cells quoted in CSV,
+XLSX cells written as text).
 """
 
-import csv
-import io
-import json
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from kefu.validators import CONTROL_CHARACTERS, validate_no_control_characters, without_control_characters
+from kefu import transfer
+from kefu.transfer import CELL_PROBLEMS, NOT_A_ROW, ImportReport
+from kefu.validators import validate_no_control_characters
 
 from .exceptions import KnowledgeError
 from .models import (
@@ -41,25 +35,20 @@ from .models import (
     KnowledgeItem,
 )
 
+__all__ = ["COLUMNS", "DUPLICATE_POLICIES", "FORMATS", "ImportReport", "KnowledgeExportError",
+           "KnowledgeImportError", "clean_row", "format_of", "knowledge_export", "knowledge_import", "read_rows"]
+
 TEXT_LIST_LIMITS = {
     "keywords": (KEYWORD_MAX_LENGTH, KEYWORDS_MAX),
     "similar_questions": (SIMILAR_QUESTION_MAX_LENGTH, SIMILAR_QUESTIONS_MAX),
 }
 
 COLUMNS = ("id", "question", "answer", "category", "keywords", "similar_questions", "active")
-FORMATS = ("csv", "xlsx", "jsonl")
+FORMATS = transfer.TABLE_FORMATS
 TRUE = {"1", "true", "yes", "y", "是", "启用", "on"}
 FALSE = {"0", "false", "no", "n", "否", "停用", "off"}
 LIMITS = {"id": 100, "question": 500, "category": 100}
 DUPLICATE_POLICIES = ("error", "skip", "update")
-# The key of a raw row under which a reader puts what it found wrong with cells: [(column, message)].
-CELL_PROBLEMS = "__cell_problems__"
-# Excel keeps at most this many characters in a cell; openpyxl cuts longer text silently.
-XLSX_CELL_LIMIT = 32_767
-# A cell exported behind a "'" and an imported cell that loses it. The "'*" makes it a
-# round trip: a text that itself starts with "'" and a formula character gets one more.
-_CSV_NEEDS_QUOTE = re.compile(r"'*[=+\-@\t\r]")
-_CSV_QUOTED = re.compile(r"'+[=+\-@\t\r]")
 
 
 class KnowledgeImportError(KnowledgeError):
@@ -70,139 +59,13 @@ class KnowledgeExportError(KnowledgeError):
     code = "export_invalid"
 
 
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    errors: list = field(default_factory=list)  # [{"row": n, "field": name, "message": text}]
-    item_ids: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {"created": self.created, "updated": self.updated, "skipped": self.skipped, "errors": self.errors}
-
-
 def format_of(name: str, explicit: str | None = None) -> str:
-    if explicit:
-        if explicit not in FORMATS:
-            raise KnowledgeError(_("Unknown format %(format)r: use csv, xlsx or jsonl.") % {"format": explicit},
-                                 code="invalid_format")
-        return explicit
-    suffix = Path(name).suffix.lower().lstrip(".")
-    if suffix in ("jsonl", "json", "ndjson"):
-        return "jsonl"
-    if suffix in ("csv", "xlsx"):
-        return suffix
-    raise KnowledgeError(_("Give a .csv, .xlsx or .jsonl file (or the format)."), code="invalid_format")
+    return transfer.format_of(name, explicit, error=KnowledgeError)
 
-
-# --------------------------------------------------------------------------- reading
 
 def read_rows(data: bytes, fmt: str) -> list[tuple[int, dict]]:
     """Parse a file into ``[(row number, raw fields)]``. Raises ``KnowledgeImportError`` if unreadable."""
-    try:
-        if fmt == "jsonl":
-            return _read_jsonl(data)
-        if fmt == "csv":
-            return _read_csv(data)
-        return _read_xlsx(data)
-    except UnicodeDecodeError as exc:
-        # Excel's plain "CSV" on a Chinese Windows is GBK: say how to save it instead.
-        raise KnowledgeImportError(_("The file is not UTF-8 text. In Excel save it as \"CSV UTF-8\"; in other "
-                                     "programs choose the UTF-8 encoding when saving."),
-                                   code="import_unreadable") from exc
-
-
-def _read_jsonl(data: bytes) -> list[tuple[int, dict]]:
-    rows = []
-    for number, line in enumerate(data.decode("utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            value = None
-        rows.append((number, value if isinstance(value, dict) else {"__invalid__": _("not a JSON object")}))
-    return rows
-
-
-def _check_header(header: list[str]) -> list[str]:
-    header = [str(h or "").strip().lower() for h in header]
-    missing = [c for c in ("question", "answer") if c not in header]
-    if missing:
-        raise KnowledgeImportError(_("The header row lacks: %(columns)s.") % {"columns": ", ".join(missing)},
-                                   code="import_unreadable",
-                                   detail=[{"row": 1, "field": c, "message": _("missing column")} for c in missing])
-    return header
-
-
-def _by_header(header: list[str], values) -> dict:
-    """A row's cells by column; a column the row is too short for is blank, so the header alone
-    says which columns the file has."""
-    values = list(values)
-    return {h: values[n] if n < len(values) else "" for n, h in enumerate(header)}
-
-
-def _csv_unquote(value: str) -> str:
-    return value[1:] if _CSV_QUOTED.match(value) else value
-
-
-def _read_csv(data: bytes) -> list[tuple[int, dict]]:
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
-    rows, number = [], 0  # number: the last row read; the header is row 1
-    try:
-        try:
-            header = _check_header(next(reader))
-        except StopIteration as exc:
-            raise KnowledgeImportError(_("The file is empty."), code="import_unreadable") from exc
-        number = 1
-        for number, values in enumerate(reader, 2):
-            if any(v.strip() for v in values):
-                rows.append((number, _by_header(header, (_csv_unquote(v) for v in values))))
-    except csv.Error as exc:
-        row = number + 1  # the row being read when it failed
-        if "field larger than field limit" in str(exc):
-            # csv's default limit, kept: it is above the longest cell an item within the API's limits
-            # gives (200 similar questions of 500 characters), and it is process-wide state.
-            message = _("a cell is longer than %(n)s characters, the most a CSV cell may have") % {
-                "n": f"{csv.field_size_limit():,}"}
-        else:
-            message = _("not readable as CSV (%(error)s)") % {"error": exc}
-        raise KnowledgeImportError(_("Row %(row)d: %(message)s.") % {"row": row, "message": message},
-                                   code="import_unreadable",
-                                   detail=[{"row": row, "field": "row", "message": message}]) from exc
-    return rows
-
-
-def _read_xlsx(data: bytes) -> list[tuple[int, dict]]:
-    from openpyxl import load_workbook
-
-    try:
-        # A cell is read as the spreadsheet last showed it (its saved result when it is a
-        # formula); the second reading tells which cells are formulas.
-        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False).worksheets[0]
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise KnowledgeImportError(_("The file is not an XLSX workbook."), code="import_unreadable") from exc
-    lines = zip(sheet.iter_rows(values_only=True), formulas.iter_rows(), strict=False)
-    try:
-        header = _check_header(list(next(lines)[0]))
-    except StopIteration as exc:
-        raise KnowledgeImportError(_("The workbook is empty."), code="import_unreadable") from exc
-    rows = []
-    for number, (values, cells) in enumerate(lines, 2):
-        if any(v not in (None, "") for v in values) or any(c.data_type == "f" for c in cells):
-            raw = {h: ("" if v is None else v) for h, v in _by_header(header, values).items()}
-            # A formula saved without its result (a file written by a program, never opened in a
-            # spreadsheet) reads as empty: an update would blank the column without a word.
-            unsaved = [(h, cell.value) for h, cell, value in zip(header, cells, values, strict=False)
-                       if cell.data_type == "f" and value is None]
-            if unsaved:
-                raw[CELL_PROBLEMS] = [(h, _("is a formula with no saved result (%(formula)s); open and save the "
-                                            "file in a spreadsheet program, or type the text") % {"formula": formula})
-                                      for h, formula in unsaved]
-            rows.append((number, raw))
-    return rows
+    return transfer.read_table(data, fmt, required_columns=("question", "answer"), error=KnowledgeImportError)
 
 
 # --------------------------------------------------------------------------- validating
@@ -253,8 +116,8 @@ def clean_row(raw: dict) -> tuple[dict, list[tuple[str, str]]]:
     found by nor switches an item on.
     """
     problems = list(raw.get(CELL_PROBLEMS, []))
-    if "__invalid__" in raw:
-        return {}, [("row", raw["__invalid__"])]
+    if NOT_A_ROW in raw:
+        return {}, [("row", raw[NOT_A_ROW])]
 
     def text(name):
         value = raw.get(name, "")
@@ -374,28 +237,24 @@ def _import_rows(*, actor, shop, rows, skip_invalid, on_duplicate, progress) -> 
                     else:
                         updated_by[target.pk] = number
         for name, message in problems:
-            report.errors.append({"row": number, "field": name, "message": message})
+            report.problem(number, name, message)
         if problems or (target is not None and on_duplicate == "skip"):
-            report.skipped += 1
+            report.record("skipped")
         else:
             plan.append((number, fields, target))
         if progress:
             progress("validate", n, len(rows))
-    if report.errors and not skip_invalid:
-        raise KnowledgeImportError(
-            _("%(problems)d problem(s) in %(rows)d row(s); nothing was imported.")
-            % {"problems": len(report.errors), "rows": report.skipped},
-            detail=report.errors,
-        )
+    if not skip_invalid:
+        report.refuse_all(KnowledgeImportError)
     for n, (_number, fields, target) in enumerate(plan, 1):
         if target is None:
             item = knowledge_item_create(actor=actor, shop=shop, reindex=False, **fields)
-            report.created += 1
+            report.record("created")
         else:
             similar = fields.pop("similar_questions", None)  # None: keep them
             item = knowledge_item_update(item=target, actor=actor, similar_questions=similar, reindex=False,
                                          **fields)
-            report.updated += 1
+            report.record("updated")
         report.item_ids.append(item.pk)
         if progress:
             progress("import", n, len(plan))
@@ -424,58 +283,10 @@ def export_rows(items) -> list[dict]:
     return [_export_row(item) for item in items.prefetch_related("similar_questions").order_by("pk")]
 
 
-def _csv_quote(value: str) -> str:
-    return "'" + value if _CSV_NEEDS_QUOTE.match(value) else value
-
-
-def _shown(text: str) -> str:
-    """A text for a message: control characters spelled out, cut to 60 characters."""
-    text = without_control_characters(text)
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def _xlsx_problems(item, cells: list[str]) -> list[dict]:
-    """What keeps ``item``'s cells out of a workbook: ``[{"item", "field", "message"}]``."""
-    known_as = f"id {_shown(item.external_id)}, " if item.external_id else ""
-    name = f"item {item.pk} ({known_as}question {_shown(item.question)})"
-    problems = []
-    for column, value in zip(COLUMNS, cells, strict=True):
-        match = CONTROL_CHARACTERS.search(value)
-        if match:
-            reason = f"contains the control character U+{ord(match.group()):04X}, which XLSX cannot hold"
-        elif len(value) > XLSX_CELL_LIMIT:
-            reason = f"is {len(value):,} characters long, more than the {XLSX_CELL_LIMIT:,} an XLSX cell holds"
-        else:
-            continue
-        problems.append({"item": item.pk, "field": column, "message": f"{name}: its {column} {reason}"})
-    return problems
-
-
-def _xlsx(items: list, lines: list[list[str]]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    problems = [p for item, cells in zip(items, lines, strict=True) for p in _xlsx_problems(item, cells)]
-    if problems:
-        more = f" ({len(problems) - 1} more problem(s) besides)" if len(problems) > 1 else ""
-        raise KnowledgeExportError(
-            f"Cannot export as XLSX: {problems[0]['message']}{more}. Edit the item, or export as CSV or JSON Lines.",
-            detail=problems,
-        )
-
-    def text_cell(value):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"  # text, also when it starts with "=" (openpyxl would make it a formula)
-        return cell
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("knowledge")
-    sheet.append(list(COLUMNS))
-    for cells in lines:
-        sheet.append([text_cell(value) for value in cells])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+def _export_name(item) -> str:
+    """How an export's messages name ``item``."""
+    known_as = f"id {transfer.shown(item.external_id)}, " if item.external_id else ""
+    return f"item {item.pk} ({known_as}question {transfer.shown(item.question)})"
 
 
 def knowledge_export(*, items, fmt: str) -> bytes:
@@ -486,18 +297,10 @@ def knowledge_export(*, items, fmt: str) -> bytes:
     """
     items = list(items.prefetch_related("similar_questions").order_by("pk"))
     rows = [_export_row(item) for item in items]
-    if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
     def flat(row):
         return [row["id"], row["question"], row["answer"], row["category"], "|".join(row["keywords"]),
                 "|".join(row["similar_questions"]), "true" if row["active"] else "false"]
 
-    if fmt == "csv":
-        out = io.StringIO(newline="")
-        writer = csv.writer(out)
-        writer.writerow(COLUMNS)
-        writer.writerows([_csv_quote(cell) for cell in flat(r)] for r in rows)
-        # A BOM so Excel opens the Chinese text as UTF-8.
-        return ("\ufeff" + out.getvalue()).encode("utf-8")
-    return _xlsx(items, [flat(r) for r in rows])
+    return transfer.write_table(COLUMNS, [flat(r) for r in rows], fmt, sheet="knowledge", records=rows,
+                                names=[(_export_name(item), item.pk) for item in items], error=KnowledgeExportError)

@@ -149,7 +149,7 @@ def test_import_reports_a_bad_price_with_its_row_and_saves_nothing(llm_config, t
     with pytest.raises(CommandError) as caught:
         call_command("billing_import", str(path))
 
-    assert "prices #1" in str(caught.value) and problem in str(caught.value)
+    assert "prices[1]" in str(caught.value) and problem in str(caught.value)
     assert not ModelPricing.objects.exists() and not ModelConfig.objects.exists()
 
 
@@ -159,10 +159,26 @@ def test_import_reports_a_bad_provider_and_config_with_their_row(llm_config):
     document["providers"][0]["code"] = "not a slug!"
     with pytest.raises(BillingError) as caught:
         billing_import(data=document)
-    assert "providers #0" in caught.value.message and "code" in caught.value.message
+    assert "providers[0]" in caught.value.message and "code" in caught.value.message
 
     document = billing_export()
     document["configs"][0]["timeout_seconds"] = -1
     with pytest.raises(BillingError) as caught:
         billing_import(data=document)
-    assert "configs #0" in caught.value.message and "timeout_seconds" in caught.value.message
+    assert "configs[0]" in caught.value.message and "timeout_seconds" in caught.value.message
+
+
+def test_import_names_every_bad_entry_and_writes_nothing(llm_config):
+    config = llm_config("gpt-a")
+    document = billing_export()
+    document["providers"][0]["name"] = ""
+    document["configs"][0]["timeout_seconds"] = -1
+    document["prices"].append({"provider": "nope", "model": "x"})
+    with pytest.raises(BillingError) as caught:
+        billing_import(data=json.dumps(document).encode())
+    problems = [(p["row"].split(" ")[0], p["field"]) for p in caught.value.detail]
+    assert problems == [("providers[0]", "name"), (f"prices[{len(document['prices']) - 1}]", ""),
+                        ("configs[0]", "timeout_seconds")]
+    assert caught.value.code == "invalid_import" and "2 more problem(s)" in caught.value.message
+    config.refresh_from_db()
+    assert config.provider.name and config.timeout_seconds != -1

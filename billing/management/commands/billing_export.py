@@ -1,8 +1,8 @@
-import json
+from django.core.management.base import BaseCommand, CommandError
 
-from django.core.management.base import BaseCommand
-
+from billing.exceptions import BillingError
 from billing.services import billing_export
+from kefu import transfer
 
 
 class Command(BaseCommand):
@@ -12,10 +12,12 @@ class Command(BaseCommand):
         parser.add_argument("--output", "-o", help="write to this file instead of stdout")
 
     def handle(self, *args, output=None, **options):
-        text = json.dumps(billing_export(), ensure_ascii=False, indent=2)
+        data = transfer.write_document(billing_export())
         if output:
-            with open(output, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
+            try:
+                transfer.write_output(output, data, error=BillingError)
+            except BillingError as exc:
+                raise CommandError(exc.message) from None
             self.stderr.write(f"billing_export: written to {output}")
         else:
-            self.stdout.write(text)
+            self.stdout.write(data.decode("utf-8"), ending="")

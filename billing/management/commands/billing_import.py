@@ -1,32 +1,22 @@
-import json
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.exceptions import BillingError
 from billing.services import billing_import
+from kefu import transfer
 
 
 class Command(BaseCommand):
-    help = ("Load a billing_export JSON file (or - for stdin). All or nothing; configs come back inactive "
-            "until an API key is set.")
+    help = ("Load a billing_export JSON file (or - for stdin). All or nothing: every bad entry is named; configs "
+            "come back inactive until an API key is set.")
 
     def add_arguments(self, parser):
         parser.add_argument("path")
 
     def handle(self, *args, path, **options):
         try:
-            if path == "-":
-                data = json.load(sys.stdin)
-            else:
-                with open(path, encoding="utf-8") as handle:
-                    data = json.load(handle)
-        except OSError as exc:
-            raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise CommandError(f"{path} is not JSON: {exc}") from None
-        try:
-            counts = billing_import(data=data)
+            report = billing_import(data=transfer.read_input(path, error=BillingError))
         except BillingError as exc:
+            for problem in (exc.detail if isinstance(exc.detail, list) else [])[1:]:
+                self.stderr.write(transfer.problem_line(problem))
             raise CommandError(exc.message) from None
-        self.stdout.write(self.style.SUCCESS("billing_import: {created} created, {updated} updated.".format(**counts)))
+        self.stdout.write(self.style.SUCCESS(f"billing_import: {report.created} created, {report.updated} updated."))
