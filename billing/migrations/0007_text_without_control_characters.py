@@ -3,6 +3,19 @@
 import kefu.validators
 from django.db import migrations, models
 
+# Control characters refused in typed text. (Written as a list: the operations are the ones generated.)
+TYPED_TEXT = [
+    ('aimodel', 'code', models.CharField(help_text="The name sent to the provider's API.", max_length=150, validators=[kefu.validators.validate_no_control_characters], verbose_name='model code')),
+    ('aimodel', 'name', models.CharField(blank=True, max_length=150, validators=[kefu.validators.validate_no_control_characters], verbose_name='display name')),
+    ('modelconfig', 'base_url', models.URLField(blank=True, help_text="Empty: the provider's.", max_length=300, validators=[kefu.validators.validate_no_control_characters], verbose_name='base URL')),
+    ('modelconfig', 'model_code', models.CharField(help_text='Sent to the API; the catalogue row is found or created from it.', max_length=150, validators=[kefu.validators.validate_no_control_characters], verbose_name='model code')),
+    ('modelconfig', 'name', models.CharField(max_length=100, validators=[kefu.validators.validate_no_control_characters], verbose_name='name')),
+    ('modelpricing', 'note', models.CharField(blank=True, max_length=200, validators=[kefu.validators.validate_no_control_characters], verbose_name='note')),
+    ('provider', 'default_base_url', models.URLField(blank=True, max_length=300, validators=[kefu.validators.validate_no_control_characters], verbose_name='default base URL')),
+    ('provider', 'name', models.CharField(max_length=100, validators=[kefu.validators.validate_no_control_characters], verbose_name='name')),
+    ('provider', 'website', models.URLField(blank=True, max_length=300, validators=[kefu.validators.validate_no_control_characters], verbose_name='website')),
+]
+
 
 class Migration(migrations.Migration):
 
@@ -10,50 +23,4 @@ class Migration(migrations.Migration):
         ('billing', '0006_scrub_header_secrets_from_errors'),
     ]
 
-    operations = [
-        migrations.AlterField(
-            model_name='aimodel',
-            name='code',
-            field=models.CharField(help_text="The name sent to the provider's API.", max_length=150, validators=[kefu.validators.validate_no_control_characters], verbose_name='model code'),
-        ),
-        migrations.AlterField(
-            model_name='aimodel',
-            name='name',
-            field=models.CharField(blank=True, max_length=150, validators=[kefu.validators.validate_no_control_characters], verbose_name='display name'),
-        ),
-        migrations.AlterField(
-            model_name='modelconfig',
-            name='base_url',
-            field=models.URLField(blank=True, help_text="Empty: the provider's.", max_length=300, validators=[kefu.validators.validate_no_control_characters], verbose_name='base URL'),
-        ),
-        migrations.AlterField(
-            model_name='modelconfig',
-            name='model_code',
-            field=models.CharField(help_text='Sent to the API; the catalogue row is found or created from it.', max_length=150, validators=[kefu.validators.validate_no_control_characters], verbose_name='model code'),
-        ),
-        migrations.AlterField(
-            model_name='modelconfig',
-            name='name',
-            field=models.CharField(max_length=100, validators=[kefu.validators.validate_no_control_characters], verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='modelpricing',
-            name='note',
-            field=models.CharField(blank=True, max_length=200, validators=[kefu.validators.validate_no_control_characters], verbose_name='note'),
-        ),
-        migrations.AlterField(
-            model_name='provider',
-            name='default_base_url',
-            field=models.URLField(blank=True, max_length=300, validators=[kefu.validators.validate_no_control_characters], verbose_name='default base URL'),
-        ),
-        migrations.AlterField(
-            model_name='provider',
-            name='name',
-            field=models.CharField(max_length=100, validators=[kefu.validators.validate_no_control_characters], verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='provider',
-            name='website',
-            field=models.URLField(blank=True, max_length=300, validators=[kefu.validators.validate_no_control_characters], verbose_name='website'),
-        ),
-    ]
+    operations = [migrations.AlterField(model_name=model, name=name, field=field) for model, name, field in TYPED_TEXT]

@@ -3,6 +3,15 @@
 import kefu.validators
 from django.db import migrations, models
 
+# Control characters refused in typed text. (Written as a list: the operations are the ones generated.)
+TYPED_TEXT = [
+    ('knowledgeitem', 'answer', models.TextField(validators=[kefu.validators.validate_no_control_characters], verbose_name='answer')),
+    ('knowledgeitem', 'category', models.CharField(blank=True, max_length=100, validators=[kefu.validators.validate_no_control_characters], verbose_name='category')),
+    ('knowledgeitem', 'external_id', models.CharField(blank=True, help_text='The id the item has in an imported file; kept so an export imports back unchanged.', max_length=100, validators=[kefu.validators.validate_no_control_characters], verbose_name='external id')),
+    ('knowledgeitem', 'question', models.CharField(max_length=500, validators=[kefu.validators.validate_no_control_characters], verbose_name='question')),
+    ('similarquestion', 'text', models.CharField(max_length=500, validators=[kefu.validators.validate_no_control_characters], verbose_name='text')),
+]
+
 
 class Migration(migrations.Migration):
 
@@ -10,30 +19,4 @@ class Migration(migrations.Migration):
         ('knowledge', '0002_pgvector_embedding'),
     ]
 
-    operations = [
-        migrations.AlterField(
-            model_name='knowledgeitem',
-            name='answer',
-            field=models.TextField(validators=[kefu.validators.validate_no_control_characters], verbose_name='answer'),
-        ),
-        migrations.AlterField(
-            model_name='knowledgeitem',
-            name='category',
-            field=models.CharField(blank=True, max_length=100, validators=[kefu.validators.validate_no_control_characters], verbose_name='category'),
-        ),
-        migrations.AlterField(
-            model_name='knowledgeitem',
-            name='external_id',
-            field=models.CharField(blank=True, help_text='The id the item has in an imported file; kept so an export imports back unchanged.', max_length=100, validators=[kefu.validators.validate_no_control_characters], verbose_name='external id'),
-        ),
-        migrations.AlterField(
-            model_name='knowledgeitem',
-            name='question',
-            field=models.CharField(max_length=500, validators=[kefu.validators.validate_no_control_characters], verbose_name='question'),
-        ),
-        migrations.AlterField(
-            model_name='similarquestion',
-            name='text',
-            field=models.CharField(max_length=500, validators=[kefu.validators.validate_no_control_characters], verbose_name='text'),
-        ),
-    ]
+    operations = [migrations.AlterField(model_name=model, name=name, field=field) for model, name, field in TYPED_TEXT]
