@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kefu import transfer
+from kefu.exceptions import validation_problems
 from kefu.transfer import CELL_PROBLEMS, NOT_A_ROW, ImportReport
 from kefu.validators import validate_no_control_characters
 
@@ -74,7 +75,7 @@ def _check_characters(value: str, name: str, problems) -> None:
     try:
         validate_no_control_characters(value)
     except ValidationError as exc:
-        problems.append((name, exc.messages[0]))
+        problems.extend((name, message) for _field, message in validation_problems(exc))
 
 
 def _text_list(value, name, problems) -> list[str]:
