@@ -140,7 +140,7 @@ def problem_line(problem: dict) -> str:
 
 
 def entry_label(row) -> str:
-    return _("Row %(row)d") % {"row": row} if isinstance(row, int) else str(row)
+    return _("row %(row)d") % {"row": row} if isinstance(row, int) else str(row)
 
 
 def format_of(name: str, explicit: str | None = None, *, error: type[KefuError] = KefuError) -> str:

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kefu import transfer
 from knowledge.exceptions import KnowledgeError
 from knowledge.models import KnowledgeItem
 from knowledge.transfer import FORMATS, format_of, knowledge_export
@@ -35,8 +36,7 @@ class Command(BaseCommand):
             self.stdout.write(data.decode("utf-8").lstrip("\ufeff"), ending="")
             return
         try:
-            with open(options["file"], "wb") as fh:
-                fh.write(data)
-        except OSError as exc:
-            raise CommandError(f"Cannot write {options['file']}: {exc.strerror or exc}.") from exc
+            transfer.write_output(options["file"], data, error=KnowledgeError)
+        except KnowledgeError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(f"{items.count()} items written to {options['file']}")

@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kefu import transfer
 from kefu.progress import Progress, add_progress_argument
 from knowledge.exceptions import KnowledgeError
 from knowledge.transfer import DUPLICATE_POLICIES, FORMATS, format_of, knowledge_import
@@ -16,7 +17,7 @@ class Command(BaseCommand):
             "--skip-invalid loads the good rows.")
 
     def add_arguments(self, parser):
-        parser.add_argument("file")
+        parser.add_argument("file", help="the file, or - for standard input (give --format then)")
         parser.add_argument("--shop", help="the shop's name")
         parser.add_argument("--shared", action="store_true", help="import as items shared by every shop")
         parser.add_argument("--format", choices=FORMATS, help="default: from the file name")
@@ -28,10 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         shop = shop_by_name(options["shop"], shared=options["shared"])
         try:
-            with open(options["file"], "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {options['file']}: {exc.strerror}.") from exc
+            data = transfer.read_input(options["file"], error=KnowledgeError)
+        except KnowledgeError as exc:
+            raise CommandError(exc.message) from exc
         progress = Progress.for_command(self, quiet=options["no_progress"])
         try:
             report = knowledge_import(actor=None, shop=shop, data=data, fmt=format_of(options["file"],
@@ -40,10 +40,10 @@ class Command(BaseCommand):
                                       progress=progress)
         except KnowledgeError as exc:
             for problem in exc.detail or []:
-                self.stderr.write(f"row {problem['row']}: {problem['field']}: {problem['message']}")
+                self.stderr.write(transfer.problem_line(problem))
             raise CommandError(exc.message) from exc
         finally:
             progress.close()
         for problem in report.errors:
-            self.stderr.write(f"row {problem['row']}: {problem['field']}: {problem['message']} (skipped)")
+            self.stderr.write(f"{transfer.problem_line(problem)} (skipped)")
         self.stdout.write(json.dumps({k: v for k, v in report.as_dict().items() if k != "errors"}))
