@@ -91,6 +91,13 @@ class ImportReport:
     def rows_with_errors(self) -> int:
         return len({e["row"] for e in self.errors})
 
+    def summary(self) -> str:
+        """``configs created: 1, configs unchanged: 2, secrets skipped: 1`` — for a command's output."""
+        parts = [f"{section.replace('_', ' ')} {outcome}: {n}" for section, counts in self.sections.items()
+                 for outcome, n in counts.items()]
+        parts += [f"{name.replace('_', ' ')}: {n}" for name, n in self.tally.items()]
+        return ", ".join(parts) or _("nothing to import")
+
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated, "skipped": self.skipped, "errors": self.errors}
 
