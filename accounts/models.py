@@ -9,19 +9,17 @@ from django.utils.translation import gettext_lazy as _
 
 from kefu.fields import InputCharField
 from kefu.models import TimestampedModel
+from kefu.scoping import roles
 
 
 class UserQuerySet(models.QuerySet):
     def for_user(self, user):
-        """Superadmins see everyone; others see themselves and the people of their shops."""
+        """Superadmins see everyone; others see themselves and the people they work with (kefu.scoping.roles)."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
         if user.is_superadmin:
             return self
-        from customer_service.selectors import shop_ids_for_user
-
-        shop_ids = shop_ids_for_user(user=user)
-        return self.filter(Q(pk=user.pk) | Q(shop_memberships__shop_id__in=shop_ids)).distinct()
+        return self.filter(Q(pk=user.pk) | roles().colleagues(user)).distinct()
 
     def manageable_by(self, user):
         if getattr(user, "is_authenticated", False) and user.is_superadmin:

@@ -287,7 +287,7 @@ class ShopModelChoiceAdmin(ScopedModelAdmin):
 
     def has_add_permission(self, request):
         # Administering a shop is enough: its first choice has no row to "change" yet.
-        from customer_service.models import Shop
+        from customer_service.shops.models import Shop
 
         return self._is_member(request) and Shop.objects.manageable_by(request.user).exists()
 

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customer_service.scoping import ShopScopedQuerySet
+from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.crypto import mask_secret
 from kefu.fields import EncryptedJSONField, EncryptedTextField, InputCharField, InputURLField
 from kefu.models import AuditedModel, TimestampedModel
@@ -210,12 +210,12 @@ class SuperadminOnlyQuerySet(models.QuerySet):
 
 class ShopModelChoiceQuerySet(models.QuerySet):
     def for_user(self, user):
-        from customer_service.models import Shop
+        from customer_service.shops.models import Shop
 
         return self.filter(shop__in=Shop.objects.for_user(user))
 
     def manageable_by(self, user):
-        from customer_service.models import Shop
+        from customer_service.shops.models import Shop
 
         return self.filter(shop__in=Shop.objects.manageable_by(user))
 

@@ -178,7 +178,7 @@ def usage_grouped(queryset, *, by: str, limit: int | None = None) -> list[dict]:
 def _labels(by: str, ids: list) -> dict:
     """Names of the grouped rows, read from their own tables (not by joining the usage rows)."""
     from accounts.models import User
-    from customer_service.models import Shop
+    from customer_service.shops.models import Shop
 
     from .models import AIModel
 

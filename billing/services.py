@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customer_service.shops.selectors import shop_is_manageable
 from kefu import transfer
 from kefu.logging import redact
 from kefu.scoping import is_superadmin
@@ -209,9 +210,7 @@ def shop_model_choice_save(*, actor, choice: ShopModelChoice) -> ShopModelChoice
     or ``actor``'s own key (ModelConfig.objects.assignable_by): nobody points a shop at another
     person's key.
     """
-    from customer_service.models import Shop
-
-    if not Shop.objects.manageable_by(actor).filter(pk=choice.shop_id).exists():
+    if not shop_is_manageable(user=actor, shop=choice.shop_id):
         raise BillingError(_("You do not administer this shop."), code="permission_denied", status_code=403)
     if not ModelConfig.objects.assignable_by(actor).filter(pk=choice.config_id).exists():
         raise BillingError(_("A shop can use a system-wide config or your own key, not another person's key."),

@@ -15,7 +15,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from customer_service.models import Shop
+from customer_service.shops.models import Shop
+from customer_service.shops.selectors import shop_is_manageable
 from kefu.admin import ScopedModelAdmin, checks_own_permissions
 
 from . import selectors, services
@@ -304,7 +305,7 @@ class UserConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         shop = get_object_or_404(Shop.objects.for_user(request.user), pk=shop_id)
         config = selectors.shop_settings_config(shop=shop)
         if config is None:
-            if not Shop.objects.manageable_by(request.user).filter(pk=shop.pk).exists():
+            if not shop_is_manageable(user=request.user, shop=shop):
                 self.message_user(request, _("%(shop)s has no saved settings yet: the defaults apply.")
                                   % {"shop": shop}, messages.INFO)
                 return HttpResponseRedirect(reverse("admin:configs_userconfig_changelist"))

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customer_service.scoping import ShopScopedQuerySet
+from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputCharField, InputTextField
 from kefu.models import AuditedModel, TimestampedModel
 from kefu.scoping import CatalogueQuerySet, is_signed_in, is_superadmin

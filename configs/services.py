@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customer_service.shops.selectors import shop_is_manageable
 from kefu import crypto
 from kefu.exceptions import full_clean
 
@@ -636,9 +637,7 @@ def shop_settings_update(
     Only a superadmin or an admin of ``shop`` may (ConfigPermissionDenied).
     The first change creates the shop's config (``expected_version`` None or 0).
     """
-    from customer_service.models import Shop
-
-    if not Shop.objects.manageable_by(actor).filter(pk=shop.pk).exists():
+    if not shop_is_manageable(user=actor, shop=shop):
         raise ConfigPermissionDenied(_("Only an admin of %(shop)s may change its settings.") % {"shop": shop})
     if not isinstance(values, dict):
         raise ConfigValidationError(_("Shop settings must be a JSON object."))
@@ -962,7 +961,7 @@ def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str
     """
     from django.contrib.auth import get_user_model
 
-    from customer_service.models import Shop
+    from customer_service.shops.models import Shop
 
     from .selectors import EXPORT_FORMAT
 

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class CustomerServiceConfig(AppConfig):
     name = "customer_service"
     verbose_name = _("Customer service")
+
+    def ready(self):
+        from kefu.scoping import roles_install
+
+        from .shops import roles
+
+        roles_install(roles.ShopRoles())
+        roles.connect_signals()

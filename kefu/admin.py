@@ -8,6 +8,8 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .scoping import roles
+
 
 class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
     """A foreign-key filter that offers only the related rows the person may see."""
@@ -95,12 +97,8 @@ class ScopedModelAdmin(admin.ModelAdmin):
     def _is_member(self, request) -> bool:
         # Asked once per registered model on every admin page: remember it for the request.
         if not hasattr(request, "_kefu_is_member"):
-            from customer_service.selectors import shop_ids_for_user
-
             user = request.user
-            request._kefu_is_member = (
-                user.is_active and user.is_staff and (user.is_superadmin or bool(shop_ids_for_user(user=user)))
-            )
+            request._kefu_is_member = user.is_active and user.is_staff and (user.is_superadmin or roles().has_any(user))
         return request._kefu_is_member
 
     def has_module_permission(self, request):

@@ -277,6 +277,6 @@ class KnowledgeItemAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
 
 
 def _administers_a_shop(user) -> bool:
-    from customer_service.selectors import is_shop_admin_anywhere
+    from customer_service.shops.selectors import is_shop_admin_anywhere
 
     return is_shop_admin_anywhere(user=user)

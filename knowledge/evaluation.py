@@ -53,7 +53,7 @@ def run_evaluation(
     The transaction is rolled back and this process's indexes are forgotten.
     The summary also says which embedder ran and whether the calibration in use fits it.
     """
-    from customer_service.models import Shop
+    from customer_service.shops.models import Shop
 
     from .embedders import get_embedder
     from .models import KnowledgeItem

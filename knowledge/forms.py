@@ -2,7 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from customer_service.models import Shop
+from customer_service.shops.models import Shop
 
 from .models import KnowledgeItem
 from .transfer import FORMATS

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from customer_service.scoping import ShopScopedQuerySet
+from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputCharField, InputTextField
 from kefu.models import AllObjectsManager, AuditedModel, SoftDeleteManager, SoftDeleteModel, SoftDeleteQuerySet
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from customer_service.choices import ShopRole
+from customer_service.shops.choices import ShopRole
 from tests.accounts.factories import SuperadminFactory, UserFactory
 from tests.customer_service.factories import ShopFactory, ShopMembershipFactory
 from tests.plugins.servers import RedisServer, missing

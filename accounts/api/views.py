@@ -12,9 +12,9 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from customer_service.selectors import user_roles
 from kefu.api.viewsets import ScopedModelViewSet
 from kefu.exceptions import KefuError
+from kefu.scoping import roles
 
 from .. import services
 from ..models import LoginSession, User
@@ -30,7 +30,7 @@ from .serializers import (
 
 
 def _me(user):
-    user.roles = user_roles(user=user)
+    user.roles = roles().summary(user)
     return MeSerializer(user).data
 
 

@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from customer_service.models import Shop
+from customer_service.shops.models import Shop
 from kefu.api.fields import JSONField
 
 from .. import selectors

@@ -9,7 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from customer_service.models import Shop
+from customer_service.shops.models import Shop
+from customer_service.shops.selectors import shop_is_manageable
 from kefu.api.viewsets import ScopedModelViewSet
 
 from .. import selectors, services
@@ -68,7 +69,7 @@ class UserConfigViewSet(ScopedModelViewSet):
         if shop is not None:
             if user is not None:
                 raise ValidationError({"shop": ["Give a user or a shop, not both."]})
-            if not Shop.objects.manageable_by(me).filter(pk=shop.pk).exists():
+            if not shop_is_manageable(user=me, shop=shop):
                 raise PermissionDenied("Only an admin of this shop may add configs to it.")
         else:
             user = user or me

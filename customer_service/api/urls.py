@@ -1,6 +1,5 @@
+from customer_service.shops.api.views import ShopViewSet
 from kefu.api.routers import OptionalSlashRouter
-
-from .views import ShopViewSet
 
 router = OptionalSlashRouter()
 router.register("shops", ShopViewSet, basename="shop")

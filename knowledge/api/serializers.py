@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from customer_service.models import Shop
+from customer_service.shops.models import Shop
 
 from ..models import ANSWER_MAX_LENGTH, KnowledgeItem
 

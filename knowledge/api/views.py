@@ -8,7 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from customer_service.models import Shop
+from customer_service.shops.models import Shop
+from customer_service.shops.selectors import shop_is_manageable
 from kefu.api.viewsets import ScopedModelViewSet
 
 from .. import selectors, services
@@ -49,7 +50,7 @@ class KnowledgeItemViewSet(ScopedModelViewSet):
         if shop is None:
             if not user.is_superadmin:
                 raise PermissionDenied("Only a superadmin may change items shared by every shop.")
-        elif not Shop.objects.manageable_by(user).filter(pk=shop.pk).exists():
+        elif not shop_is_manageable(user=user, shop=shop):
             raise PermissionDenied("Only an admin of this shop may change its items.")
 
     @extend_schema(request=KnowledgeItemInputSerializer, responses={201: KnowledgeItemSerializer})

@@ -1,7 +1,7 @@
 import factory
 
-from customer_service.choices import ShopRole
 from customer_service.models import Shop, ShopMembership
+from customer_service.shops.choices import ShopRole
 from tests.accounts.factories import UserFactory
 
 

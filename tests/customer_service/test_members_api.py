@@ -3,7 +3,7 @@
 import pytest
 
 from customer_service.models import ShopMembership
-from customer_service.services import shop_membership_set
+from customer_service.shops.services import shop_membership_set
 from kefu.exceptions import PermissionDenied
 
 

@@ -193,7 +193,8 @@ def changelist_action(client, action, items, **extra):
     ("deactivate_selected", {}), ("purge_selected", {"confirm_purge": "yes"}), ("delete_selected", {"post": "yes"}),
 ])
 def test_actions_reach_only_the_rows_the_person_may_change(world, kb, action, extra):
-    from customer_service.models import ShopMembership, ShopRole
+    from customer_service.models import ShopMembership
+    from customer_service.shops.choices import ShopRole
 
     ShopMembership.objects.create(shop=world.other_shop, user=world.shop_admin, role=ShopRole.AGENT)
     shared, foreign, own = kb["t-shared-002"], kb["t-digital-001"], kb["t-cake-002"]

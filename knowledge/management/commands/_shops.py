@@ -3,7 +3,7 @@ from django.core.management.base import CommandError
 
 def shop_by_name(name: str | None, *, shared: bool):
     """The shop called ``name``; None with ``shared`` (the items every shop shares)."""
-    from customer_service.models import Shop
+    from customer_service.shops.models import Shop
 
     if shared:
         if name:

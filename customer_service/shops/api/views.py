@@ -11,6 +11,7 @@ from kefu.api.viewsets import ScopedModelViewSet
 
 from .. import services
 from ..models import Shop, ShopMembership
+from ..selectors import shop_is_manageable
 from .serializers import ShopMembershipInputSerializer, ShopMembershipSerializer, ShopSerializer
 
 
@@ -43,7 +44,7 @@ class ShopViewSet(ScopedModelViewSet):
         instance.delete()
 
     def _require_manager(self, shop):
-        if not Shop.objects.manageable_by(self.request.user).filter(pk=shop.pk).exists():
+        if not shop_is_manageable(user=self.request.user, shop=shop):
             raise PermissionDenied()
 
     @extend_schema(methods=["get"], responses=ShopMembershipSerializer(many=True))

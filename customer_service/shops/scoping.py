@@ -6,7 +6,7 @@ from django.db.models import Q
 from kefu.scoping import is_signed_in
 
 from .choices import ShopRole
-from .selectors import shop_ids_for_user
+from .roles import shop_ids_for_user
 
 
 class ShopScopedQuerySet(models.QuerySet):

@@ -9,9 +9,9 @@ from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import User
 from accounts.services import user_create, user_update
-from customer_service.choices import ShopRole
-from customer_service.models import Shop
-from customer_service.services import shop_create, shop_membership_set
+from customer_service.shops.choices import ShopRole
+from customer_service.shops.models import Shop
+from customer_service.shops.services import shop_create, shop_membership_set
 from kefu.exceptions import problems_text, validation_problems
 
 DEMO_SHOP = "kefu 演示店"

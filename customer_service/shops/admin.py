@@ -1,0 +1,94 @@
+from django import forms
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from kefu.admin import ScopedModelAdmin
+
+from . import services
+from .models import Shop, ShopMembership
+from .selectors import shop_member_candidates
+
+
+class MemberCandidatesMixin:
+    """The raw-id ``user`` field accepts only people the person may add to a shop."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = shop_member_candidates(actor=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ShopMembershipInlineForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A saved row keeps its person: changing it would give the new person a
+            # membership and leave the old one. Delete the row and add one instead.
+            field = self.fields["user"]
+            field.disabled = True
+            field.queryset = field.queryset.model._default_manager.filter(pk=self.instance.user_id)
+
+
+class ShopMembershipInline(MemberCandidatesMixin, admin.TabularInline):
+    model = ShopMembership
+    form = ShopMembershipInlineForm
+    extra = 0
+    raw_id_fields = ["user"]
+    fields = ["user", "role"]
+
+
+@admin.register(Shop)
+class ShopAdmin(ScopedModelAdmin):
+    list_display = ["name", "qianniu_title", "is_active", "settings_link", "updated_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "qianniu_title"]
+    inlines = [ShopMembershipInline]
+    readonly_fields = ["settings_link"]
+
+    @admin.display(description=_("settings"))
+    def settings_link(self, obj):
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:configs_userconfig_shop_settings", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Thresholds, rules and history"))
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superadmin
+
+    def save_model(self, request, obj, form, change):
+        obj.stamp(request.user)
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        memberships = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        for membership in memberships:
+            services.shop_membership_set(
+                actor=request.user, shop=membership.shop, user=membership.user, role=membership.role
+            )
+        formset.save_m2m()
+
+
+@admin.register(ShopMembership)
+class ShopMembershipAdmin(MemberCandidatesMixin, ScopedModelAdmin):
+    list_display = ["shop", "user", "role", "created_at"]
+    list_filter = ["role", "shop"]
+    search_fields = ["user__username", "shop__name"]
+    list_select_related = ["shop", "user"]
+    raw_id_fields = ["user"]
+
+    def has_add_permission(self, request):
+        return self.has_change_permission(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        # shop_membership_set() finds the row by shop and person: changing either
+        # would add a membership and leave this one. Delete it and add one instead.
+        if obj is not None:
+            return [*super().get_readonly_fields(request, obj), "shop", "user"]
+        return super().get_readonly_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        services.shop_membership_set(actor=request.user, shop=obj.shop, user=obj.user, role=obj.role)
