@@ -33,7 +33,8 @@ from kefu.logging import redact
 from kefu.validators import validate_no_control_characters, without_control_characters
 
 from . import breaker, budgets, conf, routing, selectors
-from .choices import Capability, ErrorCode, UsageStatus, UsageType
+from .catalogue import ai_model_ensure
+from .choices import Capability, ErrorCode, ModelType, UsageStatus, UsageType
 from .exceptions import AllProvidersFailed, BillingError, NoProviderConfigured, ProviderError
 from .models import AIModel, ModelConfig, RequestLog, UsageRecord
 from .providers import client_for
@@ -93,13 +94,21 @@ def _check_texts(texts) -> list[str]:
 
 
 def _ensure_model(config: ModelConfig) -> None:
-    """Find or create the catalogue row of a config whose model is missing, so usage is never orphaned."""
-    if config.model_id is None:
-        from .services import ai_model_ensure
+    """Find or create the catalogue row of a config whose model is missing, so usage is never orphaned.
 
-        model_type = "embedding" if config.capability == Capability.EMBEDDING else "text"
+    Done when the router picks the config, not when the routing snapshot is loaded: loading a
+    cache reads only.
+    """
+    if config.model_id is None:
+        model_type = ModelType.EMBEDDING if config.capability == Capability.EMBEDDING else ModelType.TEXT
         config.model = ai_model_ensure(provider=config.provider, code=config.model_code, model_type=model_type)
         ModelConfig.objects.filter(pk=config.pk).update(model=config.model)
+
+
+def embed_model_code(*, user=None, shop=None) -> str | None:
+    """The model code :func:`embed` would try first for ``user`` and ``shop`` (None: no embedding config)."""
+    candidates = selectors.config_candidates(capability=Capability.EMBEDDING, user=user, shop=shop)
+    return candidates[0].model_code if candidates else None
 
 
 def output_cap(config: ModelConfig) -> int:
@@ -133,6 +142,8 @@ def _route(kind, payload, *, capability, user, shop, message, config) -> RouterR
         raise NoProviderConfigured(
             _("No active AI model config offers '%(cap)s'.") % {"cap": capability}, detail={"attempts": []}
         )
+    for candidate in candidates:
+        _ensure_model(candidate)
     now = timezone.now()
     prices = {c.model_id: snapshot.prices_at(c.model_id, now) for c in candidates}
     estimated_in = selectors.estimate_input_tokens(payload)

@@ -85,12 +85,10 @@ def current() -> Snapshot:
 
 def _load(version: str) -> Snapshot:
     from .models import Budget, ModelConfig, ModelPricing, ShopModelChoice
-    from .router import _ensure_model
 
     now = timezone.now()
     configs = list(ModelConfig.objects.usable().select_related("provider", "model"))
     for config in configs:
-        _ensure_model(config)
         config.api_key  # noqa: B018 - decrypt once, here, not on every call
     budgets = list(Budget.objects.filter(is_active=True))
     snapshot = Snapshot(

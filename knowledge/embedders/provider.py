@@ -35,11 +35,9 @@ class ProviderEmbedder(Embedder):
         return self._version
 
     def _preferred_model(self) -> str | None:
-        from billing import selectors
-        from billing.choices import Capability
+        from billing import router
 
-        candidates = selectors.config_candidates(capability=Capability.EMBEDDING, user=self.user, shop=self.shop)
-        return candidates[0].model.code if candidates and candidates[0].model_id else None
+        return router.embed_model_code(user=self.user, shop=self.shop)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         from billing import router  # billing depends on nothing here; import late to keep apps loosely tied

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from billing.services import catalogue_seed
+from billing.catalogue import catalogue_seed
 
 
 class Command(BaseCommand):
