@@ -8,6 +8,7 @@ from django_jsonform.forms.fields import JSONFormField
 
 from . import schema as schema_utils
 from . import selectors, services
+from . import values as config_values
 from .choices import ValueType
 from .exceptions import ConfigError
 from .models import ConfigTemplate, SystemConfig, UserConfig
@@ -120,8 +121,8 @@ class UserConfigChangeForm(forms.ModelForm):
         # still be renamed or switched off (save_model sends the values to the service only when changed).
         if "values" in self.changed_data and cleaned.get("values") is not None:
             try:
-                services.config_values_validate(template=config.template, values=cleaned["values"],
-                                                config=UserConfig.objects.get(pk=config.pk))
+                config_values.config_values_validate(template=config.template, values=cleaned["values"],
+                                                       config=UserConfig.objects.get(pk=config.pk))
             except ConfigError as exc:
                 _errors_to_form(self, exc, "values")
         return cleaned
@@ -183,7 +184,7 @@ class SystemConfigForm(forms.ModelForm):
             return cleaned
         if not keep_secret and cleaned.get("value_type"):
             try:
-                services.system_value_parse(cleaned["value_type"], text)
+                config_values.system_value_parse(cleaned["value_type"], text)
             except ConfigError as exc:
                 self.add_error("value_text", exc.message)
         return cleaned

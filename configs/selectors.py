@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,6 +14,7 @@ from . import schema as schema_utils
 from .constants import DEFAULT_CONFIG_KEY, SHOP_SETTINGS_KEY, SHOP_SETTINGS_TEMPLATE
 from .exceptions import ConfigNotFound, ConfigValidationError
 from .models import ConfigHistory, ConfigTemplate, SystemConfig, UserConfig
+from .values import SYSTEM_CONTEXT, system_config_plain, system_value_parse
 
 _MISSING = object()
 
@@ -197,8 +197,6 @@ def system_config_list(*, user) -> QuerySet[SystemConfig]:
 
 def system_config_masked(*, config: SystemConfig) -> Any:
     """The typed value as shown to people: a secret is masked."""
-    from .services import system_config_plain, system_value_parse
-
     if config.is_encrypted:
         try:
             return crypto.mask_secret(system_config_plain(config))
@@ -212,8 +210,6 @@ def system_config_value(key: str, default: Any = _MISSING) -> Any:
 
     Raises ConfigNotFound if it is missing and no ``default`` is given.
     """
-    from .services import SYSTEM_CONTEXT, system_value_parse
-
     entry = config_cache.read_through(
         config_cache.system_key(key),
         lambda: SystemConfig.objects.filter(key=key).values("value_type", "value", "is_encrypted").first()
@@ -232,66 +228,3 @@ def system_config_value(key: str, default: Any = _MISSING) -> Any:
         if default is _MISSING:
             raise
         return default
-
-
-
-
-# --- export ---------------------------------------------------------------------------------
-
-EXPORT_FORMAT = "kefu-configs"
-EXPORT_VERSION = 1
-
-
-def _without_secrets(values: dict, paths: list[str]) -> dict:
-    document = copy.deepcopy(values)
-    for path in paths:
-        schema_utils.remove_path(document, path)
-    return document
-
-
-def configs_export(*, with_secrets: bool = False, template_codes: list[str] | None = None) -> dict:
-    """Everything configs holds, as a JSON-ready document for ``config_import``.
-
-    Secrets are left out, or with ``with_secrets`` kept as ciphertext (never
-    clear): importing them needs one of the keys that wrote them.
-    """
-    from .models import ConfigCategory
-
-    templates = ConfigTemplate.objects.select_related("category").order_by("code")
-    configs = UserConfig.objects.select_related("template", "user", "shop").order_by("template__code", "pk")
-    if template_codes:
-        templates = templates.filter(code__in=template_codes)
-        configs = configs.filter(template__code__in=template_codes)
-    document = {
-        "format": EXPORT_FORMAT,
-        "version": EXPORT_VERSION,
-        "with_secrets": with_secrets,
-        "key_id": crypto.keyring().current_id if with_secrets else None,
-        "categories": [
-            {"code": c.code, "name": c.name, "parent": c.parent.code if c.parent_id else None,
-             "description": c.description, "sort_order": c.sort_order, "is_active": c.is_active}
-            for c in ConfigCategory.objects.select_related("parent").order_by("sort_order", "code")
-        ],
-        "templates": [
-            {"code": t.code, "name": t.name, "category": t.category.code if t.category_id else None,
-             "description": t.description, "schema": t.schema, "defaults": t.defaults, "is_system": t.is_system,
-             "is_active": t.is_active, "version": t.version}
-            for t in templates
-        ],
-        "configs": [
-            {"template": c.template.code,
-             "owner": {"shop": c.shop.name} if c.shop_id else {"user": c.user.username},
-             "key": c.key, "display_name": c.display_name, "scope": c.scope,
-             "expires_at": c.expires_at.isoformat() if c.expires_at else None, "is_active": c.is_active,
-             "version": c.version,
-             "values": c.values if with_secrets else _without_secrets(c.values, c.secret_paths()),
-             "encrypted_paths": c.encrypted_paths if with_secrets else []}
-            for c in configs
-        ],
-        "system_configs": [
-            {"key": s.key, "value_type": s.value_type, "description": s.description, "is_public": s.is_public,
-             "is_encrypted": s.is_encrypted, "value": s.value if (with_secrets or not s.is_encrypted) else None}
-            for s in SystemConfig.objects.order_by("key")
-        ],
-    }
-    return document

@@ -6,12 +6,10 @@ them, ``reason``, ``ip`` and ``user_agent`` for the history row.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -25,7 +23,7 @@ from kefu.exceptions import full_clean
 
 from . import cache as config_cache
 from . import schema as schema_utils
-from .choices import ConfigScope, HistoryAction, ValueType
+from .choices import ConfigScope, HistoryAction
 from .constants import DEFAULT_CONFIG_KEY, SECRET_PLACEHOLDER, SHOP_SETTINGS_KEY, SHOP_SETTINGS_TEMPLATE
 from .exceptions import (
     ConfigConflict,
@@ -35,7 +33,13 @@ from .exceptions import (
     ConfigValidationError,
 )
 from .models import ConfigCategory, ConfigHistory, ConfigTemplate, SystemConfig, SystemConfigHistory, UserConfig
-from .rules import check_rules
+from .values import (
+    SYSTEM_CONTEXT,
+    config_values_prepare,
+    system_config_plain,
+    system_value_parse,
+    system_value_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,94 +47,6 @@ logger = logging.getLogger(__name__)
 def _person(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
 
-
-# --- values: validation, secrets ------------------------------------------------
-
-
-def _prepare_values(
-    *, template: ConfigTemplate, values: Any, current: dict | None = None, current_paths: list[str] = (),
-    fill: bool = True, allow_ciphertext: bool = False,
-) -> tuple[dict, list[str]]:
-    """Validate ``values`` against ``template`` and return (stored document, encrypted paths).
-
-    1. A secret that is left out, sent empty, or sent back masked keeps the
-       current ciphertext (the caller never saw the clear value). So does a
-       path the config holds encrypted (``current_paths``) though the template
-       no longer marks it secret: nobody saw that value either, and showing or
-       dropping it on a masked round trip would reveal or destroy it. A new
-       value typed there is stored as the template says: in clear.
-    2. Template defaults, then schema defaults, fill what is missing; the schema
-       and the template's rules validate the result.
-    3. Each non-empty secret is encrypted; an unchanged one keeps its
-       ciphertext, so history shows it as unchanged.
-    """
-    if not isinstance(values, dict):
-        raise ConfigValidationError(
-            _("Config values must be a JSON object."), detail=[{"path": "(root)", "message": "must be an object"}]
-        )
-    secrets = template.secret_paths()
-    held = [path for path in current_paths or () if path not in secrets
-            and crypto.is_ciphertext(schema_utils.get_path(current or {}, path))]
-    guarded = sorted({*secrets, *held})
-    plain = copy.deepcopy(values)
-    kept: dict[str, str] = {}
-    for path in guarded:
-        stored = schema_utils.get_path(current or {}, path)
-        incoming = schema_utils.get_path(plain, path)
-        if incoming == "" or (incoming is None and schema_utils.has_path(plain, path)):
-            # Forms send an untouched secret as empty: it means "no change", never "set it to empty".
-            schema_utils.remove_path(plain, path)
-        if crypto.is_ciphertext(stored) and (
-            not schema_utils.has_path(plain, path)
-            or incoming in (stored, schema_utils.mask_value(path, stored))
-        ):
-            schema_utils.set_path(plain, path, schema_utils.decrypt_secret(path, stored))
-            kept[path] = stored
-        elif crypto.is_ciphertext(incoming):
-            if not allow_ciphertext:
-                raise ConfigValidationError(
-                    _("%(path)s: send the secret itself, not an encrypted value.") % {"path": path},
-                    detail=[{"path": path, "message": "encrypted values cannot be set directly"}],
-                )
-            try:  # an import with --with-secrets: the key that wrote it must be one of ours
-                schema_utils.set_path(plain, path, schema_utils.decrypt_secret(path, incoming))
-            except crypto.DecryptionError as exc:
-                raise ConfigValidationError(
-                    _("%(path)s: cannot decrypt the imported secret: %(why)s") % {"path": path, "why": exc},
-                    detail=[{"path": path, "message": str(exc)}],
-                ) from None
-            kept[path] = incoming
-    if fill:
-        document = schema_utils.fill_and_validate(
-            schema=template.schema, values=plain, secrets=guarded, defaults=template.defaults
-        )
-    else:
-        document = plain
-        schema_utils.raise_for_errors(
-            schema=template.schema, document=document, secrets=guarded,
-            message=_("Those values no longer match the template (version %(v)s).") % {"v": template.version},
-        )
-    rule_errors = check_rules(template.code, document)
-    if rule_errors:
-        raise ConfigValidationError(rule_errors[0]["message"], detail=rule_errors)
-    encrypted: list[str] = []
-    for path in secrets:
-        value = schema_utils.get_path(document, path)
-        if isinstance(value, str) and value != "":
-            schema_utils.set_path(document, path, kept.get(path) or schema_utils.encrypt_secret(path, value))
-            encrypted.append(path)
-    for path in held:
-        if path in kept:
-            schema_utils.set_path(document, path, kept[path])
-            encrypted.append(path)
-    return document, sorted(encrypted)
-
-
-def config_values_validate(*, template: ConfigTemplate, values: Any, config: UserConfig | None = None) -> dict:
-    """Check ``values`` as a write would, without writing; return the masked, filled document."""
-    document, paths = _prepare_values(template=template, values=values, current=config.values if config else None,
-                                      current_paths=config.encrypted_paths if config else ())
-    return schema_utils.masked(document, paths)
 
 
 # --- history ------------------------------------------------------------------------
@@ -249,7 +165,7 @@ def config_create(
     if not template.is_active:
         raise ConfigValidationError(_("Template '%(code)s' is not active.") % {"code": template.code})
     config_expiry_validate(expires_at, active=is_active)
-    document, paths = _prepare_values(template=template, values=values or {}, allow_ciphertext=encrypted_secrets)
+    document, paths = config_values_prepare(template=template, values=values or {}, allow_ciphertext=encrypted_secrets)
     config = UserConfig(
         template=template, user=user, shop=shop, key=key, display_name=display_name, values=document,
         encrypted_paths=paths, scope=scope, expires_at=expires_at, is_active=is_active, version=1,
@@ -293,7 +209,7 @@ def config_update(
     old, old_paths = copy.deepcopy(config.values), list(config.encrypted_paths)
     fields: dict[str, Any] = {}
     if values is not None:
-        fields["values"], fields["encrypted_paths"] = _prepare_values(
+        fields["values"], fields["encrypted_paths"] = config_values_prepare(
             template=config.template, values=values, current=config.values, current_paths=config.encrypted_paths,
             allow_ciphertext=encrypted_secrets,
         )
@@ -400,7 +316,7 @@ def config_rollback(
     restored, paths, _not_text = _secure_document(entry.snapshot, config.template.secret_paths())
     paths = sorted({*paths, *_held_secrets(restored)})
     plain = schema_utils.decrypted(restored, paths)
-    _prepare_values(template=config.template, values=plain, fill=False)  # still valid under today's schema?
+    config_values_prepare(template=config.template, values=plain, fill=False)  # still valid under today's schema?
     old, old_paths = copy.deepcopy(config.values), list(config.encrypted_paths)
     _bump(config, actor=actor, expected_version=expected_version, values=restored, encrypted_paths=paths)
     _record(config=config, action=HistoryAction.ROLLBACK, actor=actor, old=old, old_paths=old_paths,
@@ -659,74 +575,6 @@ def shop_settings_update(
 # --- system configs -------------------------------------------------------------------------
 
 
-def system_value_parse(value_type: str, raw: Any) -> Any:
-    """The Python value of ``raw`` (text, or already a Python value) as ``value_type``; ConfigValidationError if not."""
-    def refuse(why: str):
-        raise ConfigValidationError(
-            _("Not a valid %(type)s value: %(why)s") % {"type": value_type, "why": why},
-            detail=[{"path": "value", "message": why}],
-        )
-
-    if value_type == ValueType.STRING:
-        if not isinstance(raw, str):
-            refuse(_("expected text"))
-        return raw
-    if value_type == ValueType.BOOL:
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in {"true", "1", "yes", "on"}:
-            return True
-        if text in {"false", "0", "no", "off"}:
-            return False
-        refuse(_("use true or false"))
-    if value_type == ValueType.INT:
-        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-            refuse(_("expected a whole number"))
-        try:
-            return int(str(raw).strip()) if not isinstance(raw, float) else int(raw)
-        except ValueError:
-            refuse(_("expected a whole number"))
-    if value_type == ValueType.FLOAT:
-        if isinstance(raw, bool):
-            refuse(_("expected a number"))
-        try:
-            number = float(str(raw).strip())
-        except ValueError:
-            refuse(_("expected a number"))
-        if not math.isfinite(number):
-            refuse(_("expected a finite number"))
-        return number
-    if value_type == ValueType.JSON:
-        if isinstance(raw, str):
-            try:
-                return json.loads(raw)
-            except ValueError as exc:
-                refuse(_("invalid JSON (%(e)s)") % {"e": exc.msg})
-        return raw
-    refuse(_("unknown type '%(t)s'") % {"t": value_type})
-
-
-def _system_text(value_type: str, value: Any, *, stored: str | None = None) -> str:
-    """The stored text of a value being written; ConfigValidationError for a bad one.
-
-    A control character is refused in a text other than ``stored`` (what the config holds
-    now): a value saved before that rule must not block an edit of the description or flags.
-    """
-    parsed = system_value_parse(value_type, value)
-    if value_type == ValueType.JSON:
-        text = json.dumps(parsed, ensure_ascii=False, sort_keys=True)
-    elif value_type == ValueType.BOOL:
-        text = "true" if parsed else "false"
-    else:
-        text = str(parsed) if value_type != ValueType.FLOAT else repr(parsed)
-    if text != stored:
-        schema_utils.check_text(parsed, where="value")
-    return text
-
-
-SYSTEM_CONTEXT = "configs.systemconfig.value"
-
 
 def system_secret_needs_new_value() -> str:
     """Why a secret cannot be switched to clear text with its stored value (the form says it too)."""
@@ -763,7 +611,7 @@ def system_config_create(
     is_encrypted: bool = False, reason: str = "", ip: str | None = None, user_agent: str = "",
 ) -> SystemConfig:
     """Create a typed system config (version 1) and record it; ConfigValidationError for a bad value."""
-    text = _system_text(value_type, value)
+    text = system_value_text(value_type, value)
     config = SystemConfig(key=key, value_type=value_type, description=description, is_public=is_public,
                           is_encrypted=is_encrypted)
     config.value = crypto.encrypt(text, context=SYSTEM_CONTEXT) if is_encrypted else text
@@ -815,7 +663,7 @@ def system_config_update(
         # Keeping the value would store the secret in clear and show it in the list and the history.
         raise ConfigValidationError(system_secret_needs_new_value(), detail=[{"path": "value", "message": "required"}])
     stored = system_config_plain(config)
-    text = _system_text(value_type, fields.pop("value") if "value" in fields else stored, stored=stored)
+    text = system_value_text(value_type, fields.pop("value") if "value" in fields else stored, stored=stored)
     old = _system_shown(config)
     new = {
         "value_type": value_type, "is_encrypted": is_encrypted, "is_public": is_public,
@@ -886,226 +734,6 @@ def system_config_delete(*, config: SystemConfig, actor, reason: str = "", ip: s
     config_cache.invalidate(config_cache.system_key(config.key))
     config.delete()
 
-
-def system_config_plain(config: SystemConfig) -> str:
-    """The clear text of a system config's value (decrypted when encrypted)."""
-    if config.is_encrypted and crypto.is_ciphertext(config.value):
-        return crypto.decrypt(config.value, context=SYSTEM_CONTEXT)
-    return config.value
-
-
-# --- import -------------------------------------------------------------------------------------
-
-
-class _ImportEntryError(Exception):
-    """A malformed entry of an import file (becomes a ConfigValidationError naming it)."""
-
-
-@contextlib.contextmanager
-def _import_entry(label: str):
-    """Name the file entry in any refusal raised while it is imported."""
-    try:
-        yield
-    except ConfigError as exc:
-        raise type(exc)(_("%(entry)s: %(why)s") % {"entry": label, "why": exc.message}, code=exc.code,
-                        detail=exc.detail) from None
-    except _ImportEntryError as exc:
-        raise ConfigValidationError(_("%(entry)s: %(why)s") % {"entry": label, "why": exc},
-                                    detail=[{"path": label, "message": str(exc)}]) from None
-
-
-def _import_rows(data: dict, section: str) -> list[tuple[str, dict]]:
-    """The entries of ``section`` as (label, row); each must be a JSON object."""
-    rows = data.get(section, [])
-    if not isinstance(rows, list):
-        raise ConfigValidationError(_("%(section)s: must be a list.") % {"section": section})
-    labelled = []
-    for index, row in enumerate(rows):
-        name = (row.get("code") or row.get("key") or row.get("template")) if isinstance(row, dict) else None
-        label = f"{section}[{index}]" + (f" ({name})" if isinstance(name, str) and name else "")
-        if not isinstance(row, dict):
-            raise ConfigValidationError(_("%(entry)s: must be a JSON object.") % {"entry": label})
-        labelled.append((label, row))
-    return labelled
-
-
-def _required(row: dict, name: str):
-    if row.get(name) in (None, ""):
-        raise _ImportEntryError(_("“%(field)s” is missing.") % {"field": name})
-    return row[name]
-
-
-def _import_datetime(value) -> datetime | None:
-    """An ISO 8601 time from an import file; one without a UTC offset is read as UTC."""
-    if value in (None, ""):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise _ImportEntryError(_("“%(value)s” is not an ISO 8601 date and time.") % {"value": value}) from None
-    return moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment
-
-
-def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str, int]:
-    """Create or update categories, templates, configs and system configs from a ``configs_export`` document.
-
-    Each config write goes through config_create / config_update, so it is
-    validated and recorded (reason "import"); an entry equal to what is here
-    writes nothing. Secrets in the file are used only with ``with_secrets``,
-    and only if one of our keys decrypts them (ConfigValidationError
-    otherwise). Owners (users by username, shops by name) that do not exist
-    here are skipped and counted. An ``expires_at`` without a UTC offset is
-    read as UTC; a config whose expiry has passed arrives switched off. Runs in
-    one transaction: any refusal (ConfigError, naming the file entry) imports
-    nothing.
-    """
-    from django.contrib.auth import get_user_model
-
-    from customer_service.shops.models import Shop
-
-    from .selectors import EXPORT_FORMAT
-
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-        raise ConfigValidationError(_("Not a kefu configs export (format must be '%(f)s').") % {"f": EXPORT_FORMAT})
-    use_secrets = with_secrets and bool(data.get("with_secrets"))
-    counts = {"categories": 0, "templates": 0, "configs_created": 0, "configs_updated": 0, "configs_skipped": 0,
-              "configs_unchanged": 0, "system_configs": 0, "secrets_skipped": 0}
-    with transaction.atomic():
-        categories = []
-        for label, row in _import_rows(data, "categories"):
-            with _import_entry(label):
-                code = _required(row, "code")
-                category = ConfigCategory.objects.filter(code=code).first() or ConfigCategory(code=code)
-                for name in ("name", "description", "sort_order", "is_active"):
-                    if name in row:
-                        setattr(category, name, row[name])
-                full_clean(category, error=ConfigValidationError, exclude=["parent"])
-                category.save()
-                categories.append((label, category, row.get("parent")))
-                counts["categories"] += 1
-        for label, category, parent in categories:
-            if parent:
-                with _import_entry(label):
-                    category.parent = ConfigCategory.objects.filter(code=parent).first()
-                    if category.parent is None:
-                        raise _ImportEntryError(_("no parent category “%(code)s”.") % {"code": parent})
-                    full_clean(category, error=ConfigValidationError)
-                    category.save(update_fields=["parent"])
-
-        for label, row in _import_rows(data, "templates"):
-            with _import_entry(label):
-                code = _required(row, "code")
-                fields = {k: row[k] for k in ("name", "description", "schema", "defaults", "is_system", "is_active")
-                          if k in row}
-                fields["category"] = None
-                if row.get("category"):
-                    fields["category"] = ConfigCategory.objects.filter(code=row["category"]).first()
-                    if fields["category"] is None:
-                        raise _ImportEntryError(_("no category “%(code)s”.") % {"code": row["category"]})
-                template = ConfigTemplate.objects.filter(code=code).first()
-                if template is None:
-                    _required(row, "name")
-                    _required(row, "schema")
-                    template_create(actor=actor, code=code, **fields)
-                else:
-                    template_update(template=template, actor=actor, **fields)
-                counts["templates"] += 1
-
-        users = get_user_model().objects
-        for label, row in _import_rows(data, "configs"):
-            with _import_entry(label):
-                _import_config(row, actor=actor, users=users, shops=Shop.objects, use_secrets=use_secrets,
-                               counts=counts)
-
-        for label, row in _import_rows(data, "system_configs"):
-            with _import_entry(label):
-                _import_system_config(row, actor=actor, use_secrets=use_secrets, counts=counts)
-    return counts
-
-
-def _import_config(row: dict, *, actor, users, shops, use_secrets: bool, counts: dict) -> None:
-    code = _required(row, "template")
-    template = ConfigTemplate.objects.filter(code=code).first()
-    if template is None:
-        raise _ImportEntryError(_("no template “%(code)s”.") % {"code": code})
-    owner = row.get("owner")
-    if not isinstance(owner, dict) or not ({"user", "shop"} & set(owner)):
-        raise _ImportEntryError(_("“owner” must be {\"user\": username} or {\"shop\": shop name}."))
-    user = users.filter(username=owner["user"]).first() if "user" in owner else None
-    shop = shops.filter(name=owner["shop"]).first() if "shop" in owner else None
-    if user is None and shop is None:
-        counts["configs_skipped"] += 1
-        return
-    values = row.get("values") or {}
-    if not isinstance(values, dict):
-        raise _ImportEntryError(_("“values” must be a JSON object."))
-    if not use_secrets:
-        values = _strip_ciphertext(values, template.secret_paths(), counts)
-    key = row.get("key", DEFAULT_CONFIG_KEY)
-    expires_at = _import_datetime(row.get("expires_at"))
-    # A config whose expiry passed since the export arrives switched off (an active one could not be saved).
-    active = bool(row.get("is_active", True)) and not (expires_at is not None and expires_at <= timezone.now())
-    display_name, scope = row.get("display_name", ""), row.get("scope", ConfigScope.GLOBAL)
-    common = {"actor": actor, "reason": _("import"), "encrypted_secrets": use_secrets}
-    config = UserConfig.objects.select_related("template").filter(
-        template=template, key=key, user=user, shop=shop).first()
-    if config is None:
-        config_create(template=template, user=user, shop=shop, key=key, display_name=display_name, values=values,
-                      scope=scope, expires_at=expires_at, is_active=active, **common)
-        counts["configs_created"] += 1
-        return
-    document, _paths = _prepare_values(template=template, values=values, current=config.values,
-                                       current_paths=config.encrypted_paths, allow_ciphertext=use_secrets)
-    if (document, display_name, scope, expires_at, active) == (
-            config.values, config.display_name, config.scope, config.expires_at, config.is_active):
-        counts["configs_unchanged"] += 1
-        return
-    if not active and config.is_active:  # first, so that an expiry in the past may follow
-        config_set_active(config=config, actor=actor, active=False, reason=_("import"))
-    if (document, display_name, scope, expires_at) != (config.values, config.display_name, config.scope,
-                                                       config.expires_at):
-        config_update(config=config, values=values, display_name=display_name, scope=scope, expires_at=expires_at,
-                      **common)
-    if active and not config.is_active:
-        config_set_active(config=config, actor=actor, active=True, reason=_("import"))
-    counts["configs_updated"] += 1
-
-
-def _import_system_config(row: dict, *, actor, use_secrets: bool, counts: dict) -> None:
-    key = _required(row, "key")
-    value = row.get("value")
-    if row.get("is_encrypted"):
-        if not use_secrets or value is None:
-            counts["secrets_skipped"] += 1
-            if not SystemConfig.objects.filter(key=key).exists():
-                return
-            value = None
-        else:
-            try:
-                value = crypto.decrypt(value, context=SYSTEM_CONTEXT)
-            except crypto.DecryptionError as exc:
-                raise ConfigValidationError(
-                    _("System config '%(key)s': cannot decrypt the imported secret: %(why)s")
-                    % {"key": key, "why": exc}) from None
-    fields = {k: row[k] for k in ("value_type", "description", "is_public", "is_encrypted") if k in row}
-    existing = SystemConfig.objects.filter(key=key).first()
-    if existing is None:
-        _required(row, "value_type")
-        system_config_create(actor=actor, key=key, value=value, **fields)
-    else:
-        if value is not None:
-            fields["value"] = value
-        system_config_update(config=existing, actor=actor, **fields)
-    counts["system_configs"] += 1
-
-
-def _strip_ciphertext(values: dict, paths: list[str], counts: dict) -> dict:
-    document = copy.deepcopy(values)
-    for path in paths:
-        if crypto.is_ciphertext(schema_utils.get_path(document, path)):
-            schema_utils.remove_path(document, path)
-            counts["secrets_skipped"] += 1
-    return document
 
 
 # --- key rotation -------------------------------------------------------------------------------

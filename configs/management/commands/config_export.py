@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from configs.selectors import configs_export
+from configs.transfer import configs_export
 
 
 class Command(BaseCommand):

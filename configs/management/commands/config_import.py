@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from configs.exceptions import ConfigError
-from configs.services import configs_import
+from configs.transfer import configs_import
 
 
 class _DryRun(Exception):
