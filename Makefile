@@ -41,6 +41,7 @@ system-packages:
 test: system-packages $(VENV)/.dev-installed
 	$(PY) manage.py compilemessages --ignore=.venv -v 0
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=kefu.settings.test $(PY) manage.py makemigrations --check --dry-run
 	@status=0; \
 	echo "=== pass 1/2: SQLite ==="; $(PY) -m pytest --db=sqlite $(PYTEST_ARGS) || status=1; \
@@ -55,6 +56,7 @@ test-postgres: $(VENV)/.dev-installed
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 pgvector:
 	bash .ci/install-pgvector.sh
