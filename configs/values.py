@@ -185,3 +185,25 @@ def config_values_validate(*, template: ConfigTemplate, values: Any, config: Use
     document, paths = config_values_prepare(template=template, values=values, current=config.values if config else None,
                                       current_paths=config.encrypted_paths if config else ())
     return schema_utils.masked(document, paths)
+
+
+def secure_document(document: Any, paths: list[str]) -> tuple[Any, list[str], list[str]]:
+    """A copy of a stored document with each clear text at ``paths`` encrypted.
+
+    Returns (document, the paths now holding ciphertext, the paths holding a
+    value that is not text and so was left as it was).
+    """
+    if not isinstance(document, dict):
+        return document, [], []
+    document = copy.deepcopy(document)
+    encrypted, not_text = [], []
+    for path in paths:
+        value = schema_utils.get_path(document, path)
+        if crypto.is_ciphertext(value):
+            encrypted.append(path)
+        elif isinstance(value, str) and value != "":
+            schema_utils.set_path(document, path, schema_utils.encrypt_secret(path, value))
+            encrypted.append(path)
+        elif value not in (None, ""):
+            not_text.append(path)
+    return document, encrypted, not_text
