@@ -9,6 +9,8 @@ class PhrasingKind(models.TextChoices):
     SIMILAR = "similar", _("similar question")
     KEYWORDS = "keywords", _("keywords")
     ANSWER = "answer", _("answer")
+    # The question, answer and keywords as one text: read by the confidence, never matched.
+    ITEM = "item", _("whole item")
 
 
 class VectorStatus(models.TextChoices):

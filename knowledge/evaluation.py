@@ -1,23 +1,37 @@
-"""Retrieval evaluation (``manage.py kb_eval``): load an FAQ file into throw-away shops, run queries, measure.
+"""Retrieval evaluation (``manage.py kb_eval``, ``kb_calibrate``): load an FAQ file into throw-away shops,
+run queries, measure; fit the confidence calibration and measure it out of sample.
 
 Everything is written inside one transaction that is rolled back at the end, so
 the database is left as it was on SQLite and PostgreSQL alike, and no other
 process ever sees the throw-away shops (they are never committed). On SQLite the
 transaction holds the write lock for the run: run it on a copy, or when nobody
 is editing, for large files.
+
+Figures that depend on the calibration (calibration error, precision and
+coverage at a threshold) are only meaningful on queries it was not fitted on:
+``out_of_sample`` refits the same model without the queries it measures
+(cross-validation grouped by FAQ item, and fit on one set / measure on another).
 """
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
 
+import numpy as np
 from django.db import transaction
 
-from .engine import calibration, metrics
+from .engine import calibration, metrics, validation
 from .exceptions import KnowledgeError
 from .index import forget, shop_index
 
 SHARED = None
+DEFAULT_FOLDS = 5
+
+
+def query_digest(text: str) -> str:
+    """A short fingerprint of a query's text: calibrations list those they were fitted on."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12]
 
 
 class _Rollback(Exception):
@@ -119,9 +133,12 @@ def run_evaluation(
                 hits = knowledge_search(shop=shop, text=query["query"], k=k)
                 elapsed = (time.perf_counter() - started) * 1000
                 top_features = hits[0].signals if hits else None
+                expected = query.get("expected_id")
                 records.append({
                     "query": query["query"],
-                    "expected": query.get("expected_id"),
+                    "expected": expected,
+                    # Every phrasing of an item on the same side of a split; an out-of-scope query alone.
+                    "group": f"item:{expected}" if expected is not None else f"out-of-scope:{n}",
                     "ids": [ids[h.item_id] for h in hits],
                     "confidence": (float(calibration.predict(params, top_features)) if params else hits[0].confidence)
                     if hits else 0.0,
@@ -147,22 +164,107 @@ def run_evaluation(
     return summary, records
 
 
-def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict) -> dict:
+def _labelled(records: list[dict]) -> tuple[list[dict], list[bool]]:
+    """The feature dicts and right/wrong labels of the records whose query found an item."""
+    scored = [r for r in records if r["features"] is not None]
+    return [r["features"] for r in scored], [metrics.is_correct(r) for r in scored]
+
+
+def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict,
+                    features: list[str] | None = None, template: dict | None = None) -> dict:
     """Calibration parameters fitted on the records of one or more evaluations.
 
     ``record_sets``: ``[(name, records)]`` as ``run_evaluation`` returns them;
-    ``embedder``: its summary's ``{"name", "version"}``. A top hit is right when it
-    is the expected item; queries without a hit carry no features and are left out.
-    The parameters name the embedder: they only mean something for its scores.
+    ``embedder``: its summary's ``{"name", "version"}``; the model is ``template``'s
+    (features, penalty, gates, monotony) or a monotone logistic regression over
+    ``features`` (default ``calibration.FEATURES``). A top hit is right when it is
+    the expected item; queries without a hit carry no features and are left out.
+    The parameters name the embedder (they only mean something for its scores)
+    and list the fingerprints of the queries they were fitted on, so an
+    evaluation can tell in-sample figures from out-of-sample ones.
     """
-    scored = [r for _, records in record_sets for r in records if r["features"] is not None]
-    if not scored:
+    rows, labels = _labelled([r for _, records in record_sets for r in records])
+    if not rows:
         raise KnowledgeError("No query found any item: there is nothing to fit.", code="nothing_to_fit")
-    labels = [metrics.is_correct(r) for r in scored]
     if len(set(labels)) < 2:
         raise KnowledgeError("Fitting needs queries answered both rightly and wrongly.", code="nothing_to_fit")
-    fitted = calibration.fit_logistic([r["features"] for r in scored], labels)
+    template = template or {"features": list(features or calibration.FEATURES), "l2": 1.0,
+                            "gates": {"smalltalk": 0.01}, "monotone": True}
+    fitted = calibration.refit(template, rows, labels)
     fitted["fit_on"] = [name for name, _ in record_sets]
     fitted["embedder"] = embedder["name"]
     fitted["embedder_version"] = embedder["version"]
+    fitted["fitted_queries"] = sorted({query_digest(r["query"]) for _, records in record_sets for r in records})
     return fitted
+
+
+def fitted_on(params: dict, records: list[dict]) -> int | None:
+    """How many of ``records``' queries the calibration ``params`` was fitted on (None: it does not say)."""
+    digests = params.get("fitted_queries")
+    if digests is None:
+        return None
+    known = set(digests)
+    return sum(query_digest(r["query"]) in known for r in records)
+
+
+def _fitter(template: dict):
+    """``fit(records, labels)`` for ``validation.out_of_fold``: the template's model, fitted on those records."""
+    def fit(records, labels):
+        rows = [(r["features"], label) for r, label in zip(records, labels, strict=True) if r["features"] is not None]
+        outcomes = {label for _, label in rows}
+        if len(outcomes) < 2:
+            # A training part with only right (or only wrong) answers: its rate is all it can say.
+            rate = float(next(iter(outcomes))) if outcomes else 0.0
+            return lambda held: np.array([rate if r["features"] is not None else 0.0 for r in held])
+        params = calibration.refit(template, [f for f, _ in rows], [label for _, label in rows])
+        return lambda held: confidences(params, held)
+    return fit
+
+
+def confidences(params: dict, records: list[dict]) -> np.ndarray:
+    """The confidence ``params`` gives each record's top hit (0 when the query found nothing)."""
+    scored = [n for n, r in enumerate(records) if r["features"] is not None]
+    out = np.zeros(len(records))
+    if scored:
+        out[scored] = calibration.predict(params, [records[n]["features"] for n in scored])
+    return out
+
+
+def measured(records: list[dict], confidence) -> dict:
+    """Ranking and confidence figures of ``records`` with the given confidences."""
+    rescored = [{**r, "confidence": float(c)} for r, c in zip(records, confidence, strict=True)]
+    return {**metrics.ranking_summary(rescored), **metrics.confidence_summary(rescored)}
+
+
+def out_of_sample(record_sets: list[tuple[str, list[dict]]], template: dict, *, folds: int = DEFAULT_FOLDS,
+                  seed: int = 0) -> dict:
+    """Figures of ``template``'s model on queries it was not fitted on.
+
+    * ``cross_validation``: per set, each query's confidence comes from the model
+      fitted on the other folds of its set (folds grouped by FAQ item) plus every
+      other set whole — how the model fitted on all the sets does on new items.
+    * ``cross_set`` (two sets or more): fitted on one set, measured on another.
+    * ``in_sample``: fitted on all the sets and measured on the same queries —
+      for comparison only, never a measurement.
+    """
+    fit = _fitter(template)
+    labelled = [(name, records, [metrics.is_correct(r) for r in records]) for name, records in record_sets]
+    report = {"folds": folds, "seed": seed, "cross_validation": {}, "cross_set": [], "in_sample": {}}
+    for name, records, labels in labelled:
+        others = [(r, label) for other, rs, ls in labelled if other != name for r, label in zip(rs, ls, strict=True)]
+        predicted = validation.out_of_fold(
+            records, labels, [r["group"] for r in records], fit, folds=folds, seed=seed,
+            always=([r for r, _ in others], [label for _, label in others]),
+        )
+        report["cross_validation"][name] = measured(records, predicted)
+    for fit_name, fit_records, fit_labels in labelled:
+        predict = fit(fit_records, fit_labels)
+        for name, records, _ in labelled:
+            if name != fit_name:
+                report["cross_set"].append({"fit_on": fit_name, "measured_on": name,
+                                            **measured(records, predict(records))})
+    everything = [(r, label) for _, rs, ls in labelled for r, label in zip(rs, ls, strict=True)]
+    predict = fit([r for r, _ in everything], [label for _, label in everything])
+    for name, records, _ in labelled:
+        report["in_sample"][name] = measured(records, predict(records))
+    return report

@@ -21,7 +21,7 @@ from django.db import connection
 from .embedders import get_embedder
 from .engine import KBIndex
 from .engine.lexical import LexicalEncoder
-from .models import IndexStamp, KnowledgeItem, KnowledgeVector, SimilarQuestion, text_hash
+from .models import IndexStamp, KnowledgeItem, KnowledgeVector, ShopCalibration, SimilarQuestion, text_hash
 
 SHARED_SCOPE = "shared"
 
@@ -39,6 +39,9 @@ class ShopIndex:
     items: dict = field(default_factory=dict)  # item id -> {"question", "answer", "category", "shop_id", ...}
     versions: dict = field(default_factory=dict)  # item id -> updated_at of the row indexed
     embedder: tuple = ()
+    # The shop's own calibration document (``ShopCalibration``), read with the items: a change
+    # bumps the shop's stamp, so every process picks it up on its next search.
+    calibration: dict | None = None
     build_seconds: float = 0.0
     embedded_on_the_fly: int = 0
     reloaded: int = 0
@@ -98,6 +101,7 @@ def build_shop_index(shop_id, *, tokens=("", ""), previous: ShopIndex | None = N
        their parsed phrasings and vectors (an edit reloads one item, not the shop).
     2. Vectors of the current embedder, matched to phrasings by text hash.
     3. Phrasings without a vector are embedded now, in one batch.
+    4. The shop's own calibration, when it has one (``ShopCalibration``).
     A new index is built beside ``previous``, which other threads may be searching.
     """
     started = time.perf_counter()
@@ -156,9 +160,11 @@ def build_shop_index(shop_id, *, tokens=("", ""), previous: ShopIndex | None = N
                          "shop_id": item.shop_id, "external_id": item.external_id}
         indexed[item.pk] = item.updated_at
     index.build()
+    own = ShopCalibration.objects.filter(shop_id=shop_id).values_list("params", flat=True).first()
     return ShopIndex(tokens=tokens, index=index, items=meta, versions=indexed,
-                     embedder=(embedder.name, embedder.version), build_seconds=time.perf_counter() - started,
-                     embedded_on_the_fly=len(missing), reloaded=len(items))
+                     embedder=(embedder.name, embedder.version), calibration=own,
+                     build_seconds=time.perf_counter() - started, embedded_on_the_fly=len(missing),
+                     reloaded=len(items))
 
 
 _reference_cache: dict = {}

@@ -174,3 +174,30 @@ class IndexStamp(models.Model):
     @staticmethod
     def new_token() -> str:
         return uuid.uuid4().hex
+
+
+class ShopCalibration(AuditedModel):
+    """A shop's own confidence calibration, used for its searches instead of the shipped one.
+
+    ``params`` is a calibration document like ``knowledge/calibration.json`` (model,
+    coefficients, the embedder it was fitted for), e.g. refitted on the shop's own
+    review outcomes. It applies only while the shop's embedder is the one it names;
+    otherwise the shop falls back to the shipped calibration.
+    """
+
+    shop = models.OneToOneField(
+        "customer_service.Shop", verbose_name=_("shop"), on_delete=models.CASCADE,
+        related_name="knowledge_calibration",
+    )
+    params = models.JSONField(_("parameters"))
+    source = models.CharField(
+        _("source"), max_length=200, blank=True, validators=[validate_no_control_characters],
+        help_text=_("What it was fitted on, e.g. the review outcomes of a period."),
+    )
+
+    class Meta:
+        verbose_name = _("shop calibration")
+        verbose_name_plural = _("shop calibrations")
+
+    def __str__(self):
+        return f"{self.shop}: {self.source or self.params.get('embedder', '')}"

@@ -11,7 +11,7 @@ from .conf import knowledge_setting
 from .embedders import get_embedder
 from .engine import calibration
 from .exceptions import KnowledgeError
-from .models import KnowledgeItem, KnowledgeVector, text_hash
+from .models import KnowledgeItem, KnowledgeVector, ShopCalibration, text_hash
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 logger = logging.getLogger(__name__)
@@ -55,18 +55,13 @@ class CalibrationState:
 
 
 def calibration_path() -> Path:
-    """``KEFU_KNOWLEDGE_CALIBRATION`` (a file written by ``kb_eval --fit-calibration``), else the shipped one."""
+    """``KEFU_KNOWLEDGE_CALIBRATION`` (a file written by ``kb_calibrate``), else the shipped one."""
     return Path(knowledge_setting("KEFU_KNOWLEDGE_CALIBRATION", "") or CALIBRATION_PATH)
 
 
 @cache
 def _read_calibration(path: str) -> dict:
-    params = calibration.load(path)
-    if not isinstance(params, dict) or not isinstance(params.get("features"), list) \
-            or not isinstance(params.get("coef"), list) or len(params["coef"]) != len(params["features"]) \
-            or not isinstance(params.get("bias"), int | float):
-        raise ValueError("not a calibration file (features, coef and bias expected)")
-    return params
+    return calibration.validate(calibration.load(path))
 
 
 def calibration_params() -> dict:
@@ -81,9 +76,24 @@ def calibration_params() -> dict:
 _warned: set = set()
 
 
-def calibration_state(embedder=None) -> CalibrationState:
-    """Whether search confidences are calibrated for ``embedder`` (default: the configured one), and why not."""
+def _fitted_on_text(params: dict) -> str:
+    names = [entry.get("queries", "") if isinstance(entry, dict) else str(entry)
+             for entry in params.get("fit_on") or []]
+    return ", ".join(name for name in names if name) or "unnamed data"
+
+
+def calibration_state(embedder=None, *, shop=None) -> CalibrationState:
+    """Whether search confidences are calibrated for ``embedder`` (default: the configured one), and why not.
+
+    With ``shop`` (a Shop or its id), the shop's own calibration when it has one
+    fitted for the embedder (``ShopCalibration``), else the shipped one.
+    """
     embedder = embedder or get_embedder()
+    if shop is not None:
+        override = ShopCalibration.objects.filter(shop=shop).values_list("params", flat=True).first()
+        state = shop_calibration_state(override, embedder)
+        if state is not None:
+            return state
     path = calibration_path()
     try:
         params = calibration_params()
@@ -94,14 +104,30 @@ def calibration_state(embedder=None) -> CalibrationState:
         return CalibrationState(params, False, (
             f"{path} was fitted for {fitted}, not for {embedder.name} {embedder.version}: confidences are capped "
             f"at {calibration.UNCALIBRATED_CEILING} until a calibration is fitted for it "
-            "(manage.py kb_eval FAQ QUERIES --fit-calibration PATH, then KEFU_KNOWLEDGE_CALIBRATION=PATH)"
+            "(manage.py kb_calibrate PATH FAQ QUERIES, then KEFU_KNOWLEDGE_CALIBRATION=PATH)"
         ))
-    fitted_on = ", ".join(params.get("fit_on") or []) or "unnamed data"
-    return CalibrationState(params, True, f"{path.name}: fitted for {embedder.name} {embedder.version} on {fitted_on}")
+    return CalibrationState(params, True, (f"{path.name}: fitted for {embedder.name} {embedder.version} on "
+                                           f"{_fitted_on_text(params)}"))
 
 
-def _confidences(raw, embedder) -> tuple[list[float], bool]:
-    state = calibration_state(embedder)
+def shop_calibration_state(params, embedder) -> CalibrationState | None:
+    """The state a shop's own calibration ``params`` gives, or None when it does not apply (none, unreadable,
+    or fitted for another embedder): the shipped calibration applies then."""
+    if params is None:
+        return None
+    try:
+        calibration.validate(params)
+    except ValueError as exc:
+        logger.warning("A shop calibration is ignored: %s", exc)
+        return None
+    if not calibration.fitted_for(params, embedder):
+        return None
+    return CalibrationState(params, True, (f"the shop's own calibration: fitted for {embedder.name} "
+                                           f"{embedder.version} on {_fitted_on_text(params)}"))
+
+
+def _confidences(raw, embedder, shop_params=None) -> tuple[list[float], bool]:
+    state = shop_calibration_state(shop_params, embedder) or calibration_state(embedder)
     if not state.calibrated and (state.detail, embedder.name) not in _warned:
         _warned.add((state.detail, embedder.name))
         logger.warning("Knowledge search is not calibrated: %s", state.detail)
@@ -136,7 +162,7 @@ def knowledge_search(*, shop, text: str, k: int = 5) -> list[SearchHit]:
     raw = built.index.search(text, k=k)
     if not raw:
         return []
-    confidences, calibrated = _confidences(raw, built.index.dense)
+    confidences, calibrated = _confidences(raw, built.index.dense, built.calibration)
     hits = []
     for hit, confidence in zip(raw, confidences, strict=True):
         meta = built.items[hit.item_id]

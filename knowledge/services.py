@@ -16,6 +16,7 @@ from kefu.exceptions import full_clean
 from kefu.validators import validate_no_control_characters
 
 from .embedders import get_embedder
+from .engine import calibration
 from .exceptions import KnowledgeError
 from .index import scope_for
 from .models import (
@@ -26,6 +27,7 @@ from .models import (
     IndexStamp,
     KnowledgeItem,
     KnowledgeVector,
+    ShopCalibration,
     SimilarQuestion,
     text_hash,
 )
@@ -352,3 +354,64 @@ def knowledge_items_reindex_later(*, items) -> int:
     ids = list(items.values_list("pk", flat=True))
     _enqueue_reindex(ids)
     return len(ids)
+
+
+def _may_calibrate(actor, shop) -> bool:
+    """The system (no actor), a superadmin, or an admin of the shop."""
+    from customer_service.choices import ShopRole
+    from customer_service.selectors import shop_ids_for_user
+
+    if actor is None or getattr(actor, "is_superadmin", False):
+        return True
+    return shop.pk in shop_ids_for_user(user=actor, roles=(ShopRole.ADMIN,))
+
+
+@transaction.atomic
+def shop_calibration_set(*, actor, shop, params: dict, source: str = "") -> ShopCalibration:
+    """Give ``shop`` its own confidence calibration (a calibration document, e.g. fitted on its review
+    outcomes), replacing any it had; its searches use it while the embedder is the one it names.
+
+    ``actor`` None is the system. Raises ``KnowledgeError``: ``permission_denied`` unless the actor
+    is a superadmin or an admin of the shop, ``invalid_calibration`` when ``params`` cannot be read.
+    Side effect: bumps the shop's index stamp, so every process uses it from its next search.
+    """
+    if not _may_calibrate(actor, shop):
+        raise KnowledgeError(_("Only a superadmin or an admin of the shop may change its calibration."),
+                             code="permission_denied", status_code=403)
+    try:
+        calibration.validate(params)
+        validate_no_control_characters(source or "")
+    except (ValueError, ValidationError) as exc:
+        message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+        raise KnowledgeError(_("The calibration cannot be used: %(reason)s") % {"reason": message},
+                             code="invalid_calibration") from exc
+    index_stamp_bump(shop_id=shop.pk)
+    row = ShopCalibration.objects.filter(shop=shop).first() or ShopCalibration(shop=shop)
+    row.params = params
+    row.source = (source or "").strip()
+    row.stamp(actor)
+    _validate_calibration_row(row)
+    row.save()
+    return row
+
+
+@transaction.atomic
+def shop_calibration_clear(*, actor, shop) -> bool:
+    """Take ``shop``'s own calibration away (it uses the shipped one again); returns whether it had one.
+
+    Raises ``KnowledgeError`` (``permission_denied``) as ``shop_calibration_set``; bumps the shop's stamp.
+    """
+    if not _may_calibrate(actor, shop):
+        raise KnowledgeError(_("Only a superadmin or an admin of the shop may change its calibration."),
+                             code="permission_denied", status_code=403)
+    index_stamp_bump(shop_id=shop.pk)
+    deleted, _rows = ShopCalibration.objects.filter(shop=shop).delete()
+    return bool(deleted)
+
+
+def _validate_calibration_row(row: ShopCalibration) -> None:
+    try:
+        row.full_clean(exclude=["shop"])
+    except ValidationError as exc:
+        raise KnowledgeError(_("The calibration cannot be used: %(reason)s") % {"reason": exc.messages[0]},
+                             code="invalid_calibration", detail=exc.message_dict) from exc

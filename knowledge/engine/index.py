@@ -18,6 +18,13 @@
   customer-service phrasings) join the statistics and may be the runner-up
   that the top hit's margin is measured against; they are never returned.
 
+* Whole item: each item also has one vector of its whole text (question, answer
+  and keywords together). It takes no part in the ranking; the confidence reads
+  how far the top item's whole text is closer to the query than its nearest
+  competitors' (raw cosine, so it means the same in every shop). A single
+  phrasing can match a query that the item as a whole does not answer (a
+  keyword list, a near-miss question); the whole text says so.
+
 Each hit carries the features the calibration reads; see ``search``.
 The weights and the method were chosen on ATEC main and the e-commerce set; the
 choices that did not help are listed in the retrieval research notes.
@@ -44,6 +51,18 @@ DEFAULT_CONFIG = {
 }
 # With no runner-up at all, the lone item leads by this many fused z-units.
 LONE_ITEM_MARGIN = 3.0
+# ... and its whole text by this much cosine.
+LONE_ITEM_COSINE_MARGIN = 1.0
+# The whole-item margin is measured against this many best items of the fused ranking:
+# on the evaluation sets the best other whole text is always among them.
+ITEM_MARGIN_CANDIDATES = 20
+WHOLE_ITEM = "item"  # the kind of the whole-item text among an item's phrasings
+
+
+def whole_item_text(*, question, keywords=(), answer=""):
+    """The question, answer and keywords of an item as one text, a line each."""
+    parts = [question, answer if answer != question else "", " ".join(k for k in keywords or [] if k)]
+    return "\n".join(part for part in parts if part and part.strip())
 
 
 def item_phrasings(*, question, similar=(), keywords=(), category="", answer=""):
@@ -51,7 +70,10 @@ def item_phrasings(*, question, similar=(), keywords=(), category="", answer="")
 
     Besides the question and its similar phrasings, the keywords (alone, with the
     question, with the category) and the answer are indexed: buyers often ask
-    with the words the answer uses rather than the question's.
+    with the words the answer uses rather than the question's. The last one, of
+    kind ``item``, is the whole item (``whole_item_text``), which only the
+    confidence reads; an item with nothing but a question has none (its question
+    stands for it).
     """
     out = [(question, "question")]
     out += [(s, "similar") for s in similar or []]
@@ -64,6 +86,7 @@ def item_phrasings(*, question, similar=(), keywords=(), category="", answer="")
             out.append((category + " " + joined, "keywords"))
     if answer and answer != question:
         out.append((answer, "answer"))
+    out.append((whole_item_text(question=question, keywords=keywords, answer=answer), WHOLE_ITEM))
     seen, unique = set(), []
     for text, kind in out:
         if text and text.strip() and text not in seen:
@@ -97,20 +120,34 @@ class KBIndex:
 
     # ------------------------------------------------------------ building
     def _entry(self, phrasings, vectors):
-        phrasings = [(t, k) for t, k in phrasings if t and t.strip()]
-        if not phrasings:
-            raise ValueError("an item needs at least one phrasing")
+        """An item's searchable phrasings, their vectors and lexical bag, and its whole-item vector.
+
+        The ``item`` phrasing (the whole item) is kept apart: it is not ranked and
+        adds nothing to the bag (its words are the other phrasings'). Without one,
+        the first phrasing (the question) stands for the whole item.
+        """
+        kept = [n for n, (t, _) in enumerate(phrasings) if t and t.strip()]
+        phrasings = [phrasings[n] for n in kept]
         if vectors is None:
-            vectors = self.dense.embed([t for t, _ in phrasings])
+            vectors = self.dense.embed([t for t, _ in phrasings]) if phrasings else None
+        else:
+            vectors = np.asarray(vectors, np.float32)[kept]
+        ranked = [n for n, (_, kind) in enumerate(phrasings) if kind != WHOLE_ITEM]
+        if not ranked:
+            raise ValueError("an item needs at least one phrasing")
+        whole = next((n for n, (_, kind) in enumerate(phrasings) if kind == WHOLE_ITEM), ranked[0])
+        vectors = np.asarray(vectors, np.float32)
+        phrasings = [phrasings[n] for n in ranked]
         feats = Counter()
         for text, _ in phrasings:
             feats.update(self.lex.features(normalize_text(text), normalized=True))
         feature_ids, counts = self.lex.vocabulary.encode(feats)
-        return {"phrasings": phrasings, "vecs": np.asarray(vectors, np.float32), "feats": feats,
+        return {"phrasings": phrasings, "vecs": vectors[ranked], "item_vec": vectors[whole], "feats": feats,
                 "feature_ids": feature_ids, "feature_counts": counts}
 
     def add(self, item_id, phrasings, vectors=None):
-        """``phrasings``: ``[(text, kind)]``; ``vectors``: their embeddings (made here when None)."""
+        """``phrasings``: ``[(text, kind)]`` as ``item_phrasings`` gives them; ``vectors``: their
+        embeddings, in the same order (made here when None)."""
         self._items[item_id] = self._entry(phrasings, vectors)
         self._dirty = True
 
@@ -155,6 +192,8 @@ class KBIndex:
         centred = matrix - self._mu
         centred /= np.maximum(np.linalg.norm(centred, axis=1), 1e-9)[:, None]
         self._P = np.ascontiguousarray(centred, dtype=np.float32)
+        self._W = (np.ascontiguousarray(np.stack([entry["item_vec"] for _, entry in entries]), dtype=np.float32)
+                   if entries else np.zeros((0, dim), np.float32))
         self._build_coarse()
         self._build_lexical([entry for _, entry in entries])
         self._dirty = False
@@ -265,16 +304,18 @@ class KBIndex:
 
         Every hit carries the features the calibration reads (``features``):
         ``margin`` is its fused score minus the best *other* item's (positive only
-        for the top hit), ``qcov`` / ``qcov_plain`` the IDF-weighted / plain share
-        of the query's lexical features found in the item, ``smalltalk`` whether
-        the query is only greetings or thanks.
+        for the top hit); ``item_margin`` the cosine of the query with its whole
+        text minus the best such cosine among the other leading items of the fused
+        ranking (``ITEM_MARGIN_CANDIDATES``); ``qcov`` / ``qcov_plain`` the
+        IDF-weighted / plain share of the query's lexical features found in the
+        item; ``smalltalk`` whether the query is only greetings or thanks.
         """
         if self._dirty:
             self.build()
         if self._n_visible == 0:
             return []
         qn = normalize_text(query)
-        qv = self.dense.embed([query])[0] if query_vector is None else query_vector
+        qv = self.dense.embed([query])[0] if query_vector is None else np.asarray(query_vector, np.float32)
         qc = qv - self._mu
         qc = (qc / max(float(np.linalg.norm(qc)), 1e-9)).astype(np.float32)
         qf = self.lex.features(qn, normalized=True)
@@ -298,6 +339,11 @@ class KBIndex:
         others = fused.copy()
         others[top[0]] = -np.inf
         second = float(others.max()) if self._n > 1 else best - LONE_ITEM_MARGIN
+        # Whole-item cosines of the leading items (reference items compete here too).
+        leading = min(ITEM_MARGIN_CANDIDATES, self._n)
+        candidates = np.union1d(np.argpartition(-fused, leading - 1)[:leading] if leading < self._n
+                                else np.arange(self._n), top)
+        whole = dict(zip(candidates.tolist(), (self._W[candidates] @ qv.astype(np.float32)).tolist(), strict=True))
         smalltalk = float(is_smalltalk(query))
         query_idf = {f: self._feature_idf(f) for f in qf}
         total_idf = sum(query_idf.values()) or 1.0
@@ -306,10 +352,12 @@ class KBIndex:
             start, end = self._seg[j], self._seg[j] + int(self._cnt[j])
             closest = start + int(np.argmax(self._P[start:end] @ qc))
             item_feats = self._items[self._ids[j]]["feats"]
+            rivals = [cosine for candidate, cosine in whole.items() if candidate != j]
             features = {
                 "smalltalk": smalltalk,
                 "fused": float(fused[j]),
                 "margin": float(fused[j]) - (second if rank == 0 else best),
+                "item_margin": whole[int(j)] - max(rivals) if rivals else LONE_ITEM_COSINE_MARGIN,
                 "qcov": sum(idf for f, idf in query_idf.items() if f in item_feats) / total_idf,
                 "qcov_plain": sum(1 for f in qf if f in item_feats) / max(len(qf), 1),
                 "dense": float(dense[j]),

@@ -3,6 +3,7 @@
 import json
 from importlib.metadata import version
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -11,7 +12,7 @@ from django.urls import reverse
 
 from knowledge.diagnostics import check_calibration
 from knowledge.embedders import get_embedder
-from knowledge.engine.calibration import UNCALIBRATED_CEILING
+from knowledge.engine.calibration import FEATURES, UNCALIBRATED_CEILING
 from knowledge.selectors import CALIBRATION_PATH, calibration_state, knowledge_search
 
 from .conftest import DATA
@@ -53,7 +54,7 @@ def test_a_calibration_fitted_for_another_embedder_caps_every_confidence(world, 
     assert all(not hit.calibrated and hit.confidence <= UNCALIBRATED_CEILING for hit in hits)
     assert "not calibrated" in caplog.text and "text-embedding-v3" in caplog.text
     state = calibration_state()
-    assert not state.calibrated and "kb_eval" in state.detail and "KEFU_KNOWLEDGE_CALIBRATION" in state.detail
+    assert not state.calibrated and "kb_calibrate" in state.detail and "KEFU_KNOWLEDGE_CALIBRATION" in state.detail
 
 
 @pytest.mark.parametrize("content", ["not json", '{"features": ["margin"], "coef": []}', "[]"])
@@ -96,10 +97,10 @@ def test_diagnose_checks_the_calibration(settings, tmp_path):
     assert not result.ok and "9.9" in result.detail
 
 
-def test_kb_eval_fits_a_calibration_for_its_embedder_that_search_then_uses(world, kb, settings, tmp_path):
+def test_kb_calibrate_fits_a_calibration_for_its_embedder_that_search_then_uses(world, kb, settings, tmp_path):
     path = tmp_path / "fitted.json"
-    call_command("kb_eval", str(DATA / "faq.jsonl"), str(DATA / "queries.jsonl"), "--json", "--no-progress",
-                 "--fit-calibration", str(path), stdout=StringIO())
+    call_command("kb_calibrate", str(path), str(DATA / "faq.jsonl"), str(DATA / "queries.jsonl"), "--no-progress",
+                 stdout=StringIO())
     fitted = json.loads(path.read_text())
     embedder = get_embedder()
     assert (fitted["embedder"], fitted["embedder_version"]) == (embedder.name, embedder.version)
@@ -114,3 +115,20 @@ def test_kb_eval_warns_when_it_reports_uncalibrated_confidences(settings, tmp_pa
     call_command("kb_eval", str(DATA / "faq.jsonl"), str(DATA / "queries.jsonl"), "--json", "--no-progress",
                  stdout=StringIO(), stderr=err)
     assert "not calibrated" in err.getvalue()
+
+
+def test_the_shipped_calibration_says_what_it_was_fitted_on_how_to_refit_it_and_how_it_does_out_of_sample():
+    params = shipped()
+    assert params["features"] == FEATURES and params["monotone"]
+    assert [entry["queries"] for entry in params["fit_on"]] == [
+        "../shared/data/kb_eval/queries.jsonl", "../shared/data/kb_eval_ecommerce/queries.jsonl"]
+    assert len(params["fitted_queries"]) > 600
+    # The one command that made it is recorded in it and documented.
+    assert params["command"].startswith("manage.py kb_calibrate knowledge/calibration.json ")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert params["command"] in " ".join(readme.split())
+    figures = params["out_of_sample"]
+    for model in ("model", "baseline_margin"):
+        assert set(figures[model]["cross_validation"]) == {entry["queries"] for entry in params["fit_on"]}
+        assert len(figures[model]["cross_set"]) == 2
+        assert set(figures[model]["held_out"]) == {"../shared/data/kb_eval/test/queries.jsonl"}

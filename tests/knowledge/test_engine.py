@@ -1,11 +1,14 @@
 """The engine without Django: normalisation, small-index guard, coarse pass, calibration."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from knowledge.embedders import get_embedder
 from knowledge.engine import KBIndex, item_phrasings
-from knowledge.engine.calibration import fit_logistic, predict
+from knowledge.engine.calibration import fit_logistic, predict, refit, validate
+from knowledge.engine.index import whole_item_text
 from knowledge.engine.lexical import LexicalEncoder
 from knowledge.engine.metrics import ece, summarize
 from knowledge.engine.normalize import is_smalltalk, normalize_text
@@ -42,7 +45,39 @@ def test_phrasings_cover_question_similar_keywords_and_answer_without_repeats():
     phrasings = item_phrasings(question="包邮吗", similar=["包邮吗", "运费多少"], keywords=["包邮", "运费"],
                                category="物流", answer="满59包邮")
     assert phrasings == [("包邮吗", "question"), ("运费多少", "similar"), ("包邮 运费", "keywords"),
-                         ("包邮吗 包邮 运费", "question"), ("物流 包邮 运费", "keywords"), ("满59包邮", "answer")]
+                         ("包邮吗 包邮 运费", "question"), ("物流 包邮 运费", "keywords"), ("满59包邮", "answer"),
+                         ("包邮吗\n满59包邮\n包邮 运费", "item")]
+
+
+def test_an_item_with_only_a_question_has_no_separate_whole_item_text():
+    assert item_phrasings(question="包邮吗", answer="包邮吗") == [("包邮吗", "question")]
+    assert whole_item_text(question="包邮吗", answer="包邮吗") == "包邮吗"
+
+
+def test_the_whole_item_text_is_neither_ranked_nor_counted_in_the_lexical_bag():
+    index = KBIndex(get_embedder(), LexicalEncoder())
+    index.add("ship", item_phrasings(question="什么时候发货", answer="付款后48小时内发货", keywords=["发货"]))
+    index.add("invoice", item_phrasings(question="可以开发票吗", answer="可以开电子发票"))
+    index.build()
+    assert "item" not in index._kinds
+    ranked_texts = ["什么时候发货", "付款后48小时内发货", "发货", "什么时候发货 发货"]
+    assert index._items["ship"]["feats"] == sum((LexicalEncoder().features(text) for text in ranked_texts), Counter())
+    whole = get_embedder().embed([whole_item_text(question="什么时候发货", answer="付款后48小时内发货",
+                                                  keywords=["发货"])])[0]
+    assert np.allclose(index._items["ship"]["item_vec"], whole)
+
+
+def test_the_item_margin_compares_whole_texts_with_the_query():
+    index = KBIndex(get_embedder(), LexicalEncoder())
+    index.add("ship", item_phrasings(question="什么时候发货", answer="付款后48小时内发货"))
+    index.add("invoice", item_phrasings(question="可以开发票吗", answer="可以开电子发票"))
+    query = "什么时候能发货呀"
+    hits = index.search(query, k=2)
+    vector = get_embedder().embed([query])[0]
+    cosines = {item: float(index._items[item]["item_vec"] @ vector) for item in ("ship", "invoice")}
+    assert hits[0].item_id == "ship"
+    assert hits[0].features["item_margin"] == pytest.approx(cosines["ship"] - cosines["invoice"], abs=1e-5)
+    assert hits[1].features["item_margin"] == pytest.approx(cosines["invoice"] - cosines["ship"], abs=1e-5)
 
 
 def tiny_index(with_reference: bool) -> KBIndex:
@@ -119,13 +154,37 @@ def test_an_index_built_from_adopted_items_scores_like_one_built_from_scratch():
 
 def test_logistic_calibration_fits_and_caps_small_talk():
     rng = np.random.default_rng(1)
-    margin = rng.uniform(0, 3, 400)
-    features = [{"margin": m, "qcov": 0.5, "qcov_plain": 0.5, "smalltalk": 0.0} for m in margin]
-    labels = rng.uniform(size=400) < 1 / (1 + np.exp(-(2 * margin - 3)))
+    margin, item_margin = rng.uniform(0, 3, 400), rng.uniform(-0.2, 0.4, 400)
+    features = [{"margin": m, "item_margin": i, "smalltalk": 0.0} for m, i in zip(margin, item_margin, strict=True)]
+    labels = rng.uniform(size=400) < 1 / (1 + np.exp(-(2 * margin + 5 * item_margin - 3)))
     params = fit_logistic(features, labels)
     confidence = predict(params, features)
+    assert params["features"] == ["margin", "item_margin"] and all(c > 0 for c in params["coef"])
     assert ece(confidence, labels) < 0.08
-    assert predict(params, {"margin": 3, "qcov": 0.5, "qcov_plain": 0.5, "smalltalk": 1.0}) <= 0.01
+    assert predict(params, {"margin": 3, "item_margin": 0.4, "smalltalk": 1.0}) <= 0.01
+
+
+def test_a_monotone_fit_drops_a_feature_that_would_lower_the_confidence_as_it_grows():
+    rng = np.random.default_rng(2)
+    margin, noise = rng.uniform(0, 3, 400), rng.uniform(0, 1, 400)
+    labels = rng.uniform(size=400) < 1 / (1 + np.exp(-(2 * margin - 3 * noise - 1)))
+    features = [{"margin": m, "noise": n} for m, n in zip(margin, noise, strict=True)]
+    free = fit_logistic(features, labels, names=["margin", "noise"], monotone=False)
+    monotone = fit_logistic(features, labels, names=["margin", "noise"])
+    assert free["coef"][1] < 0
+    assert monotone["coef"][1] == 0.0 and monotone["coef"][0] > 0
+    assert monotone["features"] == ["margin", "noise"]  # the document still names both
+    assert refit(monotone, features, labels) == monotone
+
+
+@pytest.mark.parametrize("params", [
+    [], {"features": ["margin"], "coef": []}, {"features": ["margin"], "coef": [1.0], "bias": "x"},
+    {"features": ["margin"], "coef": [float("nan")], "bias": 0.0},
+    {"features": ["margin"], "coef": [1.0], "bias": 0.0, "gates": ["smalltalk"]},
+])
+def test_a_document_that_is_not_a_calibration_is_refused_with_a_reason(params):
+    with pytest.raises(ValueError, match=r"calibration|finite|gates"):
+        validate(params)
 
 
 def test_metrics_follow_the_documented_definitions():

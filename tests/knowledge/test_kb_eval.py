@@ -1,13 +1,16 @@
 import json
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from customer_service.models import Shop
+from knowledge.evaluation import query_digest
 from knowledge.models import IndexStamp, KnowledgeItem, KnowledgeVector
+from knowledge.selectors import CALIBRATION_PATH
 
-from .conftest import DATA
+from .conftest import DATA, read_jsonl
 
 pytestmark = pytest.mark.django_db
 
@@ -18,11 +21,20 @@ def kb_eval(*args) -> str:
     return out.getvalue()
 
 
-def test_json_output_has_the_documented_shape_and_sane_values():
-    result = json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json"))
+def calibration_fitted_elsewhere(tmp_path) -> Path:
+    """The shipped calibration, as though it had been fitted on none of the shipped test queries."""
+    path = tmp_path / "elsewhere.json"
+    path.write_text(json.dumps({**json.loads(CALIBRATION_PATH.read_text()), "fitted_queries": []}), encoding="utf-8")
+    return path
+
+
+def test_json_output_has_the_documented_shape_and_sane_values(tmp_path):
+    result = json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json",
+                                "--calibration", calibration_fitted_elsewhere(tmp_path)))
     assert set(result) == {"hit_at_1", "hit_at_5", "mrr", "ece", "thresholds", "best_coverage_at_precision_98",
-                           "latency_ms"}
-    assert [row["threshold"] for row in result["thresholds"]] == [0.8, 0.9, 0.95]
+                           "latency_ms", "confidence_from"}
+    assert result["confidence_from"] == "calibration"
+    assert [row["threshold"] for row in result["thresholds"]] == [0.8, 0.9, 0.95, 0.98]
     assert all(set(row) == {"threshold", "precision", "coverage", "out_of_scope_sent"}
                for row in result["thresholds"])
     assert set(result["latency_ms"]) == {"p50", "p95"}
@@ -61,12 +73,33 @@ def test_a_file_without_shops_goes_into_one_shop(tmp_path):
     assert result["hit_at_1"] == 1.0
 
 
-def test_fit_calibration_writes_parameters_that_evaluate(tmp_path):
-    params = tmp_path / "calibration.json"
-    kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--fit-calibration", params)
-    fitted = json.loads(params.read_text())
-    assert fitted["type"] == "logistic" and len(fitted["coef"]) == len(fitted["features"])
-    json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--calibration", params))
+def test_confidence_figures_on_queries_the_calibration_was_fitted_on_are_cross_validated(tmp_path):
+    queries = read_jsonl(DATA / "queries.jsonl")
+    elsewhere = calibration_fitted_elsewhere(tmp_path)
+    fitted_on_one = tmp_path / "fitted-on-one.json"
+    fitted_on_one.write_text(json.dumps({**json.loads(elsewhere.read_text()),
+                                         "fitted_queries": [query_digest(queries[0]["query"])]}), encoding="utf-8")
+    out_of_sample = json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--calibration",
+                                       elsewhere))
+    result = json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--calibration", fitted_on_one))
+    assert result["confidence_from"] == "cross-validation"
+    # The calibration's own figures are only given apart, labelled, and equal what it scores out of sample here.
+    assert result["in_sample"]["ece"] == out_of_sample["ece"]
+    assert result["ece"] != out_of_sample["ece"]
+    assert result["hit_at_1"] == out_of_sample["hit_at_1"]  # the ranking owes nothing to the calibration
+    text = kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--calibration", fitted_on_one)
+    assert "cross-validation by FAQ item" in text and "fitted on 1 of these queries" in text
+    assert "In sample" in text and "not a measurement" in text
+    assert "out of sample" in kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--calibration", elsewhere)
+
+
+def test_a_calibration_that_does_not_list_its_queries_is_cross_validated(tmp_path):
+    old = tmp_path / "old.json"
+    params = json.loads(CALIBRATION_PATH.read_text())
+    del params["fitted_queries"]
+    old.write_text(json.dumps(params), encoding="utf-8")
+    text = kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--calibration", old)
+    assert "does not list the queries it was fitted on" in text
 
 
 def test_bad_files_are_refused_with_a_message(tmp_path):
@@ -111,27 +144,67 @@ def kb_calibrate(*args) -> str:
     return out.getvalue()
 
 
-def test_kb_calibrate_fits_on_several_sets_and_names_them_and_the_embedder(tmp_path):
+def mixed_queries(tmp_path, name="mixed.jsonl", every=3) -> Path:
+    """The test queries where one in ``every`` expects another item: a fit needs rights and wrongs."""
+    path = tmp_path / name
+    queries = read_jsonl(DATA / "queries.jsonl")
+    for n, row in enumerate(queries):
+        if n % every == 0 and row.get("expected_id") is not None:
+            row["expected_id"] = "no-such-item"
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in queries), encoding="utf-8")
+    return path
+
+
+def test_kb_calibrate_fits_on_several_sets_and_records_them_the_embedder_and_its_out_of_sample_figures(tmp_path):
     from knowledge.embedders import get_embedder
 
-    mixed = tmp_path / "mixed.jsonl"
-    queries = [json.loads(line) for line in (DATA / "queries.jsonl").read_text(encoding="utf-8").splitlines()
-               if line.strip()]
-    # A second set where one in three queries expects another item: the fit needs rights and wrongs.
-    for n, row in enumerate(queries):
-        if n % 3 == 0 and row.get("expected_id") is not None:
-            row["expected_id"] = "no-such-item"
-    mixed.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in queries), encoding="utf-8")
+    mixed, held = mixed_queries(tmp_path), mixed_queries(tmp_path, "held.jsonl", every=4)
     params = tmp_path / "calibration.json"
-    output = kb_calibrate(params, DATA / "faq.jsonl", DATA / "queries.jsonl", DATA / "faq.jsonl", mixed)
+    output = kb_calibrate(params, DATA / "faq.jsonl", DATA / "queries.jsonl", DATA / "faq.jsonl", mixed,
+                          "--held-out", DATA / "faq.jsonl", held)
     fitted = json.loads(params.read_text())
     embedder = get_embedder()
-    assert fitted["fit_on"] == [str(DATA / "queries.jsonl"), str(mixed)]
+    assert fitted["features"] == ["margin", "item_margin"]
+    assert fitted["fit_on"] == [
+        {"faq": str(DATA / "faq.jsonl"), "queries": str(DATA / "queries.jsonl"), "queries_count": 19},
+        {"faq": str(DATA / "faq.jsonl"), "queries": str(mixed), "queries_count": 19},
+    ]
     assert (fitted["embedder"], fitted["embedder_version"]) == (embedder.name, embedder.version)
+    queries = read_jsonl(DATA / "queries.jsonl")
+    assert set(fitted["fitted_queries"]) == {query_digest(row["query"]) for row in queries}
     assert 0 < fitted["n_fit"] <= 2 * len(queries)  # greetings-only queries are capped, not fitted
-    assert "calibration error on its own queries" in output
+    assert fitted["command"] == (f"manage.py kb_calibrate {params} {DATA / 'faq.jsonl'} {DATA / 'queries.jsonl'} "
+                                 f"{DATA / 'faq.jsonl'} {mixed} --held-out {DATA / 'faq.jsonl'} {held}")
+    figures = fitted["out_of_sample"]
+    for model in ("model", "baseline_margin"):
+        assert set(figures[model]["cross_validation"]) == {str(DATA / "queries.jsonl"), str(mixed)}
+        assert [(row["fit_on"], row["measured_on"]) for row in figures[model]["cross_set"]] == [
+            (str(DATA / "queries.jsonl"), str(mixed)), (str(mixed), str(DATA / "queries.jsonl"))]
+        assert set(figures[model]["held_out"]) == {str(held)}
+        assert "in_sample" not in figures[model]
+        assert {"hit_at_1", "ece", "thresholds", "best_coverage_at_precision_98"} <= set(
+            figures[model]["cross_validation"][str(mixed)])
+    for title in ("grouped 5-fold cross-validation by FAQ item", "fitted on one set, measured on another",
+                  "held-out sets", "In sample", "margin (baseline)", "margin + item_margin"):
+        assert title in output
     assert not Shop.objects.exists()  # each set was rolled back
     json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--calibration", params))
+
+
+def test_kb_calibrate_writes_the_same_file_from_the_same_data(tmp_path):
+    mixed = mixed_queries(tmp_path)
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    kb_calibrate(first, DATA / "faq.jsonl", mixed)
+    kb_calibrate(second, DATA / "faq.jsonl", mixed)
+    assert json.loads(first.read_text())["command"] != json.loads(second.read_text())["command"]
+    assert {**json.loads(first.read_text()), "command": None} == {**json.loads(second.read_text()), "command": None}
+
+
+def test_kb_calibrate_refuses_a_feature_search_does_not_give(tmp_path):
+    with pytest.raises(CommandError, match="no feature called colour"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", mixed_queries(tmp_path), "--features",
+                     "margin,colour")
+    assert not (tmp_path / "out.json").exists()
 
 
 def test_kb_calibrate_refuses_unpaired_files_and_sets_with_nothing_to_learn(tmp_path):
@@ -144,5 +217,5 @@ def test_kb_calibrate_refuses_unpaired_files_and_sets_with_nothing_to_learn(tmp_
     assert not (tmp_path / "out.json").exists()
     with pytest.raises(CommandError, match="no folder"):
         kb_calibrate(tmp_path / "no" / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl")
-    with pytest.raises(CommandError, match="Cannot write"):
-        kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--fit-calibration", tmp_path / "no" / "such" / "dir.json")
+    with pytest.raises(CommandError, match="folds"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl", "--folds", "1")

@@ -1,44 +1,128 @@
-"""``manage.py kb_calibrate OUTPUT FAQ QUERIES [FAQ QUERIES ...]``: fit the confidence calibration on labelled sets."""
+"""``manage.py kb_calibrate OUTPUT FAQ QUERIES [FAQ QUERIES ...] [--held-out FAQ QUERIES]``: fit the confidence
+calibration on labelled sets, and say how it does on queries it was not fitted on."""
 
+import shlex
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from kefu.progress import Progress, add_progress_argument
-from knowledge.engine import calibration, metrics
-from knowledge.evaluation import fit_calibration, run_evaluation
+from knowledge.engine import calibration
+from knowledge.evaluation import (
+    DEFAULT_FOLDS,
+    confidences,
+    fit_calibration,
+    measured,
+    out_of_sample,
+    run_evaluation,
+)
 from knowledge.exceptions import KnowledgeError
 
-from .kb_eval import read_jsonl, save_calibration
+from .kb_eval import CONFIDENCE_HEADER, confidence_cells, read_jsonl, save_calibration
+
+# Figures stored in the calibration file: rounded, so a refit on the same data writes the same file.
+DIGITS = 4
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, DIGITS)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
+def _template(features: list[str]) -> dict:
+    return {"features": features, "l2": 1.0, "gates": {"smalltalk": 0.01}, "monotone": True}
 
 
 class Command(BaseCommand):
     help = (
         "Fit the search confidence calibration on one or more labelled data sets (pairs of FAQ and query files, "
-        "as kb_eval reads them) and write the parameters to OUTPUT, for KEFU_KNOWLEDGE_CALIBRATION. Each set is "
-        "loaded into its own throw-away shops, like kb_eval. Evaluate the result with kb_eval --calibration on "
-        "sets it was not fitted on."
+        "as kb_eval reads them) and write it to OUTPUT, for KEFU_KNOWLEDGE_CALIBRATION. Each set is loaded into "
+        "its own throw-away shops, like kb_eval. Prints, and records in OUTPUT, the figures on queries the model "
+        "was not fitted on: cross-validation grouped by FAQ item, each set fitted on another, and the --held-out "
+        "sets; beside the baseline (the fused top-two margin alone). In-sample figures are printed as such."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("output", help="where to write the parameters (JSON)")
         parser.add_argument("sets", nargs="+", metavar="FAQ QUERIES", help="FAQ and query JSON Lines files, in pairs")
+        parser.add_argument("--held-out", nargs=2, action="append", default=[], metavar=("FAQ", "QUERIES"),
+                            help="a set measured with the final calibration and never fitted on (repeatable)")
+        parser.add_argument("--features", default=",".join(calibration.FEATURES),
+                            help=f"the hit features the model reads, comma-separated (default "
+                                 f"{','.join(calibration.FEATURES)})")
+        parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
+                            help=f"cross-validation folds (default {DEFAULT_FOLDS})")
         add_progress_argument(parser)
 
     def handle(self, *args, output, sets, **options):
         if len(sets) % 2:
             raise CommandError("Give the files in pairs: an FAQ file, then its queries file.")
+        if options["folds"] < 2:
+            raise CommandError("--folds must be 2 or more.")
+        features = [name.strip() for name in options["features"].split(",") if name.strip()]
+        if not features:
+            raise CommandError("--features names no feature.")
         folder = Path(output).resolve().parent
         if not folder.is_dir():  # found out before the evaluations, not after them
             raise CommandError(f"Cannot write {output}: no folder {folder}.")
         pairs = [(sets[i], sets[i + 1]) for i in range(0, len(sets), 2)]
-        loaded = [(read_jsonl(faq, required=("question",)), read_jsonl(queries, required=("query",)), queries)
-                  for faq, queries in pairs]
-        for faq_rows, query_rows, queries in loaded:
+        fitted_sets, embedder = self.evaluate(pairs, options)
+        held_out, _ = self.evaluate([tuple(pair) for pair in options["held_out"]], options)
+        record_sets = [(name, records) for name, _, records in fitted_sets]
+        unknown = sorted({name for _, records in record_sets for r in records if r["features"] is not None
+                          for name in features if name not in r["features"]})
+        if unknown:
+            raise CommandError(f"Search gives no feature called {', '.join(unknown)}.")
+        models = {"baseline": _template(calibration.BASELINE_FEATURES), "model": _template(features)}
+        try:
+            fitted = {label: fit_calibration(record_sets, embedder, template=template)
+                      for label, template in models.items()}
+        except KnowledgeError as exc:
+            raise CommandError(exc.message) from exc
+        reports = {label: out_of_sample(record_sets, template, folds=options["folds"])
+                   for label, template in models.items()}
+        for label in models:
+            reports[label]["held_out"] = {name: measured(records, confidences(fitted[label], records))
+                                          for name, _, records in held_out}
+        self.write_tables(reports, models)
+        params = fitted["model"]
+        params["fit_on"] = [{"faq": faq, "queries": name, "queries_count": len(records)}
+                            for name, faq, records in fitted_sets]
+        params["command"] = shlex.join([
+            "manage.py", "kb_calibrate", output, *sets,
+            *[arg for pair in options["held_out"] for arg in ("--held-out", *pair)],
+            *(["--features", ",".join(features)] if features != calibration.FEATURES else []),
+            *(["--folds", str(options["folds"])] if options["folds"] != DEFAULT_FOLDS else []),
+        ])
+        params["out_of_sample"] = _rounded({
+            "method": f"grouped {options['folds']}-fold cross-validation by FAQ item (each fold fitted on the "
+                      "other folds and on every other set), each set fitted alone and measured on another, and "
+                      "held-out sets measured with this calibration",
+            **{label: {key: value for key, value in report.items() if key != "in_sample"}
+               for label, report in (("model", reports["model"]), ("baseline_margin", reports["baseline"]))},
+            "held_out": [{"faq": faq, "queries": name} for name, faq, _ in held_out],
+        })
+        save_calibration(params, output)
+        self.stdout.write(self.style.SUCCESS(
+            f"Wrote {output}: {' + '.join(features)}, fitted on {params['n_fit']} queries for {embedder['name']} "
+            f"{embedder['version']}."
+        ))
+
+    def evaluate(self, pairs, options) -> tuple[list, dict | None]:
+        """Each pair loaded into throw-away shops and searched: ``[(queries path, faq path, records)]``."""
+        loaded = []
+        for faq, queries in pairs:
+            faq_rows, query_rows = read_jsonl(faq, required=("question",)), read_jsonl(queries, required=("query",))
             if not faq_rows or not query_rows:
                 raise CommandError(f"{queries}: both files of a pair need at least one row.")
-        record_sets, embedder = [], None
-        for faq_rows, query_rows, queries in loaded:
+            loaded.append((faq, queries, faq_rows, query_rows))
+        out, embedder = [], None
+        for faq, queries, faq_rows, query_rows in loaded:
             progress = Progress.for_command(self, quiet=options["no_progress"])
             try:
                 summary, records = run_evaluation(faq_rows=faq_rows, query_rows=query_rows, progress=progress)
@@ -47,19 +131,39 @@ class Command(BaseCommand):
             finally:
                 progress.close()
             embedder = summary["embedder"]
-            record_sets.append((queries, records))
-            self.stdout.write(f"{queries}: {len(records)} queries, hit@1 {summary['hit_at_1']:.3f}")
-        try:
-            fitted = fit_calibration(record_sets, embedder)
-        except KnowledgeError as exc:
-            raise CommandError(exc.message) from exc
-        save_calibration(fitted, output)
-        self.stdout.write(self.style.SUCCESS(
-            f"Wrote {output}: fitted on {fitted['n_fit']} queries for {embedder['name']} {embedder['version']}."
-        ))
-        for name, records in record_sets:
-            confidences = [float(calibration.predict(fitted, r["features"])) if r["features"] is not None else 0.0
-                           for r in records]
-            in_sample = metrics.ece(confidences, [metrics.is_correct(r) for r in records])
-            # On the very queries it was fitted on: a floor for the calibration error, not a measurement.
-            self.stdout.write(f"  {name}: calibration error on its own queries {in_sample:.3f}")
+            out.append((queries, faq, records))
+            self.stdout.write(f"{queries}: {len(records)} queries, hit@1 {summary['hit_at_1']:.3f}, "
+                              f"hit@5 {summary['hit_at_5']:.3f}")
+        return out, embedder
+
+    def write_tables(self, reports: dict, models: dict) -> None:
+        labels = {"baseline": " + ".join(models["baseline"]["features"]) + " (baseline)",
+                  "model": " + ".join(models["model"]["features"])}
+        header = f"| set | model | hit@1 | {CONFIDENCE_HEADER} |"
+
+        def table(title, rows):
+            if not rows:
+                return
+            self.stdout.write("")
+            self.stdout.write(title)
+            self.stdout.write(header)
+            self.stdout.write("|---|---|---|---|---|---|")
+            for name, label, figures in rows:
+                self.stdout.write(f"| {name} | {labels[label]} | {figures['hit_at_1']:.3f} | "
+                                  f"{confidence_cells(figures)} |")
+
+        folds = reports["model"]["folds"]
+        table(f"Out of sample: grouped {folds}-fold cross-validation by FAQ item (each fold's model fitted on the "
+              "other folds and on the other sets):",
+              [(name, label, reports[label]["cross_validation"][name])
+               for name in reports["model"]["cross_validation"] for label in ("baseline", "model")])
+        table("Out of sample: fitted on one set, measured on another:",
+              [(f"{row['fit_on']} → {row['measured_on']}", label, row)
+               for n, row in enumerate(reports["model"]["cross_set"])
+               for label, row in (("baseline", reports["baseline"]["cross_set"][n]), ("model", row))])
+        table("Out of sample: held-out sets, measured with the calibration fitted on every set above:",
+              [(name, label, reports[label]["held_out"][name])
+               for name in reports["model"]["held_out"] for label in ("baseline", "model")])
+        table("In sample (fitted on these very queries; for comparison only, not a measurement):",
+              [(name, label, reports[label]["in_sample"][name])
+               for name in reports["model"]["in_sample"] for label in ("baseline", "model")])

@@ -1,4 +1,9 @@
-"""``manage.py kb_eval FAQ.jsonl QUERIES.jsonl [--json]``: retrieval quality and latency on a data set."""
+"""``manage.py kb_eval FAQ.jsonl QUERIES.jsonl [--json]``: retrieval quality and latency on a data set.
+
+The confidence figures are always out of sample: when the calibration in use was
+fitted on any of these queries, its model is refitted by cross-validation
+grouped by FAQ item and the fitted figures are printed apart, labelled in-sample.
+"""
 
 import json
 import math
@@ -7,10 +12,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kefu.progress import Progress, add_progress_argument
 from knowledge.engine import calibration
-from knowledge.evaluation import fit_calibration, run_evaluation
+from knowledge.evaluation import DEFAULT_FOLDS, fitted_on, out_of_sample, run_evaluation
 from knowledge.exceptions import KnowledgeError
+from knowledge.selectors import calibration_state
 
-JSON_KEYS = ("hit_at_1", "hit_at_5", "mrr", "ece", "thresholds", "best_coverage_at_precision_98", "latency_ms")
+JSON_KEYS = ("hit_at_1", "hit_at_5", "mrr", "ece", "thresholds", "best_coverage_at_precision_98", "latency_ms",
+             "confidence_from")
 
 
 def read_jsonl(path: str, *, required: tuple[str, ...]) -> list[dict]:
@@ -54,13 +61,32 @@ def _clean(value):
 
 
 def _fmt(value, digits=3):
-    return "—" if value is None else f"{value:.{digits}f}"
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def threshold_at(figures: dict, threshold: float) -> dict:
+    return next((row for row in figures["thresholds"] if row["threshold"] == threshold), {})
+
+
+def confidence_cells(figures: dict) -> str:
+    """ECE | precision / coverage / out-of-scope sent at 0.98 | best coverage at precision ≥ 0.98 (threshold)."""
+    at = threshold_at(figures, 0.98)
+    best = figures["best_threshold_at_precision_98"]
+    return (f"{_fmt(figures['ece'])} | {_fmt(at.get('precision'))} / {_fmt(at.get('coverage'))} / "
+            f"{_fmt(at.get('out_of_scope_sent'))} | {_fmt(figures['best_coverage_at_precision_98'])}"
+            + (f" ({best:.3f})" if best is not None else ""))
+
+
+CONFIDENCE_HEADER = ("ECE | at 0.98: precision / coverage / out-of-scope sent | "
+                     "best coverage at precision ≥ 0.98 (its threshold, picked after the fact)")
 
 
 class Command(BaseCommand):
     help = (
         "Load an FAQ file into throw-away shops (rolled back afterwards), run the queries and print hit@1, "
-        "hit@5, MRR, calibration error, auto-send precision/coverage at 0.80/0.90/0.95 and search latency."
+        "hit@5, MRR, calibration error, auto-send precision/coverage at 0.80/0.90/0.95/0.98 and search latency. "
+        "Confidence figures are out of sample: if the calibration was fitted on any of these queries, its model "
+        "is refitted by cross-validation grouped by FAQ item."
     )
 
     def add_arguments(self, parser):
@@ -69,9 +95,9 @@ class Command(BaseCommand):
         parser.add_argument("queries", help="Queries JSON Lines: query, expected_id (null: out of scope), [shop]")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
         parser.add_argument("--calibration", help="evaluate with these calibration parameters (a JSON file)")
-        parser.add_argument("--fit-calibration", metavar="PATH",
-                            help="fit calibration parameters on this data set's queries and write them to PATH "
-                                 "(never fit on the queries you report on)")
+        parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
+                            help="folds of the cross-validation used when the calibration was fitted on these "
+                                 f"queries (default {DEFAULT_FOLDS})")
         add_progress_argument(parser)
 
     def handle(self, *args, **options):
@@ -79,6 +105,8 @@ class Command(BaseCommand):
         queries = read_jsonl(options["queries"], required=("query",))
         if not faq or not queries:
             raise CommandError("Both files need at least one row.")
+        if options["folds"] < 2:
+            raise CommandError("--folds must be 2 or more.")
         params = None
         if options["calibration"]:
             try:
@@ -93,18 +121,32 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         finally:
             progress.close()
-        if options["fit_calibration"]:
-            try:
-                fitted = fit_calibration([(options["queries"], records)], summary["embedder"])
-            except KnowledgeError as exc:
-                raise CommandError(exc.message) from exc
-            save_calibration(fitted, options["fit_calibration"])
         if not summary["calibration"]["calibrated"]:
             self.stderr.write(f"Warning: confidences are not calibrated for this embedder. "
                               f"{summary['calibration']['detail']}")
+        in_use = params if params is not None else calibration_state().params
+        overlap = fitted_on(in_use, records) if in_use else 0
+        in_sample = None
+        summary["confidence_from"] = "calibration"
+        if in_use and summary["calibration"]["calibrated"] and overlap != 0:
+            # Fitted on (some of) these very queries, or it does not say which: its own figures here
+            # would flatter it. Refit its model without each fold and measure on the fold.
+            in_sample = {key: summary[key] for key in ("ece", "thresholds", "best_coverage_at_precision_98",
+                                                       "best_threshold_at_precision_98")}
+            name = options["queries"]
+            report = out_of_sample([(name, records)], in_use, folds=options["folds"])
+            summary.update({key: value for key, value in report["cross_validation"][name].items()
+                            if key in in_sample})
+            summary["confidence_from"] = "cross-validation"
         if options["json"]:
-            self.stdout.write(json.dumps(_clean({key: summary[key] for key in JSON_KEYS}), ensure_ascii=False))
+            result = {key: summary[key] for key in JSON_KEYS}
+            if in_sample is not None:
+                result["in_sample"] = in_sample
+            self.stdout.write(json.dumps(_clean(result), ensure_ascii=False))
             return
+        self.write_table(summary, in_sample, overlap, options["folds"], in_use)
+
+    def write_table(self, summary, in_sample, overlap, folds, in_use):
         self.stdout.write(f"queries: {summary['queries']} ({summary['in_scope']} in scope); embedder "
                           f"{summary['embedder']['name']} {summary['embedder']['version']}")
         self.stdout.write("| hit@1 | hit@5 | MRR | ECE | p50 ms | p95 ms |")
@@ -115,6 +157,16 @@ class Command(BaseCommand):
             f"{_fmt(summary['latency_ms']['p95'], 1)} |"
         )
         self.stdout.write("")
+        if summary["confidence_from"] == "cross-validation":
+            why = ("it does not list the queries it was fitted on" if overlap is None
+                   else f"it was fitted on {overlap} of these queries")
+            self.stdout.write(
+                f"Confidence figures: grouped {folds}-fold cross-validation by FAQ item — {why}, so its model "
+                f"({' + '.join(in_use['features'])}) was refitted on the other folds of these queries for each fold."
+            )
+        elif in_use:
+            self.stdout.write("Confidence figures: out of sample — the calibration was fitted on none of these "
+                              "queries.")
         self.stdout.write("| auto-send threshold | precision | coverage | out-of-scope sent |")
         self.stdout.write("|---|---|---|---|")
         for row in summary["thresholds"]:
@@ -124,5 +176,10 @@ class Command(BaseCommand):
         threshold = summary["best_threshold_at_precision_98"]
         self.stdout.write(
             f"best coverage at precision ≥ 0.98: {_fmt(summary['best_coverage_at_precision_98'])}"
-            + (f" (threshold {threshold:.4f})" if threshold is not None else " (no threshold reaches it)")
+            + (f" (threshold {threshold:.4f}, picked after the fact)" if threshold is not None
+               else " (no threshold reaches it)")
         )
+        if in_sample is not None:
+            self.stdout.write("")
+            self.stdout.write(f"In sample (the calibration in use, on queries it was fitted on; not a measurement): "
+                              f"{CONFIDENCE_HEADER}: {confidence_cells(in_sample)}")
