@@ -236,6 +236,17 @@ def measured(records: list[dict], confidence) -> dict:
     return {**metrics.ranking_summary(rescored), **metrics.confidence_summary(rescored)}
 
 
+def phrasing_halves(records: list[dict]) -> list[str]:
+    """``"a"`` or ``"b"`` for each record: an item's queries alternate between the halves in file order,
+    and so do the out-of-scope ones."""
+    seen: dict = {}
+    halves = []
+    for r in records:
+        seen[r["expected"]] = seen.get(r["expected"], 0) + 1
+        halves.append("ab"[(seen[r["expected"]] - 1) % 2])
+    return halves
+
+
 def out_of_sample(record_sets: list[tuple[str, list[dict]]], template: dict, *, folds: int = DEFAULT_FOLDS,
                   seed: int = 0) -> dict:
     """Figures of ``template``'s model on queries it was not fitted on.
@@ -243,20 +254,27 @@ def out_of_sample(record_sets: list[tuple[str, list[dict]]], template: dict, *, 
     * ``cross_validation``: per set, each query's confidence comes from the model
       fitted on the other folds of its set (folds grouped by FAQ item) plus every
       other set whole — how the model fitted on all the sets does on new items.
+    * ``phrasing_halves``: per set, each item's queries dealt alternately to two
+      halves (its first phrasing to one, its second to the other, …), the
+      out-of-scope queries too; each half measured with the model fitted on the
+      other half plus every other set — new phrasings of known items and new
+      out-of-scope messages, as a shop meets them.
     * ``cross_set`` (two sets or more): fitted on one set, measured on another.
     * ``in_sample``: fitted on all the sets and measured on the same queries —
       for comparison only, never a measurement.
     """
     fit = _fitter(template)
     labelled = [(name, records, [metrics.is_correct(r) for r in records]) for name, records in record_sets]
-    report = {"folds": folds, "seed": seed, "cross_validation": {}, "cross_set": [], "in_sample": {}}
+    report = {"folds": folds, "seed": seed, "cross_validation": {}, "phrasing_halves": {}, "cross_set": [],
+              "in_sample": {}}
     for name, records, labels in labelled:
         others = [(r, label) for other, rs, ls in labelled if other != name for r, label in zip(rs, ls, strict=True)]
-        predicted = validation.out_of_fold(
-            records, labels, [r["group"] for r in records], fit, folds=folds, seed=seed,
-            always=([r for r, _ in others], [label for _, label in others]),
-        )
+        always = ([r for r, _ in others], [label for _, label in others])
+        predicted = validation.out_of_fold(records, labels, [r["group"] for r in records], fit, folds=folds,
+                                           seed=seed, always=always)
         report["cross_validation"][name] = measured(records, predicted)
+        predicted = validation.out_of_fold(records, labels, phrasing_halves(records), fit, folds=2, always=always)
+        report["phrasing_halves"][name] = measured(records, predicted)
     for fit_name, fit_records, fit_labels in labelled:
         predict = fit(fit_records, fit_labels)
         for name, records, _ in labelled:

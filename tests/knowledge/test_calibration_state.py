@@ -130,5 +130,6 @@ def test_the_shipped_calibration_says_what_it_was_fitted_on_how_to_refit_it_and_
     figures = params["out_of_sample"]
     for model in ("model", "baseline_margin"):
         assert set(figures[model]["cross_validation"]) == {entry["queries"] for entry in params["fit_on"]}
+        assert set(figures[model]["phrasing_halves"]) == {entry["queries"] for entry in params["fit_on"]}
         assert len(figures[model]["cross_set"]) == 2
         assert set(figures[model]["held_out"]) == {"../shared/data/kb_eval/test/queries.jsonl"}

@@ -178,13 +178,15 @@ def test_kb_calibrate_fits_on_several_sets_and_records_them_the_embedder_and_its
     figures = fitted["out_of_sample"]
     for model in ("model", "baseline_margin"):
         assert set(figures[model]["cross_validation"]) == {str(DATA / "queries.jsonl"), str(mixed)}
+        assert set(figures[model]["phrasing_halves"]) == {str(DATA / "queries.jsonl"), str(mixed)}
         assert [(row["fit_on"], row["measured_on"]) for row in figures[model]["cross_set"]] == [
             (str(DATA / "queries.jsonl"), str(mixed)), (str(mixed), str(DATA / "queries.jsonl"))]
         assert set(figures[model]["held_out"]) == {str(held)}
         assert "in_sample" not in figures[model]
         assert {"hit_at_1", "ece", "thresholds", "best_coverage_at_precision_98"} <= set(
             figures[model]["cross_validation"][str(mixed)])
-    for title in ("grouped 5-fold cross-validation by FAQ item", "fitted on one set, measured on another",
+    for title in ("grouped 5-fold cross-validation by FAQ item", "new phrasings of known items",
+                  "fitted on one set, measured on another",
                   "held-out sets", "In sample", "margin (baseline)", "margin + item_margin"):
         assert title in output
     assert not Shop.objects.exists()  # each set was rolled back

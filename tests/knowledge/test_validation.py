@@ -3,6 +3,7 @@
 import numpy as np
 
 from knowledge.engine.validation import grouped_folds, out_of_fold
+from knowledge.evaluation import phrasing_halves
 
 
 def test_every_phrasing_of_an_item_lands_in_one_fold_and_folds_are_about_even():
@@ -33,3 +34,8 @@ def test_each_prediction_comes_from_a_model_that_never_saw_the_rows_group():
                               always=(extra, [False] * 4))
     assert len(seen_by_model) == 5
     assert (predictions == 0).all()
+
+
+def test_phrasing_halves_split_each_items_queries_and_the_out_of_scope_ones_alternately():
+    expected = ["a", "b", "a", None, "a", None, "b", None]
+    assert phrasing_halves([{"expected": e} for e in expected]) == ["a", "a", "b", "a", "a", "b", "b", "a"]

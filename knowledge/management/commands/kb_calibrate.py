@@ -1,6 +1,7 @@
 """``manage.py kb_calibrate OUTPUT FAQ QUERIES [FAQ QUERIES ...] [--held-out FAQ QUERIES]``: fit the confidence
 calibration on labelled sets, and say how it does on queries it was not fitted on."""
 
+import argparse
 import shlex
 from pathlib import Path
 
@@ -34,8 +35,8 @@ def _rounded(value):
     return value
 
 
-def _template(features: list[str]) -> dict:
-    return {"features": features, "l2": 1.0, "gates": {"smalltalk": 0.01}, "monotone": True}
+def _template(features: list[str], monotone: bool = True) -> dict:
+    return {"features": features, "l2": 1.0, "gates": {"smalltalk": 0.01}, "monotone": monotone}
 
 
 class Command(BaseCommand):
@@ -55,6 +56,8 @@ class Command(BaseCommand):
         parser.add_argument("--features", default=",".join(calibration.FEATURES),
                             help=f"the hit features the model reads, comma-separated (default "
                                  f"{','.join(calibration.FEATURES)})")
+        parser.add_argument("--monotone", action=argparse.BooleanOptionalAction, default=True,
+                            help="let no feature lower the confidence as it grows (default; --no-monotone: any sign)")
         parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
                             help=f"cross-validation folds (default {DEFAULT_FOLDS})")
         add_progress_argument(parser)
@@ -78,7 +81,8 @@ class Command(BaseCommand):
                           for name in features if name not in r["features"]})
         if unknown:
             raise CommandError(f"Search gives no feature called {', '.join(unknown)}.")
-        models = {"baseline": _template(calibration.BASELINE_FEATURES), "model": _template(features)}
+        models = {"baseline": _template(calibration.BASELINE_FEATURES),
+                  "model": _template(features, monotone=options["monotone"])}
         try:
             fitted = {label: fit_calibration(record_sets, embedder, template=template)
                       for label, template in models.items()}
@@ -97,11 +101,14 @@ class Command(BaseCommand):
             "manage.py", "kb_calibrate", output, *sets,
             *[arg for pair in options["held_out"] for arg in ("--held-out", *pair)],
             *(["--features", ",".join(features)] if features != calibration.FEATURES else []),
+            *([] if options["monotone"] else ["--no-monotone"]),
             *(["--folds", str(options["folds"])] if options["folds"] != DEFAULT_FOLDS else []),
         ])
         params["out_of_sample"] = _rounded({
             "method": f"grouped {options['folds']}-fold cross-validation by FAQ item (each fold fitted on the "
-                      "other folds and on every other set), each set fitted alone and measured on another, and "
+                      "other folds and on every other set); phrasing halves (each item's queries and the "
+                      "out-of-scope ones dealt alternately to two halves, each measured with the model fitted on "
+                      "the other half and every other set); each set fitted alone and measured on another; and "
                       "held-out sets measured with this calibration",
             **{label: {key: value for key, value in report.items() if key != "in_sample"}
                for label, report in (("model", reports["model"]), ("baseline_margin", reports["baseline"]))},
@@ -157,6 +164,11 @@ class Command(BaseCommand):
               "other folds and on the other sets):",
               [(name, label, reports[label]["cross_validation"][name])
                for name in reports["model"]["cross_validation"] for label in ("baseline", "model")])
+        table("Out of sample: new phrasings of known items — each item's queries (and the out-of-scope ones) dealt "
+              "alternately to two halves, each half measured with the model fitted on the other half and the other "
+              "sets:",
+              [(name, label, reports[label]["phrasing_halves"][name])
+               for name in reports["model"]["phrasing_halves"] for label in ("baseline", "model")])
         table("Out of sample: fitted on one set, measured on another:",
               [(f"{row['fit_on']} → {row['measured_on']}", label, row)
                for n, row in enumerate(reports["model"]["cross_set"])
