@@ -380,17 +380,15 @@ def shop_calibration_set(*, actor, shop, params: dict, source: str = "") -> Shop
                              code="permission_denied", status_code=403)
     try:
         calibration.validate(params)
-        validate_no_control_characters(source or "")
-    except (ValueError, ValidationError) as exc:
-        message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
-        raise KnowledgeError(_("The calibration cannot be used: %(reason)s") % {"reason": message},
+    except ValueError as exc:
+        raise KnowledgeError(_("The calibration cannot be used: %(reason)s") % {"reason": exc},
                              code="invalid_calibration") from exc
     index_stamp_bump(shop_id=shop.pk)
     row = ShopCalibration.objects.filter(shop=shop).first() or ShopCalibration(shop=shop)
     row.params = params
     row.source = (source or "").strip()
     row.stamp(actor)
-    _validate_calibration_row(row)
+    full_clean(row, error=KnowledgeError, code="invalid_calibration")
     row.save()
     return row
 
@@ -408,10 +406,3 @@ def shop_calibration_clear(*, actor, shop) -> bool:
     deleted, _rows = ShopCalibration.objects.filter(shop=shop).delete()
     return bool(deleted)
 
-
-def _validate_calibration_row(row: ShopCalibration) -> None:
-    try:
-        row.full_clean(exclude=["shop"])
-    except ValidationError as exc:
-        raise KnowledgeError(_("The calibration cannot be used: %(reason)s") % {"reason": exc.messages[0]},
-                             code="invalid_calibration", detail=exc.message_dict) from exc

@@ -110,3 +110,10 @@ def test_diagnose_counts_the_shops_with_their_own_calibration(world):
     shop_calibration_set(actor=None, shop=world.shop, params=wary())
     result = check_calibration()
     assert result.ok and "1 shop(s) use their own" in result.detail
+
+
+def test_a_source_with_a_control_character_is_refused(world):
+    with pytest.raises(KnowledgeError) as refused:
+        shop_calibration_set(actor=None, shop=world.shop, params=wary(), source="审核\x00结果")
+    assert refused.value.code == "invalid_calibration" and "source" in refused.value.detail
+    assert not ShopCalibration.objects.exists()
