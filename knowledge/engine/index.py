@@ -329,21 +329,25 @@ class KBIndex:
         zd = (dense - dense.mean()) / (dense.std() + 1e-6)
         zl = (lex - lex.mean()) / (lex.std() + 1e-6)
         fused = a * zd + (1 - a) * zl
-        ranked = np.where(self._visible, fused, -np.inf)
         kk = min(max(k, 2), self._n_visible)
-        top = np.argpartition(-ranked, kk - 1)[:kk] if kk < self._n else np.arange(self._n)
-        top = top[np.argsort(-ranked[top])][:kk]
+        # The leading items of the fused ranking, reference items included, best first: the
+        # runner-up and the whole-item competitors are among them.
+        count = min(max(kk, ITEM_MARGIN_CANDIDATES), self._n)
+        leading = np.argpartition(-fused, count - 1)[:count] if count < self._n else np.arange(self._n)
+        leading = leading[np.argsort(-fused[leading])]
+        if self._n_visible == self._n:
+            top = leading[:kk]
+        else:
+            ranked = np.where(self._visible, fused, -np.inf)
+            top = np.argpartition(-ranked, kk - 1)[:kk] if kk < self._n else np.arange(self._n)
+            top = top[np.argsort(-ranked[top])][:kk]
+            leading = np.union1d(leading, top)
         best = float(fused[top[0]])
         # The runner-up may be a reference item: when a generic phrasing fits the
         # query better than the shop's second item, the top item's lead is smaller.
-        others = fused.copy()
-        others[top[0]] = -np.inf
-        second = float(others.max()) if self._n > 1 else best - LONE_ITEM_MARGIN
-        # Whole-item cosines of the leading items (reference items compete here too).
-        leading = min(ITEM_MARGIN_CANDIDATES, self._n)
-        candidates = np.union1d(np.argpartition(-fused, leading - 1)[:leading] if leading < self._n
-                                else np.arange(self._n), top)
-        whole = dict(zip(candidates.tolist(), (self._W[candidates] @ qv.astype(np.float32)).tolist(), strict=True))
+        rivals = leading[leading != top[0]]
+        second = float(fused[rivals].max()) if len(rivals) else best - LONE_ITEM_MARGIN
+        whole = dict(zip(leading.tolist(), (self._W[leading] @ qv.astype(np.float32)).tolist(), strict=True))
         smalltalk = float(is_smalltalk(query))
         query_idf = {f: self._feature_idf(f) for f in qf}
         total_idf = sum(query_idf.values()) or 1.0
@@ -352,12 +356,12 @@ class KBIndex:
             start, end = self._seg[j], self._seg[j] + int(self._cnt[j])
             closest = start + int(np.argmax(self._P[start:end] @ qc))
             item_feats = self._items[self._ids[j]]["feats"]
-            rivals = [cosine for candidate, cosine in whole.items() if candidate != j]
+            closer = [cosine for candidate, cosine in whole.items() if candidate != j]
             features = {
                 "smalltalk": smalltalk,
                 "fused": float(fused[j]),
                 "margin": float(fused[j]) - (second if rank == 0 else best),
-                "item_margin": whole[int(j)] - max(rivals) if rivals else LONE_ITEM_COSINE_MARGIN,
+                "item_margin": whole[int(j)] - max(closer) if closer else LONE_ITEM_COSINE_MARGIN,
                 "qcov": sum(idf for f, idf in query_idf.items() if f in item_feats) / total_idf,
                 "qcov_plain": sum(1 for f in qf if f in item_feats) / max(len(qf), 1),
                 "dense": float(dense[j]),

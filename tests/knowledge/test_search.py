@@ -23,7 +23,7 @@ def test_a_shop_finds_its_own_item_with_the_matched_phrasing(world, kb):
     assert hits[0].matched_phrasing == "保质期多久"
     assert hits[0].matched_kind == "similar"
     assert 0.0 <= hits[0].confidence <= 1.0
-    assert {"dense", "lexical", "margin", "qcov"} <= set(hits[0].signals)
+    assert {"dense", "lexical", "margin", "item_margin", "qcov"} <= set(hits[0].signals)
 
 
 def test_a_shop_never_gets_another_shops_items(world, kb):
