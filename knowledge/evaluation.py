@@ -170,14 +170,13 @@ def _labelled(records: list[dict]) -> tuple[list[dict], list[bool]]:
     return [r["features"] for r in scored], [metrics.is_correct(r) for r in scored]
 
 
-def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict,
-                    features: list[str] | None = None, template: dict | None = None) -> dict:
+def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict, template: dict | None = None) -> dict:
     """Calibration parameters fitted on the records of one or more evaluations.
 
     ``record_sets``: ``[(name, records)]`` as ``run_evaluation`` returns them;
     ``embedder``: its summary's ``{"name", "version"}``; the model is ``template``'s
-    (features, penalty, gates, monotony) or a monotone logistic regression over
-    ``features`` (default ``calibration.FEATURES``). A top hit is right when it is
+    (features, penalty, gates, monotony), by default a monotone logistic regression
+    over ``calibration.FEATURES``. A top hit is right when it is
     the expected item; queries without a hit carry no features and are left out.
     The parameters name the embedder (they only mean something for its scores)
     and list the fingerprints of the queries they were fitted on, so an
@@ -188,8 +187,8 @@ def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict,
         raise KnowledgeError("No query found any item: there is nothing to fit.", code="nothing_to_fit")
     if len(set(labels)) < 2:
         raise KnowledgeError("Fitting needs queries answered both rightly and wrongly.", code="nothing_to_fit")
-    template = template or {"features": list(features or calibration.FEATURES), "l2": 1.0,
-                            "gates": {"smalltalk": 0.01}, "monotone": True}
+    template = template or {"features": list(calibration.FEATURES), "l2": 1.0, "gates": {"smalltalk": 0.01},
+                            "monotone": True}
     fitted = calibration.refit(template, rows, labels)
     fitted["fit_on"] = [name for name, _ in record_sets]
     fitted["embedder"] = embedder["name"]

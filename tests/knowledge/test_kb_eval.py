@@ -219,5 +219,8 @@ def test_kb_calibrate_refuses_unpaired_files_and_sets_with_nothing_to_learn(tmp_
     assert not (tmp_path / "out.json").exists()
     with pytest.raises(CommandError, match="no folder"):
         kb_calibrate(tmp_path / "no" / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl")
+    with pytest.raises(CommandError, match="given once"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl", "--held-out",
+                     DATA / "faq.jsonl", DATA / "queries.jsonl")
     with pytest.raises(CommandError, match="folds"):
         kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl", "--folds", "1")

@@ -19,7 +19,7 @@ from knowledge.evaluation import (
 )
 from knowledge.exceptions import KnowledgeError
 
-from .kb_eval import CONFIDENCE_HEADER, confidence_cells, read_jsonl, save_calibration
+from .kb_eval import CONFIDENCE_HEADER, RANKING_NOTE, confidence_cells, read_jsonl, save_calibration
 
 # Figures stored in the calibration file: rounded, so a refit on the same data writes the same file.
 DIGITS = 4
@@ -74,6 +74,12 @@ class Command(BaseCommand):
         if not folder.is_dir():  # found out before the evaluations, not after them
             raise CommandError(f"Cannot write {output}: no folder {folder}.")
         pairs = [(sets[i], sets[i + 1]) for i in range(0, len(sets), 2)]
+        named = [queries for _, queries in pairs] + [queries for _, queries in options["held_out"]]
+        repeated = sorted({name for name in named if named.count(name) > 1})
+        if repeated:
+            # A set is known by its queries file: fitted twice, or both fitted and held out, it would be
+            # measured on queries the model was fitted on.
+            raise CommandError(f"Each queries file may be given once: {', '.join(repeated)}.")
         fitted_sets, embedder = self.evaluate(pairs, options)
         held_out, _ = self.evaluate([tuple(pair) for pair in options["held_out"]], options)
         record_sets = [(name, records) for name, _, records in fitted_sets]
@@ -159,6 +165,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"| {name} | {labels[label]} | {figures['hit_at_1']:.3f} | "
                                   f"{confidence_cells(figures)} |")
 
+        self.stdout.write("")
+        self.stdout.write(RANKING_NOTE)
         folds = reports["model"]["folds"]
         table(f"Out of sample: grouped {folds}-fold cross-validation by FAQ item (each fold's model fitted on the "
               "other folds and on the other sets):",

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kefu.progress import Progress, add_progress_argument
 from knowledge.engine import calibration
+from knowledge.engine.index import WEIGHTS_CHOSEN_ON
 from knowledge.evaluation import DEFAULT_FOLDS, fitted_on, out_of_sample, run_evaluation
 from knowledge.exceptions import KnowledgeError
 from knowledge.selectors import calibration_state
@@ -77,6 +78,8 @@ def confidence_cells(figures: dict) -> str:
             + (f" ({best:.3f})" if best is not None else ""))
 
 
+RANKING_NOTE = (f"hit@1, hit@5 and MRR come from the ranking, whose fixed weights were chosen on {WEIGHTS_CHOSEN_ON} "
+                "(in-sample on those); no calibration changes them.")
 CONFIDENCE_HEADER = ("ECE | at 0.98: precision / coverage / out-of-scope sent | "
                      "best coverage at precision ≥ 0.98 (its threshold, picked after the fact)")
 
@@ -156,6 +159,7 @@ class Command(BaseCommand):
             f"{_fmt(summary['ece'])} | {_fmt(summary['latency_ms']['p50'], 1)} | "
             f"{_fmt(summary['latency_ms']['p95'], 1)} |"
         )
+        self.stdout.write(RANKING_NOTE)
         self.stdout.write("")
         if summary["confidence_from"] == "cross-validation":
             why = ("it does not list the queries it was fitted on" if overlap is None
