@@ -16,7 +16,7 @@ def check_calibration() -> CheckResult:
     A shop is covered by its own calibration (``ShopCalibration``) fitted for the
     embedder, else by the shipped one (or ``KEFU_KNOWLEDGE_CALIBRATION``).
     """
-    from customer_service.models import Shop
+    from customer_service.shops.models import Shop
 
     from .models import ShopCalibration
 

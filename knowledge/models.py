@@ -190,8 +190,8 @@ class ShopCalibration(AuditedModel):
         related_name="knowledge_calibration",
     )
     params = models.JSONField(_("parameters"))
-    source = models.CharField(
-        _("source"), max_length=200, blank=True, validators=[validate_no_control_characters],
+    source = InputCharField(
+        _("source"), max_length=200, blank=True,
         help_text=_("What it was fitted on, e.g. the review outcomes of a period."),
     )
 

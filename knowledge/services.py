@@ -358,12 +358,9 @@ def knowledge_items_reindex_later(*, items) -> int:
 
 def _may_calibrate(actor, shop) -> bool:
     """The system (no actor), a superadmin, or an admin of the shop."""
-    from customer_service.choices import ShopRole
-    from customer_service.selectors import shop_ids_for_user
+    from customer_service.shops.selectors import shop_is_manageable
 
-    if actor is None or getattr(actor, "is_superadmin", False):
-        return True
-    return shop.pk in shop_ids_for_user(user=actor, roles=(ShopRole.ADMIN,))
+    return actor is None or shop_is_manageable(user=actor, shop=shop)
 
 
 @transaction.atomic
