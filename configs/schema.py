@@ -309,7 +309,7 @@ def check_text(document: Any, *, where: str = "") -> None:
         return
     path, error = found
     path = ".".join(filter(None, (where, path))) or "(root)"
-    raise ConfigValidationError(f"{path}: {error.messages[0]}", detail=[{"path": path, "message": error.messages[0]}])
+    raise ConfigValidationError.from_validation_error(error, field=path)
 
 
 def check_template_schema(schema: Any, defaults: Any) -> None:
