@@ -6,7 +6,6 @@ versioned and recorded like any other.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from datetime import UTC, datetime
 
@@ -16,13 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer_service.shops.models import Shop
-from kefu import crypto
+from kefu import crypto, transfer
 from kefu.exceptions import full_clean
+from kefu.transfer import ImportReport
 
 from . import schema as schema_utils
 from .choices import ConfigScope
 from .constants import DEFAULT_CONFIG_KEY
-from .exceptions import ConfigError, ConfigValidationError
+from .exceptions import ConfigValidationError
 from .models import ConfigCategory, ConfigTemplate, SystemConfig, UserConfig
 from .services import (
     config_create,
@@ -94,44 +94,6 @@ def configs_export(*, with_secrets: bool = False, template_codes: list[str] | No
     return document
 
 
-class _ImportEntryError(Exception):
-    """A malformed entry of an import file (becomes a ConfigValidationError naming it)."""
-
-
-@contextlib.contextmanager
-def _import_entry(label: str):
-    """Name the file entry in any refusal raised while it is imported."""
-    try:
-        yield
-    except ConfigError as exc:
-        raise type(exc)(_("%(entry)s: %(why)s") % {"entry": label, "why": exc.message}, code=exc.code,
-                        detail=exc.detail) from None
-    except _ImportEntryError as exc:
-        raise ConfigValidationError(_("%(entry)s: %(why)s") % {"entry": label, "why": exc},
-                                    detail=[{"path": label, "message": str(exc)}]) from None
-
-
-def _import_rows(data: dict, section: str) -> list[tuple[str, dict]]:
-    """The entries of ``section`` as (label, row); each must be a JSON object."""
-    rows = data.get(section, [])
-    if not isinstance(rows, list):
-        raise ConfigValidationError(_("%(section)s: must be a list.") % {"section": section})
-    labelled = []
-    for index, row in enumerate(rows):
-        name = (row.get("code") or row.get("key") or row.get("template")) if isinstance(row, dict) else None
-        label = f"{section}[{index}]" + (f" ({name})" if isinstance(name, str) and name else "")
-        if not isinstance(row, dict):
-            raise ConfigValidationError(_("%(entry)s: must be a JSON object.") % {"entry": label})
-        labelled.append((label, row))
-    return labelled
-
-
-def _required(row: dict, name: str):
-    if row.get(name) in (None, ""):
-        raise _ImportEntryError(_("“%(field)s” is missing.") % {"field": name})
-    return row[name]
-
-
 def _import_datetime(value) -> datetime | None:
     """An ISO 8601 time from an import file; one without a UTC offset is read as UTC."""
     if value in (None, ""):
@@ -139,99 +101,111 @@ def _import_datetime(value) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise _ImportEntryError(_("“%(value)s” is not an ISO 8601 date and time.") % {"value": value}) from None
+        raise ConfigValidationError(_("“%(value)s” is not an ISO 8601 date and time.") % {"value": value},
+                                    detail=[{"path": "expires_at", "message": str(value)}]) from None
     return moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment
 
 
-def configs_import(*, data: dict, actor, with_secrets: bool = False) -> dict[str, int]:
+def configs_import(*, data: bytes | str | dict, actor, with_secrets: bool = False) -> ImportReport:
     """Create or update categories, templates, configs and system configs from a ``configs_export`` document.
 
     Each config write goes through config_create / config_update, so it is
     validated and recorded (reason "import"); an entry equal to what is here
     writes nothing. Secrets in the file are used only with ``with_secrets``,
-    and only if one of our keys decrypts them (ConfigValidationError
-    otherwise). Owners (users by username, shops by name) that do not exist
-    here are skipped and counted. An ``expires_at`` without a UTC offset is
-    read as UTC; a config whose expiry has passed arrives switched off. Runs in
-    one transaction: any refusal (ConfigError, naming the file entry) imports
-    nothing.
+    and only if one of our keys decrypts them. Owners (users by username, shops
+    by name) that do not exist here are skipped and counted. An ``expires_at``
+    without a UTC offset is read as UTC; a config whose expiry has passed
+    arrives switched off. Every entry is checked; the report counts what each
+    section created, updated, skipped or left unchanged. Runs in one
+    transaction: a ConfigValidationError naming every bad entry (``detail``)
+    imports nothing.
     """
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-        raise ConfigValidationError(_("Not a kefu configs export (format must be '%(f)s').") % {"f": EXPORT_FORMAT})
-    use_secrets = with_secrets and bool(data.get("with_secrets"))
-    counts = {"categories": 0, "templates": 0, "configs_created": 0, "configs_updated": 0, "configs_skipped": 0,
-              "configs_unchanged": 0, "system_configs": 0, "secrets_skipped": 0}
+    document = transfer.read_document(data, format_name=EXPORT_FORMAT, error=ConfigValidationError,
+                                      code="config_invalid")
+    use_secrets = with_secrets and bool(document.get("with_secrets"))
+    report = ImportReport()
+
+    def entries(section):
+        return transfer.document_entries(document, section, error=ConfigValidationError, code="config_invalid")
+
     with transaction.atomic():
         categories = []
-        for label, row in _import_rows(data, "categories"):
-            with _import_entry(label):
-                code = _required(row, "code")
+        for label, row in entries("categories"):
+            with report.entry(label):
+                code = transfer.required(row, "code")
                 category = ConfigCategory.objects.filter(code=code).first() or ConfigCategory(code=code)
+                created = category.pk is None
                 for name in ("name", "description", "sort_order", "is_active"):
                     if name in row:
                         setattr(category, name, row[name])
                 full_clean(category, error=ConfigValidationError, exclude=["parent"])
                 category.save()
                 categories.append((label, category, row.get("parent")))
-                counts["categories"] += 1
+                report.record("created" if created else "updated", "categories")
         for label, category, parent in categories:
             if parent:
-                with _import_entry(label):
+                with report.entry(label):
                     category.parent = ConfigCategory.objects.filter(code=parent).first()
                     if category.parent is None:
-                        raise _ImportEntryError(_("no parent category “%(code)s”.") % {"code": parent})
+                        raise ConfigValidationError(_("no parent category “%(code)s”.") % {"code": parent})
                     full_clean(category, error=ConfigValidationError)
                     category.save(update_fields=["parent"])
 
-        for label, row in _import_rows(data, "templates"):
-            with _import_entry(label):
-                code = _required(row, "code")
+        for label, row in entries("templates"):
+            with report.entry(label):
+                code = transfer.required(row, "code")
                 fields = {k: row[k] for k in ("name", "description", "schema", "defaults", "is_system", "is_active")
                           if k in row}
                 fields["category"] = None
                 if row.get("category"):
                     fields["category"] = ConfigCategory.objects.filter(code=row["category"]).first()
                     if fields["category"] is None:
-                        raise _ImportEntryError(_("no category “%(code)s”.") % {"code": row["category"]})
+                        raise ConfigValidationError(_("no category “%(code)s”.") % {"code": row["category"]})
                 template = ConfigTemplate.objects.filter(code=code).first()
                 if template is None:
-                    _required(row, "name")
-                    _required(row, "schema")
+                    transfer.required(row, "name")
+                    transfer.required(row, "schema")
                     template_create(actor=actor, code=code, **fields)
+                    report.record("created", "templates")
                 else:
                     template_update(template=template, actor=actor, **fields)
-                counts["templates"] += 1
+                    report.record("updated", "templates")
 
         users = get_user_model().objects
-        for label, row in _import_rows(data, "configs"):
-            with _import_entry(label):
-                _import_config(row, actor=actor, users=users, shops=Shop.objects, use_secrets=use_secrets,
-                               counts=counts)
+        for label, row in entries("configs"):
+            with report.entry(label):
+                report.record(_import_config(row, actor=actor, users=users, shops=Shop.objects,
+                                             use_secrets=use_secrets, report=report), "configs")
 
-        for label, row in _import_rows(data, "system_configs"):
-            with _import_entry(label):
-                _import_system_config(row, actor=actor, use_secrets=use_secrets, counts=counts)
-    return counts
+        for label, row in entries("system_configs"):
+            with report.entry(label):
+                outcome = _import_system_config(row, actor=actor, use_secrets=use_secrets, report=report)
+                if outcome:
+                    report.record(outcome, "system_configs")
+        report.refuse(ConfigValidationError, code="config_invalid")
+    return report
 
 
-def _import_config(row: dict, *, actor, users, shops, use_secrets: bool, counts: dict) -> None:
-    code = _required(row, "template")
+def _import_config(row: dict, *, actor, users, shops, use_secrets: bool, report: ImportReport) -> str:
+    """Write one config entry; returns what happened to it (created, updated, skipped, unchanged)."""
+    code = transfer.required(row, "template")
     template = ConfigTemplate.objects.filter(code=code).first()
     if template is None:
-        raise _ImportEntryError(_("no template “%(code)s”.") % {"code": code})
+        raise ConfigValidationError(_("no template “%(code)s”.") % {"code": code})
     owner = row.get("owner")
     if not isinstance(owner, dict) or not ({"user", "shop"} & set(owner)):
-        raise _ImportEntryError(_("“owner” must be {\"user\": username} or {\"shop\": shop name}."))
+        raise ConfigValidationError(_("“owner” must be {\"user\": username} or {\"shop\": shop name}."),
+                                    detail=[{"path": "owner", "message": "not an owner"}])
     user = users.filter(username=owner["user"]).first() if "user" in owner else None
     shop = shops.filter(name=owner["shop"]).first() if "shop" in owner else None
     if user is None and shop is None:
-        counts["configs_skipped"] += 1
-        return
+        return "skipped"
     values = row.get("values") or {}
     if not isinstance(values, dict):
-        raise _ImportEntryError(_("“values” must be a JSON object."))
+        raise ConfigValidationError(_("“values” must be a JSON object."),
+                                    detail=[{"path": "values", "message": "not an object"}])
     if not use_secrets:
-        values = _strip_ciphertext(values, template.secret_paths(), counts)
+        values = _strip_ciphertext(values, template.secret_paths(), report)
     key = row.get("key", DEFAULT_CONFIG_KEY)
     expires_at = _import_datetime(row.get("expires_at"))
     # A config whose expiry passed since the export arrives switched off (an active one could not be saved).
@@ -243,14 +217,12 @@ def _import_config(row: dict, *, actor, users, shops, use_secrets: bool, counts:
     if config is None:
         config_create(template=template, user=user, shop=shop, key=key, display_name=display_name, values=values,
                       scope=scope, expires_at=expires_at, is_active=active, **common)
-        counts["configs_created"] += 1
-        return
+        return "created"
     document, _paths = config_values_prepare(template=template, values=values, current=config.values,
                                        current_paths=config.encrypted_paths, allow_ciphertext=use_secrets)
     if (document, display_name, scope, expires_at, active) == (
             config.values, config.display_name, config.scope, config.expires_at, config.is_active):
-        counts["configs_unchanged"] += 1
-        return
+        return "unchanged"
     if not active and config.is_active:  # first, so that an expiry in the past may follow
         config_set_active(config=config, actor=actor, active=False, reason=_("import"))
     if (document, display_name, scope, expires_at) != (config.values, config.display_name, config.scope,
@@ -259,17 +231,18 @@ def _import_config(row: dict, *, actor, users, shops, use_secrets: bool, counts:
                       **common)
     if active and not config.is_active:
         config_set_active(config=config, actor=actor, active=True, reason=_("import"))
-    counts["configs_updated"] += 1
+    return "updated"
 
 
-def _import_system_config(row: dict, *, actor, use_secrets: bool, counts: dict) -> None:
-    key = _required(row, "key")
+def _import_system_config(row: dict, *, actor, use_secrets: bool, report: ImportReport) -> str | None:
+    """Write one system config entry; returns what happened to it (None: a secret left out, nothing here)."""
+    key = transfer.required(row, "key")
     value = row.get("value")
     if row.get("is_encrypted"):
         if not use_secrets or value is None:
-            counts["secrets_skipped"] += 1
+            report.count("secrets_skipped")
             if not SystemConfig.objects.filter(key=key).exists():
-                return
+                return None
             value = None
         else:
             try:
@@ -281,19 +254,19 @@ def _import_system_config(row: dict, *, actor, use_secrets: bool, counts: dict) 
     fields = {k: row[k] for k in ("value_type", "description", "is_public", "is_encrypted") if k in row}
     existing = SystemConfig.objects.filter(key=key).first()
     if existing is None:
-        _required(row, "value_type")
+        transfer.required(row, "value_type")
         system_config_create(actor=actor, key=key, value=value, **fields)
-    else:
-        if value is not None:
-            fields["value"] = value
-        system_config_update(config=existing, actor=actor, **fields)
-    counts["system_configs"] += 1
+        return "created"
+    if value is not None:
+        fields["value"] = value
+    system_config_update(config=existing, actor=actor, **fields)
+    return "updated"
 
 
-def _strip_ciphertext(values: dict, paths: list[str], counts: dict) -> dict:
+def _strip_ciphertext(values: dict, paths: list[str], report: ImportReport) -> dict:
     document = copy.deepcopy(values)
     for path in paths:
         if crypto.is_ciphertext(schema_utils.get_path(document, path)):
             schema_utils.remove_path(document, path)
-            counts["secrets_skipped"] += 1
+            report.count("secrets_skipped")
     return document

@@ -283,3 +283,19 @@ def test_an_invalid_category_in_an_import_is_refused_naming_it(tmp_path, config,
     bad.write_text(json.dumps(data))
     with pytest.raises(CommandError, match=r"Nothing imported: categories\[\d\]"):
         call_command("config_import", str(bad), stdout=StringIO())
+
+
+def test_an_import_names_every_bad_entry_and_imports_nothing(tmp_path, config, world):
+    services.system_config_create(actor=world.superadmin, key="batch", value_type="int", value=3)
+    _path, data = export(tmp_path)
+    UserConfig.objects.all().delete()
+    data["templates"][0]["category"] = "nope"
+    data["configs"][0]["expires_at"] = "tomorrow"
+    data["system_configs"][0]["value"] = "many"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    err = StringIO()
+    with pytest.raises(CommandError, match=r"Nothing imported: templates\[0\] .*\(2 more problem\(s\) in 3 row\(s\)"):
+        call_command("config_import", str(bad), stdout=StringIO(), stderr=err)
+    assert [line.split(" ")[0] for line in err.getvalue().splitlines()] == ["configs[0]", "system_configs[0]"]
+    assert not UserConfig.objects.exists()

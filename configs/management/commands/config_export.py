@@ -1,8 +1,8 @@
-import json
+from django.core.management.base import BaseCommand, CommandError
 
-from django.core.management.base import BaseCommand
-
+from configs.exceptions import ConfigError
 from configs.transfer import configs_export
+from kefu import transfer
 
 
 class Command(BaseCommand):
@@ -17,12 +17,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, output=None, with_secrets=False, templates=None, **options):
         document = configs_export(with_secrets=with_secrets, template_codes=templates)
-        text = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True)
-        if output:
-            with open(output, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
-            self.stderr.write(f"{len(document['configs'])} configs, {len(document['templates'])} templates, "
-                              f"{len(document['system_configs'])} system configs written to {output}"
-                              f"{' (secrets included, encrypted)' if with_secrets else ' (secrets left out)'}.")
-        else:
-            self.stdout.write(text)
+        data = transfer.write_document(document, sort_keys=True)
+        if not output:
+            self.stdout.write(data.decode("utf-8"), ending="")
+            return
+        try:
+            transfer.write_output(output, data, error=ConfigError)
+        except ConfigError as exc:
+            raise CommandError(exc.message) from None
+        self.stderr.write(f"{len(document['configs'])} configs, {len(document['templates'])} templates, "
+                          f"{len(document['system_configs'])} system configs written to {output}"
+                          f"{' (secrets included, encrypted)' if with_secrets else ' (secrets left out)'}.")
