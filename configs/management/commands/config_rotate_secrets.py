@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from configs.services import secrets_reencrypt
 from kefu import crypto
+from kefu.progress import Progress, add_progress_argument
 
 
 class Command(BaseCommand):
@@ -11,10 +12,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="Count what would be re-encrypted.")
+        add_progress_argument(parser)
 
-    def handle(self, *args, dry_run=False, **options):
+    def handle(self, *args, dry_run=False, no_progress=False, **options):
         try:
-            counts = secrets_reencrypt(dry_run=dry_run)
+            with Progress.for_command(self, quiet=no_progress) as progress:
+                counts = secrets_reencrypt(dry_run=dry_run, progress=progress.advance)
         except crypto.DecryptionError as exc:
             raise CommandError(f"A config secret cannot be decrypted: {exc}") from None
         summary = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in counts.items())
