@@ -107,6 +107,23 @@ def validate(params) -> dict:
     return params
 
 
+def corrected(params: dict, *, slope: float, intercept: float, **metadata) -> dict:
+    """``params`` recalibrated: logit(confidence) becomes ``slope`` × logit(confidence) + ``intercept``.
+
+    What a shop's own review outcomes fit (Platt scaling of the confidences it was given):
+    the result is again a logistic document over the same features, so a shop can
+    carry it as its own calibration (``ShopCalibration``). ``metadata`` (e.g. ``fit_on``)
+    is recorded in it; the gates and the embedder stay those of ``params``.
+    """
+    if not (isinstance(slope, int | float) and slope > 0 and np.isfinite(slope)) \
+            or not (isinstance(intercept, int | float) and np.isfinite(intercept)):
+        raise ValueError("a correction needs a positive slope and a finite intercept")
+    base = validate(params)
+    return {**base, "coef": [float(slope * c) for c in base["coef"]],
+            "bias": float(slope * base["bias"] + intercept),
+            "correction": {"slope": float(slope), "intercept": float(intercept)}, **metadata}
+
+
 def fitted_for(params: dict, embedder) -> bool:
     """Whether ``params`` were fitted on the scores of this embedder (same name and version)."""
     return (params.get("embedder"), params.get("embedder_version")) == (embedder.name, embedder.version)

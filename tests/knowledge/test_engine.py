@@ -7,7 +7,7 @@ import pytest
 
 from knowledge.embedders import get_embedder
 from knowledge.engine import KBIndex, item_phrasings
-from knowledge.engine.calibration import fit_logistic, predict, refit, validate
+from knowledge.engine.calibration import corrected, fit_logistic, predict, refit, validate
 from knowledge.engine.index import whole_item_text
 from knowledge.engine.lexical import LexicalEncoder
 from knowledge.engine.metrics import ece, summarize
@@ -200,3 +200,15 @@ def test_metrics_follow_the_documented_definitions():
     at_90 = summary["thresholds"][1]
     assert at_90 == {"threshold": 0.9, "precision": 0.5, "coverage": 0.5, "out_of_scope_sent": 1.0}
     assert summary["best_coverage_at_precision_98"] == 0.25
+
+
+def test_a_correction_of_a_calibration_rescales_its_log_odds_and_keeps_its_gates():
+    params = calibration_params()
+    features = [{"margin": m, "item_margin": i, "smalltalk": 0.0} for m in (0.2, 1.5, 3.0) for i in (-0.1, 0.2)]
+    fixed = corrected(params, slope=0.5, intercept=-1.0, fit_on=[{"queries": "review outcomes"}])
+    logit = np.log(predict(params, features) / (1 - predict(params, features)))
+    assert np.allclose(predict(fixed, features), 1 / (1 + np.exp(-(0.5 * logit - 1.0))))
+    assert predict(fixed, {"margin": 3.0, "item_margin": 0.3, "smalltalk": 1.0}) <= 0.01
+    assert (fixed["embedder"], fixed["fit_on"]) == (params["embedder"], [{"queries": "review outcomes"}])
+    with pytest.raises(ValueError, match="slope"):
+        corrected(params, slope=0.0, intercept=0.0)

@@ -6,6 +6,7 @@ import pytest
 
 from knowledge.diagnostics import check_calibration
 from knowledge.embedders import get_embedder
+from knowledge.engine.calibration import corrected
 from knowledge.exceptions import KnowledgeError
 from knowledge.models import IndexStamp, ShopCalibration
 from knowledge.selectors import CALIBRATION_PATH, calibration_state, knowledge_search
@@ -22,8 +23,8 @@ def shipped() -> dict:
 
 
 def wary() -> dict:
-    """The shipped model with a much lower bias: the same ranking, far lower confidences."""
-    return {**shipped(), "bias": shipped()["bias"] - 6.0, "fit_on": [{"queries": "review outcomes"}]}
+    """The shipped model corrected as a shop's review outcomes might: the same ranking, far lower confidences."""
+    return corrected(shipped(), slope=1.0, intercept=-6.0, fit_on=[{"queries": "review outcomes"}])
 
 
 def confidence(shop, text=QUERY) -> float:
