@@ -1,4 +1,5 @@
-"""`make run` in a copy of the project: the admin login page is served, the worker answers, beat runs."""
+"""`make run` in a copy of the project: gunicorn serves the admin and its static files without debug pages,
+the worker answers, beat runs."""
 
 import os
 import shutil
@@ -7,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def _project_copy(target: Path) -> None:
 
 
 @pytest.mark.slow
-def test_make_run_serves_the_admin_and_starts_worker_and_beat(tmp_path):
+def test_make_run_serves_the_admin_through_gunicorn_without_debug_and_starts_worker_and_beat(tmp_path):
     if not shutil.which("make"):
         pytest.fail("make is not installed")
     checkout = tmp_path / "kefu"
@@ -47,16 +49,25 @@ def test_make_run_serves_the_admin_and_starts_worker_and_beat(tmp_path):
         process = subprocess.Popen(["make", "run", f"VENV={venv}"], cwd=checkout, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline, page = time.monotonic() + 240, None
+        deadline, page, server = time.monotonic() + 240, None, None
         while time.monotonic() < deadline and process.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2) as response:
-                    page = response.read().decode()
+                    page, server = response.read().decode(), response.headers.get("Server", "")
                     break
             except OSError:
                 time.sleep(0.5)
         assert page is not None, log_path.read_text()[-3000:]
         assert "登录" in page  # the admin speaks Simplified Chinese by default
+        assert "gunicorn" in server.lower(), server
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=5) as response:
+            assert response.status == 200 and b"body" in response.read()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page/", timeout=5)
+        body = missing.value.read().decode()
+        assert missing.value.code == 404
+        assert "URLconf" not in body and "DEBUG" not in body  # Django's debug 404 lists the URL patterns
+        assert "DJANGO_DEBUG" not in (checkout / ".env").read_text()
 
         worker_env = {**env, "DJANGO_SETTINGS_MODULE": "kefu.settings.local"}
         ping = None

@@ -62,6 +62,37 @@ def test_init_env_writes_keys_once(tmp_path):
     assert target.read_text() == text
 
 
+def test_init_env_never_turns_debug_on(tmp_path):
+    target = tmp_path / ".env"
+    run_command("init_env", "--path", str(target))
+    assert "DJANGO_DEBUG" not in target.read_text()
+
+
+def test_init_env_takes_out_the_debug_line_an_earlier_version_wrote_and_nothing_else(tmp_path):
+    from kefu.management.commands.init_env import HEADER
+
+    written = tmp_path / ".env"
+    written.write_text(f"{HEADER}\nDJANGO_DEBUG=true\nDJANGO_SECRET_KEY=s\nKEFU_ENCRYPTION_KEYS=k1:x\n")
+    run_command("init_env", "--path", str(written))
+    assert written.read_text() == f"{HEADER}\nDJANGO_SECRET_KEY=s\nKEFU_ENCRYPTION_KEYS=k1:x\n"
+    chosen = tmp_path / "chosen.env"
+    chosen.write_text("DJANGO_SECRET_KEY=s\nDJANGO_DEBUG=true\n")  # a developer's own file: theirs to keep
+    run_command("init_env", "--path", str(chosen))
+    assert chosen.read_text() == "DJANGO_SECRET_KEY=s\nDJANGO_DEBUG=true\n"
+
+
+def test_local_settings_run_without_debug_unless_asked(tmp_path):
+    def debug(**env):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEFU_"))}
+        clean.update(DJANGO_READ_DOT_ENV_FILE="false", DJANGO_SETTINGS_MODULE="kefu.settings.local", **env)
+        code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+        return subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=clean, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert debug() == "False"
+    assert debug(DJANGO_DEBUG="true") == "True"
+
+
 @pytest.mark.django_db
 def test_diagnose_fails_readably_when_no_worker_runs():
     out = StringIO()
