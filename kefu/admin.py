@@ -4,6 +4,9 @@ import functools
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import ValidationError
+from django.db import DataError
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -19,6 +22,35 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
         if hasattr(related, "for_user"):
             related = related.for_user(request.user)
         return [(obj.pk, str(obj)) for obj in related]
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id box that names the row typed in only when it is in ``queryset``.
+
+    Django's names any row of the table when the form comes back with an error, which would
+    tell a person the name behind any id they type.
+    """
+
+    def __init__(self, rel, admin_site, *, queryset, attrs=None, using=None):
+        super().__init__(rel, admin_site, attrs=attrs, using=using)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            shown = self.queryset.filter(**{key: value}).exists()
+        except (ValueError, TypeError, OverflowError, ValidationError, DataError):
+            shown = False
+        return super().label_and_url_for_value(value) if shown else ("", "")
+
+
+def scoped_raw_id_widget(db_field, admin_site, request, queryset=None, using=None):
+    """The raw-id widget for ``db_field``: labels only rows of ``queryset`` (default: what the person sees)."""
+    if queryset is None:
+        queryset = db_field.related_model._default_manager.all()
+        if hasattr(queryset, "for_user"):
+            queryset = queryset.for_user(request.user)
+    return ScopedRawIdWidget(db_field.remote_field, admin_site, queryset=queryset, using=using)
 
 
 def checks_own_permissions(action):
@@ -59,6 +91,9 @@ class ScopedModelAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = related.assignable_by(request.user)
             elif hasattr(related, "manageable_by"):
                 kwargs["queryset"] = related.manageable_by(request.user)
+        if db_field.name in self.raw_id_fields and "widget" not in kwargs:
+            kwargs["widget"] = scoped_raw_id_widget(db_field, self.admin_site, request, kwargs.get("queryset"),
+                                                    kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def manageable_queryset(self, request):

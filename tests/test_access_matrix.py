@@ -61,10 +61,20 @@ SHOP_MATRIX = [
     ("post", "/api/shops/", {"name": "新店"}, [201, 403, 403, 403, 401]),
     ("delete", "/api/shops/{shop}/", None, [204, 403, 403, 404, 401]),
     ("get", "/api/shops/{shop}/members/", None, [200, 200, 200, 404, 401]),
-    ("post", "/api/shops/{shop}/members/", {"user": "{outsider}", "role": "agent"}, [201, 201, 403, 404, 401]),
+    # Pulling in a person of another shop is answered as an id nobody has (400), never 201.
+    ("post", "/api/shops/{shop}/members/", {"user": "{outsider}", "role": "agent"}, [201, 400, 403, 404, 401]),
+    ("post", "/api/shops/{shop}/members/", {"user": "{nobody}", "role": "agent"}, [400, 400, 403, 404, 401]),
+    ("post", "/api/shops/{shop}/members/", {"user": "{agent}", "role": "admin"}, [201, 201, 403, 404, 401]),
+    ("post", "/api/shops/{other_shop}/members/", {"user": "{agent}", "role": "agent"}, [201, 404, 404, 400, 401]),
+    ("post", "/api/shops/{shop}/members/invite", {"username": "newbie", "password": "A-long-pass-phrase-9",
+                                                   "role": "agent"}, [201, 201, 403, 404, 401]),
     ("delete", "/api/shops/{shop}/members/{agent}", None, [204, 204, 403, 404, 401]),
+    ("delete", "/api/shops/{shop}/members/{outsider}", None, [404, 404, 403, 404, 401]),
+    ("delete", "/api/shops/{other_shop}/members/{outsider}", None, [204, 404, 404, 204, 401]),
     ("get", "/api/users/{root}/", None, [200, 404, 404, 404, 401]),
     ("get", "/api/users/{agent}/", None, [200, 200, 200, 404, 401]),
+    ("get", "/api/users/{outsider}/", None, [200, 404, 404, 200, 401]),
+    ("get", "/api/users/{outsider}/sessions/", None, [200, 404, 404, 200, 401]),
     ("patch", "/api/users/{agent}/", {"daily_request_quota": 5}, [200, 403, 403, 404, 401]),
     ("post", "/api/users/", {"username": "newbie", "password": "A-long-pass-phrase-9"}, [201, 403, 403, 403, 401]),
     ("get", "/api/users/{agent}/sessions/", None, [200, 200, 200, 404, 401]),
@@ -75,6 +85,8 @@ SHOP_MATRIX = [
 def fill(template, world):
     values = {
         "shop": world.shop.pk,
+        "other_shop": world.other_shop.pk,
+        "nobody": 999_999,
         "outsider": world.outsider.pk,
         "agent": world.agent.pk,
         "root": world.superadmin.pk,
@@ -97,6 +109,37 @@ def test_endpoint_matrix(world, client_for, method, path, body, statuses, role_i
     if response.status_code >= 400:
         assert response["Content-Type"].startswith("application/json")
         assert set(response.json()) == {"error", "message", "detail"}
+
+
+@pytest.mark.django_db
+def test_a_shop_admin_cannot_pull_in_and_then_read_a_person_of_another_shop(world, client_for):
+    client = client_for(world.shop_admin)
+    members = f"/api/shops/{world.shop.pk}/members/"
+    pulled = client.post(members, {"user": world.outsider.pk, "role": "agent"}, format="json")
+    unknown = client.post(members, {"user": 999_999, "role": "agent"}, format="json")
+    # Exactly the answer for an id nobody has: the ids of real people cannot be told apart.
+    assert pulled.status_code == unknown.status_code == 400
+    assert pulled.json()["error"] == unknown.json()["error"]
+    assert pulled.json()["message"].replace(str(world.outsider.pk), "N") == unknown.json()["message"].replace(
+        "999999", "N")
+    assert client.get(f"/api/users/{world.outsider.pk}/").status_code == 404
+    assert world.outsider.username not in client.delete(f"{members}{world.outsider.pk}").content.decode()
+    assert not world.shop.memberships.filter(user=world.outsider).exists()
+
+
+@pytest.mark.django_db
+def test_a_shop_admin_invites_a_new_person_who_joins_their_shop(world, client_for):
+    client = client_for(world.shop_admin)
+    response = client.post(f"/api/shops/{world.shop.pk}/members/invite",
+                           {"username": "newbie", "password": "A-long-pass-phrase-9", "email": "n@example.com",
+                            "role": "agent"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["username"] == "newbie" and response.json()["role"] == "agent"
+    assert "newbie" in names(client.get("/api/users/"))
+    taken = client.post(f"/api/shops/{world.shop.pk}/members/invite",
+                        {"username": "Outsider", "password": "A-long-pass-phrase-9", "role": "agent"}, format="json")
+    assert taken.status_code == 400  # a username in use, in any letter case, is a field error
+    assert not world.shop.memberships.filter(user=world.outsider).exists()
 
 
 def _list_endpoints():

@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from kefu.admin import ScopedModelAdmin
+from kefu.admin import ScopedModelAdmin, scoped_raw_id_widget
 
 from . import services
 from .models import Shop, ShopMembership
@@ -17,6 +17,8 @@ class MemberCandidatesMixin:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
             kwargs["queryset"] = shop_member_candidates(actor=request.user)
+            # Names shown beside the box: people the person sees anyway, never one typed in blind.
+            kwargs["widget"] = scoped_raw_id_widget(db_field, self.admin_site, request, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 

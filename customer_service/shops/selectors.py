@@ -9,13 +9,19 @@ from .roles import shop_ids_for_user, shop_roles
 
 
 def shop_member_candidates(*, actor):
-    """People ``actor`` may give a shop membership: active ones; superadmins only by a superadmin.
+    """People ``actor`` may give a shop membership: for a superadmin every active person; for anyone
+    else the active people they already see (themselves and the people of their shops), superadmins
+    excluded.
 
-    A superadmin needs no membership, and one would show them (email, activity) to
-    the shop's people, who otherwise never see them.
+    Anyone else would be pulled into the shop without a say and then shown to it (email,
+    activity), and an answer that differed for them would tell which ids exist: callers answer
+    for them exactly as for an id that does not exist. A superadmin needs no membership, and one
+    would show them to the shop's people, who otherwise never see them. New people join a shop
+    through ``shop_member_invite``.
     """
-    people = User.objects.filter(is_active=True)
-    return people if getattr(actor, "is_superadmin", False) else people.filter(is_superadmin=False)
+    if getattr(actor, "is_superadmin", False):
+        return User.objects.filter(is_active=True)
+    return User.objects.for_user(actor).filter(is_active=True, is_superadmin=False)
 
 
 def shop_list(*, user):

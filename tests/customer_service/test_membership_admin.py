@@ -57,3 +57,37 @@ def test_a_shop_admin_cannot_give_a_superadmin_a_membership_in_the_admin(world, 
     )
     assert response.status_code == 200  # the form again, with the error
     assert not ShopMembership.objects.filter(user=world.superadmin).exists()
+
+
+@pytest.mark.django_db
+def test_a_shop_admin_cannot_add_a_person_of_another_shop_in_the_admin_nor_learn_their_name(world, client):
+    client.force_login(world.shop_admin)
+    response = client.post(
+        "/admin/customer_service/shopmembership/add/",
+        {"shop": world.shop.pk, "user": world.outsider.pk, "role": "agent"},
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert world.outsider.username not in response.content.decode()
+    assert memberships(world.outsider) == [("数码专营店", "admin")]
+    huge = client.post(
+        "/admin/customer_service/shopmembership/add/",
+        {"shop": world.shop.pk, "user": "9223372036854775808", "role": "agent"},
+    )
+    assert huge.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_shop_admin_may_add_a_person_of_another_of_their_shops_in_the_admin(world, client):
+    from customer_service.models import Shop
+    from tests.customer_service.factories import ShopMembershipFactory
+
+    third = Shop.objects.create(name="第三家店")
+    ShopMembershipFactory(shop=third, user=world.shop_admin, role="agent")
+    ShopMembershipFactory(shop=third, user=world.outsider, role="agent")
+    client.force_login(world.shop_admin)
+    response = client.post(
+        "/admin/customer_service/shopmembership/add/",
+        {"shop": world.shop.pk, "user": world.outsider.pk, "role": "agent"},
+    )
+    assert response.status_code == 302
+    assert ("甜品旗舰店", "agent") in memberships(world.outsider)

@@ -33,3 +33,15 @@ class MemberCandidateField(serializers.PrimaryKeyRelatedField):
 class ShopMembershipInputSerializer(serializers.Serializer):
     user = MemberCandidateField()
     role = serializers.ChoiceField(choices=ShopRole.choices)
+
+
+class ShopMemberInviteSerializer(serializers.Serializer):
+    """A new person, created straight into the shop with a role."""
+
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True, required=False, max_length=256, trim_whitespace=False,
+                                     style={"input_type": "password"})
+    email = serializers.EmailField(required=False, allow_blank=True)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    role = serializers.ChoiceField(choices=ShopRole.choices)

@@ -12,7 +12,12 @@ from kefu.api.viewsets import ScopedModelViewSet
 from .. import services
 from ..models import Shop, ShopMembership
 from ..selectors import shop_is_manageable
-from .serializers import ShopMembershipInputSerializer, ShopMembershipSerializer, ShopSerializer
+from .serializers import (
+    ShopMemberInviteSerializer,
+    ShopMembershipInputSerializer,
+    ShopMembershipSerializer,
+    ShopSerializer,
+)
 
 
 class ShopFilterSet(filters.FilterSet):
@@ -62,11 +67,23 @@ class ShopViewSet(ScopedModelViewSet):
         membership = services.shop_membership_set(actor=request.user, shop=shop, **data.validated_data)
         return Response(ShopMembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=ShopMemberInviteSerializer, responses={201: ShopMembershipSerializer})
+    @action(detail=True, methods=["post"], url_path="members/invite", filter_backends=[], pagination_class=None)
+    def invite_member(self, request, pk=None):
+        """Create a new person straight into this shop with a role (shop admins and superadmins)."""
+        shop = self.get_object()
+        self._require_manager(shop)
+        data = ShopMemberInviteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.shop_member_invite(actor=request.user, shop=shop, **data.validated_data)
+        return Response(ShopMembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"members/(?P<user_id>\d+)")
     def remove_member(self, request, pk=None, user_id=None):
         shop = self.get_object()
         self._require_manager(shop)
-        user = get_object_or_404(User, pk=user_id)
+        # Only people the requester sees: anyone else is "not found", like an id nobody has.
+        user = get_object_or_404(User.objects.for_user(request.user), pk=user_id)
         services.shop_membership_remove(shop=shop, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
