@@ -1,7 +1,6 @@
 from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import action
@@ -12,6 +11,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
+from kefu.api.filters import FilterSet
 from kefu.api.viewsets import ScopedModelViewSet
 from kefu.exceptions import KefuError
 from kefu.scoping import roles
@@ -94,7 +94,7 @@ class MeView(APIView):
         return Response(_me(request.user))
 
 
-class UserFilterSet(filters.FilterSet):
+class UserFilterSet(FilterSet):
     class Meta:
         model = User
         fields = ["is_active", "is_superadmin", "username"]

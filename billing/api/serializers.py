@@ -5,6 +5,8 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
+from kefu.api.fields import IdField
+
 from .. import breaker
 from ..models import AIModel, Budget, ModelConfig, ModelPricing, Provider, UsageRecord
 from ..selectors import GROUPS
@@ -96,8 +98,8 @@ class UsageAggregateQuerySerializer(serializers.Serializer):
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
     by = serializers.ChoiceField(choices=sorted(GROUPS), required=False)
-    shop = serializers.IntegerField(required=False, min_value=1)
-    user = serializers.IntegerField(required=False, min_value=1)
+    shop = IdField(required=False)
+    user = IdField(required=False)
     top = serializers.IntegerField(required=False, min_value=1, max_value=100, default=10)
 
     def validate(self, attrs):
@@ -107,7 +109,7 @@ class UsageAggregateQuerySerializer(serializers.Serializer):
 
 
 class ProviderTestInputSerializer(serializers.Serializer):
-    config = serializers.IntegerField(required=False, min_value=1)
+    config = IdField(required=False)
 
 
 class ConfigTestResultSerializer(serializers.Serializer):

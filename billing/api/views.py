@@ -1,11 +1,10 @@
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from kefu.api.filters import IsoDateTimeFilter
+from kefu.api.filters import FilterSet, IsoDateTimeFilter
 from kefu.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
 from kefu.exceptions import Conflict, NotFound
 
@@ -81,7 +80,7 @@ class AIModelViewSet(ProtectedDeleteMixin, ScopedModelViewSet):
     ordering_fields = ["code", "provider"]
 
 
-class ModelPricingFilterSet(filters.FilterSet):
+class ModelPricingFilterSet(FilterSet):
     at = IsoDateTimeFilter(method="filter_at", label="in force at")
 
     class Meta:
@@ -133,7 +132,7 @@ class ModelConfigViewSet(ScopedModelViewSet):
         return Response(ConfigTestResultSerializer(_test_results([config]), many=True).data)
 
 
-class UsageRecordFilterSet(filters.FilterSet):
+class UsageRecordFilterSet(FilterSet):
     date_from = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     date_to = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

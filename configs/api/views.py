@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from customer_service.shops.models import Shop
 from customer_service.shops.selectors import shop_is_manageable
+from kefu.api.filters import BooleanFilter, FilterSet
 from kefu.api.viewsets import ScopedModelViewSet
 
 from .. import selectors, services
@@ -34,9 +35,9 @@ from .serializers import (
 )
 
 
-class UserConfigFilterSet(filters.FilterSet):
+class UserConfigFilterSet(FilterSet):
     template_code = filters.CharFilter(field_name="template__code")
-    expired = filters.BooleanFilter(method="filter_expired")
+    expired = BooleanFilter(method="filter_expired")
 
     class Meta:
         model = UserConfig

@@ -16,3 +16,17 @@ class JSONField(serializers.JSONField):
         if json_too_deep(data):
             raise serializers.ValidationError(too_deep_message())
         return data
+
+
+class IdField(serializers.IntegerField):
+    """The id of a row, as a query or body parameter: 1 up to the largest id a column holds.
+
+    A plain IntegerField lets any size through, and SQLite cannot bind a number past 64 bits.
+    """
+
+    def __init__(self, **kwargs):
+        from .filters import ID_MAX
+
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(**kwargs)

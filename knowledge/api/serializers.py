@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from customer_service.shops.models import Shop
+from kefu.api.fields import IdField
 
 from ..models import ANSWER_MAX_LENGTH, KnowledgeItem
 
@@ -33,7 +34,7 @@ class KnowledgeItemInputSerializer(serializers.Serializer):
 
 
 class SearchQuerySerializer(serializers.Serializer):
-    shop = serializers.IntegerField(min_value=1)
+    shop = IdField()
     q = serializers.CharField(max_length=2000, trim_whitespace=False)
     k = serializers.IntegerField(min_value=1, max_value=50, default=5)
 

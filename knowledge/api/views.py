@@ -1,7 +1,6 @@
 """Knowledge API: thin views over knowledge.services and knowledge.selectors."""
 
 from django.db.models import Prefetch
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -10,6 +9,7 @@ from rest_framework.response import Response
 
 from customer_service.shops.models import Shop
 from customer_service.shops.selectors import shop_is_manageable
+from kefu.api.filters import BooleanFilter, FilterSet
 from kefu.api.viewsets import ScopedModelViewSet
 
 from .. import selectors, services
@@ -22,8 +22,8 @@ from .serializers import (
 )
 
 
-class KnowledgeItemFilterSet(filters.FilterSet):
-    shared = filters.BooleanFilter(field_name="shop", lookup_expr="isnull", label="shared by every shop")
+class KnowledgeItemFilterSet(FilterSet):
+    shared = BooleanFilter(field_name="shop", lookup_expr="isnull", label="shared by every shop")
 
     class Meta:
         model = KnowledgeItem

@@ -143,7 +143,11 @@ def test_usage_is_scoped_to_the_users_shops(client_for, world, llm_config, fake_
     assert client_for(world.superadmin).get("/api/usage/").json()["count"] == 4
     assert client_for(world.shop_admin).get("/api/usage/").json()["count"] == 3
     assert client_for(world.outsider).get("/api/usage/").json()["count"] == 1
-    assert client_for(world.outsider).get(f"/api/usage/?shop={world.shop.pk}").json()["count"] == 0
+    # A shop they do not see is answered like a shop nobody has: its id cannot be told from a free one.
+    foreign = client_for(world.outsider).get(f"/api/usage/?shop={world.shop.pk}")
+    unknown = client_for(world.outsider).get("/api/usage/?shop=999999")
+    assert foreign.status_code == unknown.status_code == 400
+    assert foreign.json()["error"] == unknown.json()["error"] == "validation_error"
 
 
 @pytest.mark.parametrize("url", ["/api/usage/?date_from={t}", "/api/usage/?date_to={t}", "/api/pricing/?at={t}"])

@@ -1,5 +1,4 @@
 from django.shortcuts import get_object_or_404
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -7,6 +6,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from accounts.models import User
+from kefu.api.filters import FilterSet
 from kefu.api.viewsets import ScopedModelViewSet
 
 from .. import services
@@ -20,7 +20,7 @@ from .serializers import (
 )
 
 
-class ShopFilterSet(filters.FilterSet):
+class ShopFilterSet(FilterSet):
     class Meta:
         model = Shop
         fields = ["is_active", "name"]
