@@ -172,8 +172,8 @@ def shop_settings_get(*, shop) -> dict:
     Keys: ocr_region {x, y, w, h}, unread_threshold, auto_mode,
     auto_send_threshold, draft_threshold, reply_delay_seconds, business_hours
     {enabled, start, end, days}, buyer_blacklist, buyer_whitelist,
-    keyword_blacklist, keyword_whitelist, ai_model_config_id (0 = the
-    router's default), forbidden_phrases. Cached; a write is seen at once by
+    keyword_blacklist, keyword_whitelist, forbidden_phrases. The shop's AI
+    model is billing's shop model choice. Cached; a write is seen at once by
     every process.
     """
     return config_values_get(template_code=SHOP_SETTINGS_TEMPLATE, shop=shop, key=SHOP_SETTINGS_KEY)

@@ -19,7 +19,6 @@ DEFAULTS = {
     "buyer_whitelist": [],
     "keyword_blacklist": [],
     "keyword_whitelist": [],
-    "ai_model_config_id": 0,
     "forbidden_phrases": [],
     "reply_safety": {"max_length": 800, "disabled_rules": [], "patterns": [], "exempt_phrases": []},
     "handoff": {
@@ -159,3 +158,42 @@ def test_business_hours_may_run_past_midnight_and_until_24(world, shop_settings_
         services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={
             "business_hours": {"enabled": True, "start": start, "end": end, "days": [1, 2]}})
         assert selectors.shop_settings_get(shop=world.shop)["business_hours"]["end"] == end
+
+
+def test_a_shop_cannot_be_pointed_at_a_model_config_through_its_settings(world, shop_settings_template):
+    # It let a shop admin name another person's key; billing's shop model choice is the one place.
+    with pytest.raises(ConfigValidationError):
+        services.shop_settings_update(shop=world.shop, actor=world.shop_admin, values={"ai_model_config_id": 1})
+    assert "ai_model_config_id" not in selectors.shop_settings_get(shop=world.shop)
+
+
+def test_the_migration_drops_ai_model_config_id_from_the_template_the_stored_values_and_history(
+        world, shop_settings_template):
+    import importlib
+
+    from django.apps import apps
+
+    from configs.models import UserConfig
+
+    migration = importlib.import_module("configs.migrations.0006_shop_settings_drop_ai_model_config_id")
+    template = shop_settings_template
+    template.schema = {**template.schema, "properties": {**template.schema["properties"],
+                                                         migration.REMOVED: migration.REMOVED_PROPERTY}}
+    template.defaults = {migration.REMOVED: 0}
+    template.save()
+    config = UserConfig.objects.create(template=template, shop=world.shop, key="default",
+                                       values={"ai_model_config_id": 7, "auto_mode": True})
+    ConfigHistory.objects.create(config_ref=config.pk, template=template, action=HistoryAction.UPDATE, version=2,
+                                 old_values={"ai_model_config_id": 3}, new_values={"ai_model_config_id": 7},
+                                 snapshot={"ai_model_config_id": 7, "auto_mode": True})
+    version = template.version
+
+    migration.drop(apps, None)
+
+    template.refresh_from_db()
+    config.refresh_from_db()
+    history = ConfigHistory.objects.get(config_ref=config.pk)
+    assert "ai_model_config_id" not in template.schema["properties"] and template.defaults == {}
+    assert template.version == version + 1
+    assert config.values == {"auto_mode": True}
+    assert (history.old_values, history.new_values, history.snapshot) == ({}, {}, {"auto_mode": True})
