@@ -27,17 +27,34 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         try:
             login_throttle_check(ip=ip, username=username)
         except LoginLocked as exc:
+            if self.request is not None:
+                self.request.kefu_login_locked = exc  # the login view answers 429 with Retry-After
             raise ValidationError(exc.message, code="login_locked") from None
         try:
             cleaned = super().clean()
         except ValidationError:
             login_failure_record(ip=ip, username=username)
             raise
-        login_success_record(username=username)
+        login_success_record(ip=ip, username=username)
         return cleaned
 
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
+_admin_login = admin.site.login
+
+
+def _login_answering_429_when_locked(request, extra_context=None):
+    """The admin's sign-in page; refused by the throttle, it is a 429 with Retry-After, as on the API."""
+    response = _admin_login(request, extra_context)
+    locked = getattr(request, "kefu_login_locked", None)
+    if locked is not None:
+        response.status_code = 429
+        for name, value in locked.headers.items():
+            response[name] = value
+    return response
+
+
+admin.site.login = _login_answering_429_when_locked
 admin.site.unregister(Group)
 # simplejwt's admin shows whole refresh tokens, which are credentials; sign-ins
 # are managed (and revoked) through LoginSession instead.

@@ -131,7 +131,7 @@ def auth_login(*, username: str, password: str, request) -> dict:
     if user is None or not user.is_active:
         login_failure_record(ip=ip, username=username)
         raise InvalidCredentials(_("The username or password is wrong."))
-    login_success_record(username=username)
+    login_success_record(ip=ip, username=username)
     with transaction.atomic():
         _count_login(user)
         refresh = RefreshToken.for_user(user)

@@ -52,7 +52,8 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = KefuError.from_validation_error(exc, code="validation_error")
     if isinstance(exc, KefuError):
-        return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
+        return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code,
+                        headers=getattr(exc, "headers", None))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -25,15 +25,23 @@ def test_a_username_differing_only_in_case_cannot_exist(world):
 
 @pytest.mark.django_db
 def test_failures_under_any_letter_case_count_against_the_one_account(world, settings):
+    from django.core.cache import cache
+
+    from accounts.throttling import _keys, login_delay_seconds
+
     settings.KEFU_LOGIN_LOCK_AFTER = 3
+    settings.KEFU_LOGIN_SLOW_AFTER = 3
     client = APIClient()
-    for address, name in (("10.0.0.1", "agent"), ("10.0.0.2", "Agent"), ("10.0.0.3", "AGENT")):
+    for name in ("agent", "Agent", "AGENT"):
         response = client.post(
-            "/api/auth/login", {"username": name, "password": "wrong"}, format="json", REMOTE_ADDR=address
+            "/api/auth/login", {"username": name, "password": "wrong"}, format="json", REMOTE_ADDR="10.0.0.1"
         )
         assert response.status_code == 401
+    assert cache.get(_keys("10.0.0.1", "aGeNt").pair) == 3
+    settings.KEFU_LOGIN_DELAY_SECONDS = 1.0
+    assert login_delay_seconds(ip="10.0.0.4", username="agent") > 0  # slowed from any address
     locked = client.post(
-        "/api/auth/login", {"username": "agent", "password": PASSWORD}, format="json", REMOTE_ADDR="10.0.0.4"
+        "/api/auth/login", {"username": "agent", "password": PASSWORD}, format="json", REMOTE_ADDR="10.0.0.1"
     )
     assert locked.status_code == 429
 
