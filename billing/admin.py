@@ -1,5 +1,6 @@
 """Admin for providers, models, configs (key write-only), prices, budgets, usage (read-only, totals, chart)."""
 
+import copy
 from datetime import timedelta
 
 from django import forms
@@ -12,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from kefu.admin import ScopedModelAdmin
 from kefu.api.parsers import json_too_deep, too_deep_message
 
-from . import breaker, selectors, services
+from . import breaker, egress, selectors, services
 from .charts import daily_svg
 from .models import (
     AIModel,
@@ -123,7 +124,27 @@ class ModelConfigForm(forms.ModelForm):
             self.instance.api_key = cleaned["new_api_key"]
         if cleaned.get("new_extra_headers") is not None:
             self.instance.extra_headers = cleaned["new_extra_headers"]
+        self._check_base_url(cleaned)
         return cleaned
+
+    # The person editing (ModelConfigAdmin.get_form sets it): a new config of a non-superadmin is theirs.
+    actor = None
+
+    def _check_base_url(self, cleaned):
+        """The URL the config would call, checked like the service does (billing.egress), as a field error."""
+        config = copy.copy(self.instance)
+        for name in ("provider", "base_url", "owner"):
+            if name in cleaned:
+                setattr(config, name, cleaned[name])
+        actor = self.actor
+        if config.pk is None and actor is not None and not actor.is_superadmin:
+            config.owner = actor
+        if config.provider_id is None:
+            return
+        try:
+            egress.validate_config_url(config)
+        except ValidationError as exc:
+            self.add_error(None, exc)
 
     class Meta:
         model = ModelConfig
@@ -174,6 +195,16 @@ class ModelConfigAdmin(ScopedModelAdmin):
         write_only = set(ModelConfigForm.WRITE_ONLY.values())
         return [(name, {**options, "fields": [f for f in options["fields"] if f not in write_only]})
                 for name, options in fieldsets]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Without the admin's transaction around the whole page: checking the base URL looks its
+        # host up on the network, which must not hold the database; model_config_save opens its
+        # own transaction for the writes (a config has no inlines to keep together).
+        return self._changeform_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

@@ -20,6 +20,7 @@ from kefu.logging import redact
 from kefu.scoping import is_superadmin
 from kefu.transfer import ImportReport
 
+from . import egress
 from .catalogue import ai_model_ensure
 from .choices import BudgetScope, Capability, ModelType
 from .exceptions import BillingError
@@ -64,40 +65,44 @@ def _check_owner(*, actor, config: ModelConfig) -> None:
                            status_code=403)
 
 
-@transaction.atomic
+def _config_write(*, actor, config: ModelConfig) -> ModelConfig:
+    """Check and save ``config``: the URL it calls first, outside any transaction (a name lookup,
+    egress.validate_config_url), then owner, catalogue model, validation and the write in one.
+
+    Raises ValidationError (``base_url`` refused, or the model's own rules), BillingError (owner_fixed).
+    """
+    _check_owner(actor=actor, config=config)
+    egress.validate_config_url(config)
+    with transaction.atomic():
+        _config_link_model(config)
+        config.stamp(actor)
+        config.full_clean()
+        config.save()
+    return config
+
+
 def model_config_create(*, actor, provider: Provider, name: str, model_code: str, **fields) -> ModelConfig:
     """Create a config; its catalogue model is found or created from ``model_code``.
 
-    Without ``timeout_seconds`` the config gets KEFU_BILLING_DEFAULT_TIMEOUT_SECONDS.
+    Without ``timeout_seconds`` the config gets KEFU_BILLING_DEFAULT_TIMEOUT_SECONDS. The base URL
+    of a config whose owner is not a superadmin is limited (billing.egress).
     """
     from . import conf
 
     fields.setdefault("timeout_seconds", conf.default_timeout_seconds())
     config = ModelConfig(provider=provider, name=name, model_code=model_code, **fields)
-    _check_owner(actor=actor, config=config)
-    _config_link_model(config)
-    config.stamp(actor)
-    config.full_clean()
-    config.save()
-    return config
+    return _config_write(actor=actor, config=config)
 
 
-@transaction.atomic
 def model_config_update(*, actor, config: ModelConfig, **fields) -> ModelConfig:
     """Change a config. An empty or missing ``api_key`` keeps the stored key (keys are write-only)."""
     if not fields.get("api_key"):
         fields.pop("api_key", None)
     for name, value in fields.items():
         setattr(config, name, value)
-    _check_owner(actor=actor, config=config)
-    _config_link_model(config)
-    config.stamp(actor)
-    config.full_clean()
-    config.save()
-    return config
+    return _config_write(actor=actor, config=config)
 
 
-@transaction.atomic
 def model_config_save(*, actor, config: ModelConfig, api_key: str | None = None,
                       extra_headers: dict | None = None) -> ModelConfig:
     """Validate and save ``config`` as edited in a form; a new key or headers replace the stored ones
@@ -106,12 +111,7 @@ def model_config_save(*, actor, config: ModelConfig, api_key: str | None = None,
         config.api_key = api_key
     if extra_headers is not None:
         config.extra_headers = extra_headers
-    _check_owner(actor=actor, config=config)
-    _config_link_model(config)
-    config.stamp(actor)
-    config.full_clean()
-    config.save()
-    return config
+    return _config_write(actor=actor, config=config)
 
 
 def model_config_disable(*, actor, config: ModelConfig) -> ModelConfig:

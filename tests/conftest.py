@@ -169,3 +169,22 @@ def assert_documented(openapi_schema):
         jsonschema.validate(response.json(), _as_json_schema({**schema, "components": openapi_schema["components"]}))
 
     return check
+
+
+@pytest.fixture
+def allow_provider_hosts(db):
+    """``allow_provider_hosts("127.0.0.1:8001", …)``: what a superadmin allows beyond the public https rule for
+    configs of people who are not superadmins (billing.egress), e.g. the loopback fake providers."""
+    import json
+
+    from django.core.cache import cache
+
+    from billing.egress import ALLOWED_HOSTS_KEY
+    from configs.models import SystemConfig
+
+    def allow(*hosts):
+        SystemConfig.objects.update_or_create(key=ALLOWED_HOSTS_KEY,
+                                              defaults={"value_type": "json", "value": json.dumps(list(hosts))})
+        cache.clear()  # system config reads are cached
+
+    return allow

@@ -37,6 +37,7 @@ class AnthropicClient(ProviderClient):
             timeout=self.timeout,
             max_retries=self.max_retries,
             default_headers=self.headers or None,
+            http_client=self.http_client,
         )
 
     def chat(self, messages, *, model, max_tokens, temperature) -> ChatResult:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx2
 
+from .. import egress
 from ..choices import ErrorCode
 from ..exceptions import ProviderError
 from ..validators import HEADER_VALUE, bad_header
@@ -104,12 +105,14 @@ class ProviderClient:
     _cache: dict[tuple, ProviderClient] = {}
     _lock = threading.Lock()
 
-    def __init__(self, *, api_key: str, base_url: str, timeout: float, max_retries: int, headers: dict | None):
+    def __init__(self, *, api_key: str, base_url: str, timeout: float, max_retries: int, headers: dict | None,
+                 http_client=None):
         self.api_key = api_key
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
         self.headers = headers or {}
+        self.http_client = http_client  # billing.egress's checked client for a limited config, else the SDK's
 
     @classmethod
     def for_config(cls, config) -> ProviderClient:
@@ -117,6 +120,7 @@ class ProviderClient:
             raise ProviderError(ErrorCode.NO_KEY, "the config has no API key")
         check_sendable(config)
         headers = config.extra_headers or {}
+        limited = egress.needs_check(config)
         fingerprint = (
             cls.__name__,
             config.pk,
@@ -125,6 +129,8 @@ class ProviderClient:
             float(config.timeout_seconds),
             int(config.max_retries),
             json.dumps(headers, sort_keys=True),
+            # A limited config's client knows the allowed hosts: a changed list makes a new client.
+            tuple(sorted(egress.allowed_hosts())) if limited else None,
         )
         client = cls._cache.get(fingerprint)
         if client is None:
@@ -139,6 +145,7 @@ class ProviderClient:
                         timeout=float(config.timeout_seconds),
                         max_retries=int(config.max_retries),
                         headers=headers,
+                        http_client=egress.http_client_for(config, timeout=float(config.timeout_seconds)),
                     )
                     cls._cache[fingerprint] = client
         return client

@@ -45,8 +45,13 @@ def _clean_breakers():
 
 
 @pytest.fixture
-def llm_config(db, fake_llm):
-    """``llm_config(model_code, **fields)`` → an active, priced OpenAI-compatible config on the fake server."""
+def llm_config(db, fake_llm, allow_provider_hosts):
+    """``llm_config(model_code, **fields)`` → an active, priced OpenAI-compatible config on the fake server.
+
+    The fake server is on loopback: it is in the allowance a superadmin gives, so configs of people
+    who are not superadmins may call it too (billing.egress).
+    """
+    allow_provider_hosts(f"127.0.0.1:{fake_llm.port}")
 
     def make(model_code="gpt-test", *, per_1k_in="0.002", per_1k_out="0.003", currency="CNY", **fields):
         provider = ProviderFactory(code=fields.pop("provider_code", "custom"), api_style="openai",
@@ -60,7 +65,9 @@ def llm_config(db, fake_llm):
 
 
 @pytest.fixture
-def anthropic_config(db, fake_anthropic):
+def anthropic_config(db, fake_anthropic, allow_provider_hosts):
+    allow_provider_hosts(f"127.0.0.1:{fake_anthropic.port}")
+
     def make(model_code="claude-test", *, per_1k_in="0.001", per_1k_out="0.005", currency="USD", **fields):
         provider = ProviderFactory(code="anthropic", api_style="anthropic",
                                    default_base_url=fake_anthropic.anthropic_url)

@@ -56,7 +56,8 @@ def test_config_key_is_write_only_and_masked(client_for, world):
     assert config.api_key == "sk-live-1234567890abcdef" and config.priority == 5
 
 
-def test_a_user_adds_their_own_key_and_nobody_else_sees_it(client_for, world):
+def test_a_user_adds_their_own_key_and_nobody_else_sees_it(client_for, world, allow_provider_hosts):
+    allow_provider_hosts("127.0.0.1:9")  # the factory's provider URL (loopback, nothing listens)
     provider = ProviderFactory(code="moonshot")
     response = client_for(world.agent).post("/api/model-configs/", {
         "name": "mine", "provider": provider.pk, "model_code": "moonshot-v1-8k", "api_key": "sk-agent-000000001111",

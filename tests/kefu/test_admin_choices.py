@@ -9,7 +9,8 @@ from tests.billing.factories import ModelConfigFactory, ProviderFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_an_owner_can_save_their_own_config_with_a_provider_from_the_catalogue(world):
+def test_an_owner_can_save_their_own_config_with_a_provider_from_the_catalogue(world, allow_provider_hosts):
+    allow_provider_hosts("127.0.0.1:9")  # the factory's provider URL (loopback, nothing listens)
     config = ModelConfigFactory(owner=world.shop_admin, provider=ProviderFactory(code="deepseek"))
     browser = Client()
     browser.force_login(world.shop_admin)
