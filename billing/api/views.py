@@ -57,7 +57,7 @@ class ProviderViewSet(ProtectedDeleteMixin, ScopedModelViewSet):
         return super().get_manageable_queryset()
 
     @extend_schema(request=ProviderTestInputSerializer, responses=ConfigTestResultSerializer(many=True))
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def test(self, request, pk=None):
         """Test this provider's configs you manage (or the one named by ``config``): one cheap real call each."""
         provider = self.get_object()
@@ -124,8 +124,9 @@ class ModelConfigViewSet(ScopedModelViewSet):
                                                            **data)
 
     @extend_schema(request=None, responses=ConfigTestResultSerializer(many=True))
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def test(self, request, pk=None):
+        """Test this config (one cheap real call), answered as a list of one result."""
         config = self.get_object()
         if not ModelConfig.objects.manageable_by(request.user).filter(pk=config.pk).exists():
             raise NotFound(_("Not found."))

@@ -110,7 +110,8 @@ class UserConfigViewSet(ScopedModelViewSet):
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
 
-    @extend_schema(parameters=[OpenApiParameter("version", int, description="The version you are deleting.")])
+    @extend_schema(parameters=[OpenApiParameter("version", int, description="The version you are deleting."),
+                               OpenApiParameter("reason", str, description="Why, kept in the history.")])
     def destroy(self, request, *args, **kwargs):
         config = self.get_object()
         version = request.query_params.get("version")
@@ -121,7 +122,7 @@ class UserConfigViewSet(ScopedModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=ConfigHistorySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request, pk=None):
         config = self.get_object()
         page = self.paginate_queryset(selectors.config_history_list(config=config))
@@ -209,6 +210,8 @@ class ConfigCategoryViewSet(ScopedModelViewSet):
 
 
 class PublicReadSuperadminWrite(permissions.BasePermission):
+    anonymous_read_actions = ("list", "retrieve")  # the schema documents them as needing no sign-in
+
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:
             return True
@@ -267,7 +270,7 @@ class SystemConfigViewSet(viewsets.ModelViewSet):
             raise PermissionDenied()
 
     @extend_schema(responses=SystemConfigHistorySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request, key=None):
         """Every change to this key (superadmins only; a secret masked)."""
         self._superadmin_only(request)

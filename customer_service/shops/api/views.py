@@ -53,8 +53,8 @@ class ShopViewSet(ScopedModelViewSet):
             raise PermissionDenied()
 
     @extend_schema(methods=["get"], responses=ShopMembershipSerializer(many=True))
-    @extend_schema(methods=["post"], request=ShopMembershipInputSerializer, responses=ShopMembershipSerializer)
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["post"], request=ShopMembershipInputSerializer, responses={201: ShopMembershipSerializer})
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def members(self, request, pk=None):
         shop = self.get_object()
         if request.method == "GET":
