@@ -16,6 +16,7 @@ Counters live in Django's cache (Redis in production, the shared file cache on o
 so every web process sees the same count.
 """
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ class _Keys:
 
 
 def _keys(ip: str | None, username: str | None) -> _Keys:
-    name = (username or "").strip().lower()
+    # A digest, not the name: a username as typed may hold anything (spaces, control characters),
+    # which some caches refuse in keys.
+    name = hashlib.sha256((username or "").strip().lower().encode()).hexdigest()[:32]
     source = ip or "-"
     return _Keys(ip=f"login-fail:ip:{source}", user=f"login-fail:user:{name}", pair=f"login-fail:pair:{source}:{name}")
 
