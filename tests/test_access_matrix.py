@@ -113,15 +113,10 @@ def test_endpoint_matrix(world, client_for, method, path, body, statuses, role_i
 
 @pytest.mark.django_db
 def test_a_shop_admin_cannot_pull_in_and_then_read_a_person_of_another_shop(world, client_for):
+    # The id-by-id answers are in tests/customer_service/test_members_api.py; here, what follows.
     client = client_for(world.shop_admin)
     members = f"/api/shops/{world.shop.pk}/members/"
-    pulled = client.post(members, {"user": world.outsider.pk, "role": "agent"}, format="json")
-    unknown = client.post(members, {"user": 999_999, "role": "agent"}, format="json")
-    # Exactly the answer for an id nobody has: the ids of real people cannot be told apart.
-    assert pulled.status_code == unknown.status_code == 400
-    assert pulled.json()["error"] == unknown.json()["error"]
-    assert pulled.json()["message"].replace(str(world.outsider.pk), "N") == unknown.json()["message"].replace(
-        "999999", "N")
+    assert client.post(members, {"user": world.outsider.pk, "role": "agent"}, format="json").status_code == 400
     assert client.get(f"/api/users/{world.outsider.pk}/").status_code == 404
     assert world.outsider.username not in client.delete(f"{members}{world.outsider.pk}").content.decode()
     assert not world.shop.memberships.filter(user=world.outsider).exists()

@@ -8,16 +8,18 @@ from kefu.exceptions import PermissionDenied
 
 
 @pytest.mark.django_db
-def test_a_shop_admin_cannot_add_a_superadmin_and_learns_nothing_about_the_id(world, client_for):
+@pytest.mark.parametrize("person", ["superadmin", "outsider"])
+def test_a_shop_admin_cannot_add_a_person_they_do_not_see_and_learns_nothing_about_the_id(world, client_for, person):
     client = client_for(world.shop_admin)
     url = f"/api/shops/{world.shop.pk}/members"
-    superadmin = client.post(url, {"user": world.superadmin.pk, "role": "agent"}, format="json")
+    target = getattr(world, person)
+    refused = client.post(url, {"user": target.pk, "role": "agent"}, format="json")
     nobody = client.post(url, {"user": 999_999, "role": "agent"}, format="json")
-    assert superadmin.status_code == nobody.status_code == 400
-    assert superadmin.json()["message"].replace(str(world.superadmin.pk), "N") == nobody.json()["message"].replace(
-        "999999", "N"
-    )
-    assert not ShopMembership.objects.filter(user=world.superadmin).exists()
+    # Exactly the answer for an id nobody has: the ids of real people cannot be told apart.
+    assert refused.status_code == nobody.status_code == 400
+    assert refused.json()["error"] == nobody.json()["error"]
+    assert refused.json()["message"].replace(str(target.pk), "N") == nobody.json()["message"].replace("999999", "N")
+    assert not ShopMembership.objects.filter(user=target, shop=world.shop).exists()
 
 
 @pytest.mark.django_db

@@ -48,13 +48,15 @@ def test_the_shop_page_keeps_the_person_of_a_saved_membership(world, client):
     assert memberships(world.outsider) == [("数码专营店", "admin")]
 
 
+def add_membership(client, world, user_id):
+    return client.post("/admin/customer_service/shopmembership/add/",
+                       {"shop": world.shop.pk, "user": user_id, "role": "agent"})
+
+
 @pytest.mark.django_db
 def test_a_shop_admin_cannot_give_a_superadmin_a_membership_in_the_admin(world, client):
     client.force_login(world.shop_admin)
-    response = client.post(
-        "/admin/customer_service/shopmembership/add/",
-        {"shop": world.shop.pk, "user": world.superadmin.pk, "role": "agent"},
-    )
+    response = add_membership(client, world, world.superadmin.pk)
     assert response.status_code == 200  # the form again, with the error
     assert not ShopMembership.objects.filter(user=world.superadmin).exists()
 
@@ -62,18 +64,11 @@ def test_a_shop_admin_cannot_give_a_superadmin_a_membership_in_the_admin(world, 
 @pytest.mark.django_db
 def test_a_shop_admin_cannot_add_a_person_of_another_shop_in_the_admin_nor_learn_their_name(world, client):
     client.force_login(world.shop_admin)
-    response = client.post(
-        "/admin/customer_service/shopmembership/add/",
-        {"shop": world.shop.pk, "user": world.outsider.pk, "role": "agent"},
-    )
+    response = add_membership(client, world, world.outsider.pk)
     assert response.status_code == 200  # the form again, with the error
     assert world.outsider.username not in response.content.decode()
     assert memberships(world.outsider) == [("数码专营店", "admin")]
-    huge = client.post(
-        "/admin/customer_service/shopmembership/add/",
-        {"shop": world.shop.pk, "user": "9223372036854775808", "role": "agent"},
-    )
-    assert huge.status_code == 200
+    assert add_membership(client, world, "9223372036854775808").status_code == 200
 
 
 @pytest.mark.django_db
@@ -85,9 +80,5 @@ def test_a_shop_admin_may_add_a_person_of_another_of_their_shops_in_the_admin(wo
     ShopMembershipFactory(shop=third, user=world.shop_admin, role="agent")
     ShopMembershipFactory(shop=third, user=world.outsider, role="agent")
     client.force_login(world.shop_admin)
-    response = client.post(
-        "/admin/customer_service/shopmembership/add/",
-        {"shop": world.shop.pk, "user": world.outsider.pk, "role": "agent"},
-    )
-    assert response.status_code == 302
+    assert add_membership(client, world, world.outsider.pk).status_code == 302
     assert ("甜品旗舰店", "agent") in memberships(world.outsider)
