@@ -44,8 +44,9 @@ class Command(BaseCommand):
         "Fit the search confidence calibration on one or more labelled data sets (pairs of FAQ and query files, "
         "as kb_eval reads them) and write it to OUTPUT, for KEFU_KNOWLEDGE_CALIBRATION. Each set is loaded into "
         "its own throw-away shops, like kb_eval. Prints, and records in OUTPUT, the figures on queries the model "
-        "was not fitted on: cross-validation grouped by FAQ item, each set fitted on another, and the --held-out "
-        "sets; beside the baseline (the fused top-two margin alone). In-sample figures are printed as such."
+        "was not fitted on: cross-validation grouped by FAQ item, new phrasings of known items (each item's queries "
+        "split in two halves), each set fitted on another, and the --held-out sets; beside the baseline (the fused "
+        "top-two margin alone). In-sample figures are printed as such."
     )
 
     def add_arguments(self, parser):
