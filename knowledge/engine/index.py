@@ -137,14 +137,17 @@ class KBIndex:
         ranked = [n for n, (_, kind) in enumerate(phrasings) if kind != WHOLE_ITEM]
         if not ranked:
             raise ValueError("an item needs at least one phrasing")
-        whole = next((n for n, (_, kind) in enumerate(phrasings) if kind == WHOLE_ITEM), ranked[0])
+        whole = next((n for n, (_, kind) in enumerate(phrasings) if kind == WHOLE_ITEM), None)
         vectors = np.asarray(vectors, np.float32)
+        ranked_vectors = vectors[ranked]
+        # A copy of the whole-item row, or a view of the question's: the array given is not kept alive.
+        item_vector = vectors[whole].copy() if whole is not None else ranked_vectors[0]
         phrasings = [phrasings[n] for n in ranked]
         feats = Counter()
         for text, _ in phrasings:
             feats.update(self.lex.features(normalize_text(text), normalized=True))
         feature_ids, counts = self.lex.vocabulary.encode(feats)
-        return {"phrasings": phrasings, "vecs": vectors[ranked], "item_vec": vectors[whole], "feats": feats,
+        return {"phrasings": phrasings, "vecs": ranked_vectors, "item_vec": item_vector, "feats": feats,
                 "feature_ids": feature_ids, "feature_counts": counts}
 
     def add(self, item_id, phrasings, vectors=None):
@@ -194,8 +197,9 @@ class KBIndex:
         centred = matrix - self._mu
         centred /= np.maximum(np.linalg.norm(centred, axis=1), 1e-9)[:, None]
         self._P = np.ascontiguousarray(centred, dtype=np.float32)
-        self._W = (np.ascontiguousarray(np.stack([entry["item_vec"] for _, entry in entries]), dtype=np.float32)
-                   if entries else np.zeros((0, dim), np.float32))
+        # Only the leading items' whole-item vectors are read per query: kept by reference, not
+        # stacked into one more matrix as large as the index.
+        self._item_vecs = [entry["item_vec"] for _, entry in entries]
         self._build_coarse()
         self._build_lexical([entry for _, entry in entries])
         self._dirty = False
@@ -349,7 +353,9 @@ class KBIndex:
         # query better than the shop's second item, the top item's lead is smaller.
         rivals = leading[leading != top[0]]
         second = float(fused[rivals].max()) if len(rivals) else best - LONE_ITEM_MARGIN
-        whole = dict(zip(leading.tolist(), (self._W[leading] @ qv.astype(np.float32)).tolist(), strict=True))
+        leading = leading.tolist()
+        cosines = np.stack([self._item_vecs[j] for j in leading]) @ qv.astype(np.float32)
+        whole = dict(zip(leading, cosines.tolist(), strict=True))
         smalltalk = float(is_smalltalk(query))
         query_idf = {f: self._feature_idf(f) for f in qf}
         total_idf = sum(query_idf.values()) or 1.0
