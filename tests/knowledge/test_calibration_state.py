@@ -1,6 +1,7 @@
 """Confidences are only trusted with a calibration fitted for the embedder in use."""
 
 import json
+import shlex
 from importlib.metadata import version
 from io import StringIO
 from pathlib import Path
@@ -133,3 +134,24 @@ def test_the_shipped_calibration_says_what_it_was_fitted_on_how_to_refit_it_and_
         assert set(figures[model]["phrasing_halves"]) == {entry["queries"] for entry in params["fit_on"]}
         assert len(figures[model]["cross_set"]) == 2
         assert set(figures[model]["held_out"]) == {"../shared/data/kb_eval/test/queries.jsonl"}
+
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not (PROJECT.parent / "shared" / "data" / "kb_eval_ecommerce").is_dir(),
+                    reason="the evaluation sets are not next to the project (../shared/data)")
+def test_the_shipped_calibration_is_what_its_recorded_command_writes(monkeypatch, tmp_path):
+    """Its parameters and every figure it records come back when its command is run again on the data."""
+    params = shipped()
+    words = shlex.split(params["command"])
+    assert words[:3] == ["manage.py", "kb_calibrate", "knowledge/calibration.json"]
+    monkeypatch.chdir(PROJECT)  # the command names the data relative to the project folder
+    output = tmp_path / "calibration.json"
+    call_command("kb_calibrate", str(output), *words[3:], "--no-progress", stdout=StringIO())
+    again = json.loads(output.read_text(encoding="utf-8"))
+    assert again["command"] == params["command"].replace("knowledge/calibration.json", str(output), 1)
+    # The coefficients to the rounding of the linear algebra; everything else to the letter.
+    assert again.pop("coef") == pytest.approx(params.pop("coef"), rel=1e-6)
+    assert again.pop("bias") == pytest.approx(params.pop("bias"), rel=1e-6)
+    assert {**again, "command": None} == {**params, "command": None}
