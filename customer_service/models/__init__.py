@@ -7,4 +7,24 @@ top layer's models (one module per area) and refer to lower apps' models by stri
 
 from customer_service.shops.models import Shop, ShopMembership
 
-__all__ = ["Shop", "ShopMembership"]
+from .alerts import (
+    AlertChannel,
+    AlertChannelKind,
+    AlertDelivery,
+    AlertDeliveryStatus,
+    AlertEvent,
+    AlertKind,
+    AlertPhase,
+)
+
+__all__ = [
+    "AlertChannel",
+    "AlertChannelKind",
+    "AlertDelivery",
+    "AlertDeliveryStatus",
+    "AlertEvent",
+    "AlertKind",
+    "AlertPhase",
+    "Shop",
+    "ShopMembership",
+]

@@ -257,6 +257,15 @@ KEFU_CONFIG_EXPIRY_INTERVAL_SECONDS = env.int("KEFU_CONFIG_EXPIRY_INTERVAL_SECON
 KEFU_CONFIG_EXPIRED_RETENTION_DAYS = env.int("KEFU_CONFIG_EXPIRED_RETENTION_DAYS", default=30)
 KEFU_CONFIG_HISTORY_RETENTION_DAYS = env.int("KEFU_CONFIG_HISTORY_RETENTION_DAYS", default=180)
 
+# Alerts (customer_service.alerts) -----------------------------------------------
+# A resolved problem is announced once it stayed resolved this long; coming back sooner, it is the same outage.
+KEFU_ALERT_RESOLVE_HOLD_SECONDS = env.int("KEFU_ALERT_RESOLVE_HOLD_SECONDS", default=300)
+KEFU_ALERT_CHANNEL_HOURLY_LIMIT = env.int("KEFU_ALERT_CHANNEL_HOURLY_LIMIT", default=30)
+KEFU_ALERT_DELIVERY_MAX_ATTEMPTS = env.int("KEFU_ALERT_DELIVERY_MAX_ATTEMPTS", default=6)
+KEFU_ALERT_RETRY_BASE_SECONDS = env.int("KEFU_ALERT_RETRY_BASE_SECONDS", default=30)
+KEFU_ALERT_RETRY_MAX_SECONDS = env.int("KEFU_ALERT_RETRY_MAX_SECONDS", default=3600)
+KEFU_ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("KEFU_ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+
 # Bootstrap -------------------------------------------------------------------
 KEFU_ADMIN_USER = env("KEFU_ADMIN_USER", default="admin")
 KEFU_ADMIN_PASSWORD = env("KEFU_ADMIN_PASSWORD", default="")
