@@ -219,39 +219,18 @@ class UserConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
         reason = data.get("reason", "")
         if not change:
             user, shop = data.get("user"), data.get("shop")
-            if shop is None and user is None:
-                user = request.user
-            if user is not None and user != request.user and not request.user.is_superadmin:
-                raise PermissionDenied
             created = services.config_create(
-                actor=request.user, template=data["template"], user=user, shop=shop, key=data["key"],
-                display_name=data.get("display_name", ""), scope=data["scope"], expires_at=data.get("expires_at"),
-                is_active=data.get("is_active", True), reason=reason, **meta,
+                actor=request.user, template=data["template"], user=user if user or shop else request.user,
+                shop=shop, key=data["key"], display_name=data.get("display_name", ""), scope=data["scope"],
+                expires_at=data.get("expires_at"), is_active=data.get("is_active", True), reason=reason, **meta,
             )
             obj.pk, obj.version, obj._state.adding = created.pk, created.version, False
             return
-        config = UserConfig.objects.select_related("template").get(pk=obj.pk)
-        expected = data.get("expected_version") or None
-        changed = set(form.changed_data)
-        if "is_active" in changed and not data["is_active"]:
-            # Switched off first: an inactive config may be given an expiry in the past.
-            services.config_set_active(config=config, actor=request.user, active=False,
-                                       expected_version=expected, reason=reason, **meta)
-            changed.discard("is_active")
-            expected = None
-        if changed & {"values", "display_name", "scope", "expires_at"}:
-            services.config_update(
-                config=config, actor=request.user, expected_version=expected,
-                values=data["values"] if "values" in changed else None,
-                display_name=data["display_name"] if "display_name" in changed else None,
-                scope=data["scope"] if "scope" in changed else None,
-                expires_at=data["expires_at"] if "expires_at" in changed else ...,
-                reason=reason, **meta,
-            )
-            expected = None
-        if "is_active" in changed:
-            services.config_set_active(config=config, actor=request.user, active=data["is_active"],
-                                       expected_version=expected, reason=reason, **meta)
+        # The fields the person changed: a value untouched on the page is not sent (a config written
+        # before its template changed can still be renamed or switched off).
+        changed = {name: data[name] for name in form.changed_data if name in UserConfigChangeForm.Meta.fields}
+        services.config_change(config=obj, actor=request.user, expected_version=data.get("expected_version") or None,
+                               reason=reason, **changed, **meta)
 
     def save_related(self, request, form, formsets, change):
         pass  # no relations to save; the service wrote everything

@@ -111,7 +111,9 @@ class UserConfigChangeForm(forms.ModelForm):
         config = self.instance
         expected = cleaned.get("expected_version") or config.version
         current = UserConfig.objects.filter(pk=config.pk).values_list("version", flat=True).first()
-        if current != expected:
+        # Told here, on the form that keeps what was typed, rather than by config_change after it; as there, a
+        # stale version matters only when the form changes something.
+        if current != expected and set(self.changed_data) & set(UserConfigChangeForm.Meta.fields):
             raise forms.ValidationError(
                 _("Someone saved version %(now)s while you were editing version %(you)s. Reload the page.")
                 % {"now": current, "you": expected}

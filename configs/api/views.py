@@ -1,6 +1,5 @@
 """Configs API: thin views over configs.services and configs.selectors."""
 
-from django.db import transaction
 from django.db.models import ProtectedError
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,7 +9,6 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 
 from customer_service.shops.models import Shop
-from customer_service.shops.selectors import shop_is_manageable
 from kefu.api.filters import BooleanFilter, FilterSet
 from kefu.api.viewsets import ScopedModelViewSet
 
@@ -58,52 +56,26 @@ class UserConfigViewSet(ScopedModelViewSet):
     ordering_fields = ["updated_at", "created_at", "key", "version"]
 
     def can_create(self, request) -> bool:
-        return True  # who may own the new config is checked in perform_create
+        return True  # who may own the new config is checked by config_create
 
     @extend_schema(request=UserConfigCreateSerializer, responses={201: UserConfigSerializer})
     def create(self, request, *args, **kwargs):
         data = UserConfigCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        user, shop = fields.pop("user", None), fields.pop("shop", None)
-        me = request.user
-        if shop is not None:
-            if user is not None:
-                raise ValidationError({"shop": ["Give a user or a shop, not both."]})
-            if not shop_is_manageable(user=me, shop=shop):
-                raise PermissionDenied("Only an admin of this shop may add configs to it.")
-        else:
-            user = user or me
-            if user != me and not me.is_superadmin:
-                raise PermissionDenied("You may only create configs for yourself.")
-        config = services.config_create(actor=me, user=user, shop=shop, **fields, **request_meta(request))
+        if fields.get("shop") is None and fields.get("user") is None:
+            fields["user"] = request.user  # your own, unless you name an owner
+        config = services.config_create(actor=request.user, **fields, **request_meta(request))
         return Response(UserConfigSerializer(config).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=UserConfigUpdateSerializer, responses=UserConfigSerializer)
-    @transaction.atomic  # a switch-off and a refused value change must not half-happen
     def update(self, request, *args, **kwargs):
         config = self.get_object()
         data = UserConfigUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        expected = fields.pop("version", None)
-        active = fields.pop("is_active", None)
-        reason = fields.pop("reason", "")
-        meta = request_meta(request)
-        if active is False and config.is_active:
-            # Switched off first: an inactive config may be given an expiry in the past.
-            services.config_set_active(config=config, actor=request.user, active=False, expected_version=expected,
-                                       reason=reason, **meta)
-            active, expected = None, None
-        if fields:
-            services.config_update(config=config, actor=request.user, expected_version=expected, reason=reason,
-                                   **fields, **meta)
-            expected = None
-        if active is not None or not fields:
-            # Also when is_active does not change: a stale version is still a conflict.
-            services.config_set_active(config=config, actor=request.user,
-                                       active=config.is_active if active is None else active,
-                                       expected_version=expected, reason=reason, **meta)
+        config = services.config_change(config=config, actor=request.user, expected_version=fields.pop("version", None),
+                                        **fields, **request_meta(request))
         return Response(UserConfigSerializer(config).data)
 
     @extend_schema(request=UserConfigUpdateSerializer, responses=UserConfigSerializer)
@@ -245,7 +217,6 @@ class SystemConfigViewSet(viewsets.ModelViewSet):
         return Response(SystemConfigSerializer(config).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SystemConfigInputSerializer, responses=SystemConfigSerializer)
-    @transaction.atomic  # a switch-off and a refused value change must not half-happen
     def update(self, request, *args, **kwargs):
         config = self.get_object()
         data = SystemConfigInputSerializer(data=request.data, partial=True)

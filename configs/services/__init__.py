@@ -18,10 +18,12 @@ from .system_configs import (
 )
 from .templates import template_create, template_delete, template_update
 from .user_configs import (
+    config_change,
     config_create,
     config_delete,
     config_expire_due,
     config_expiry_validate,
+    config_is_manageable,
     config_rollback,
     config_set_active,
     config_update,
@@ -29,10 +31,12 @@ from .user_configs import (
 )
 
 __all__ = [
+    "config_change",
     "config_create",
     "config_delete",
     "config_expire_due",
     "config_expiry_validate",
+    "config_is_manageable",
     "config_rollback",
     "config_set_active",
     "config_update",

@@ -12,14 +12,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customer_service.shops.selectors import shop_is_manageable
 from kefu import crypto
 from kefu.exceptions import full_clean
+from kefu.scoping import is_signed_in
 
 from .. import cache as config_cache
 from .. import schema as schema_utils
 from ..choices import ConfigScope, HistoryAction
 from ..constants import DEFAULT_CONFIG_KEY
-from ..exceptions import ConfigConflict, ConfigError, ConfigNotFound, ConfigValidationError
+from ..exceptions import ConfigConflict, ConfigError, ConfigNotFound, ConfigPermissionDenied, ConfigValidationError
 from ..models import ConfigHistory, ConfigTemplate, SystemConfigHistory, UserConfig
 from ..values import config_values_prepare, secure_document
 from .versions import history_record, person, raise_conflict, version_bump
@@ -45,6 +47,42 @@ def config_expiry_validate(expires_at: datetime | None, *, active: bool) -> None
         )
 
 
+def _check_owner(*, actor, user, shop) -> None:
+    """Who may own a new config, when a person (not the system) creates it.
+
+    Exactly one owner; a shop only by its admin (or a superadmin); a person other than
+    ``actor`` only by a superadmin. Raises ConfigValidationError, ConfigPermissionDenied.
+    """
+    if user is not None and shop is not None:
+        raise ConfigValidationError(_("Give a user or a shop, not both."),
+                                    detail=[{"path": "shop", "message": "a user or a shop, not both"}])
+    if user is None and shop is None:
+        raise ConfigValidationError(_("A config belongs to a user or a shop."),
+                                    detail=[{"path": "user", "message": "no owner"}])
+    if actor is None:
+        return  # the system itself: commands run by the operator, scheduled jobs
+    if not is_signed_in(actor):
+        raise ConfigPermissionDenied(_("Sign in to create a config."))
+    if shop is not None and not shop_is_manageable(user=actor, shop=shop):
+        raise ConfigPermissionDenied(_("Only an admin of %(shop)s may add configs to it.") % {"shop": shop})
+    if user is not None and user.pk != actor.pk and not actor.is_superadmin:
+        raise ConfigPermissionDenied(_("You may only create configs for yourself."))
+
+
+def config_is_manageable(*, actor, config: UserConfig) -> bool:
+    """Whether ``actor`` may change ``config``: its owner, an admin of its shop, or a superadmin.
+
+    The rule of ``UserConfig.objects.manageable_by``, answered from the row and the person's cached roles.
+    """
+    if not is_signed_in(actor):
+        return False
+    if actor.is_superadmin:
+        return True
+    if config.shop_id is not None:
+        return shop_is_manageable(user=actor, shop=config.shop_id)
+    return config.user_id == actor.pk
+
+
 @transaction.atomic
 def config_create(
     *,
@@ -65,10 +103,14 @@ def config_create(
 ) -> UserConfig:
     """Create a config (version 1) for ``user`` or ``shop`` and record it.
 
+    ``actor`` None is the system (commands, jobs); a person may create configs for
+    themselves, for the shops they administer, and (a superadmin) for anyone.
     ``encrypted_secrets``: secrets in ``values`` may be ciphertext under one of
     our keys (``config_import --with-secrets``). Raises ConfigValidationError
-    (schema, rules, owner), ConfigConflict (owner + template + key taken).
+    (schema, rules, owner), ConfigPermissionDenied (an owner ``actor`` may not give
+    a config), ConfigConflict (owner + template + key taken).
     """
+    _check_owner(actor=actor, user=user, shop=shop)
     if not template.is_active:
         raise ConfigValidationError(_("Template '%(code)s' is not active.") % {"code": template.code})
     config_expiry_validate(expires_at, active=is_active)
@@ -137,6 +179,65 @@ def config_update(
             reason=reason, ip=ip, user_agent=user_agent)
     config_cache.invalidate(config_cache.config_key(config))
     logger.info("config %s updated to v%s by %s", config.pk, config.version, person(actor))
+    return config
+
+
+_UNSET: Any = object()
+
+
+@transaction.atomic
+def config_change(
+    *,
+    actor,
+    config: UserConfig,
+    expected_version: int | None = None,
+    values: dict | None = _UNSET,
+    display_name: str = _UNSET,
+    scope: str = _UNSET,
+    expires_at: datetime | None = _UNSET,
+    is_active: bool = _UNSET,
+    reason: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> UserConfig:
+    """A person's edit of a config (the admin's change form, the API's PUT and PATCH), as one action.
+
+    Fields left out stay as they are; a field given with the value it already has is no change.
+    1. ``actor`` must be able to change the config (ConfigPermissionDenied).
+    2. Given values are checked against the template (ConfigValidationError), then compared
+       with the stored document: a masked or left-out secret is unchanged.
+    3. Nothing changes: nothing is written, whatever ``expected_version`` says (a stale
+       version matters only when it would overwrite something).
+    4. Else ``expected_version`` (the version the person edited) must still be current
+       (ConfigConflict), and the changes are written in this order, each a version with
+       its history row: switched off first (an inactive config may be given an expiry in
+       the past), then the values and fields, then switched on. A refusal at any step
+       leaves the config as it was.
+    """
+    if not config_is_manageable(actor=actor, config=config):
+        raise ConfigPermissionDenied(_("You may not change this config."))
+    config = UserConfig.objects.select_for_update().select_related("template").get(pk=config.pk)
+    fields: dict[str, Any] = {}
+    if values is not _UNSET and values is not None:
+        document, paths = config_values_prepare(
+            template=config.template, values=values, current=config.values, current_paths=config.encrypted_paths)
+        if (document, paths) != (config.values, sorted(config.encrypted_paths)):
+            fields["values"] = values
+    for name, value in (("display_name", display_name), ("scope", scope), ("expires_at", expires_at)):
+        if value is not _UNSET and value != getattr(config, name) and not (name != "expires_at" and value is None):
+            fields[name] = value
+    switch = None if is_active is _UNSET or is_active is None or is_active == config.is_active else is_active
+    if not fields and switch is None:
+        return config
+    if expected_version is not None and expected_version != config.version:
+        raise_conflict(config, expected_version)
+    meta = {"actor": actor, "reason": reason, "ip": ip, "user_agent": user_agent}
+    if switch is False:
+        config_set_active(config=config, active=False, **meta)
+    if fields:
+        config_update(config=config, expires_at=fields.pop("expires_at", ...), **fields, **meta)
+    if switch is True:
+        config_set_active(config=config, active=True, **meta)
     return config
 
 

@@ -93,6 +93,17 @@ def test_an_edit_of_a_stale_version_is_refused(world, root_config):
     assert root_config.values["temperature"] == 0.4
 
 
+def test_a_stale_form_that_changes_nothing_writes_nothing(world, root_config):
+    stale = change_post(root_config, selectors.config_masked_values(config=root_config))
+    services.config_change(config=root_config, actor=world.superadmin, display_name="renamed")
+    unchanged = {**stale, "display_name": "renamed"}  # what the page would show now, with the old version
+    response = signed_in(world.superadmin).post(change_url(root_config), unchanged)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    root_config.refresh_from_db()
+    assert (root_config.version, root_config.display_name) == (2, "renamed")
+    assert ConfigHistory.objects.filter(config=root_config).count() == 2
+
+
 def test_versions_page_shows_a_readable_diff_and_rolls_back(world, root_config):
     masked = selectors.config_masked_values(config=root_config)
     services.config_update(config=root_config, actor=world.superadmin, values={**masked, "model": "qwen-max"})

@@ -423,14 +423,35 @@ def test_a_config_switched_off_may_get_an_expiry_in_the_past_in_the_same_patch(c
                  "config_invalid")
 
 
-@pytest.mark.parametrize("payload", [{"is_active": True, "version": 1}, {"version": 1}])
-def test_a_patch_changing_nothing_with_a_stale_version_is_a_conflict(client_for, config, owner, payload):
+@pytest.mark.parametrize("payload", [
+    {"is_active": True, "version": 1},
+    {"version": 1},
+    {"values": {"model": "v2"}, "display_name": "", "version": 1},  # what the config already holds
+])
+def test_a_patch_changing_nothing_writes_nothing_whatever_its_version(client_for, config, owner, payload):
+    services.config_update(config=config, actor=owner, values={"model": "v2"})
+    response = client_for(owner).patch(f"/api/configs/{config.pk}/", payload, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["version"] == 2
+    assert ConfigHistory.objects.filter(config=config).count() == 2
+
+
+@pytest.mark.parametrize("payload", [
+    {"is_active": False, "version": 1},
+    {"values": {"model": "v3"}, "version": 1},
+    {"display_name": "renamed", "version": 1},
+])
+def test_a_patch_changing_something_with_a_stale_version_is_a_conflict(client_for, config, owner, payload):
     services.config_update(config=config, actor=owner, values={"model": "v2"})
     body = assert_error(client_for(owner).patch(f"/api/configs/{config.pk}/", payload, format="json"), 409,
                         "config_version_conflict")
     assert body["detail"] == {"current_version": 2, "expected_version": 1}
+    config.refresh_from_db()
+    assert (config.version, config.is_active, config.display_name) == (2, True, "")
     assert client_for(owner).patch(f"/api/configs/{config.pk}/", {**payload, "version": 2},
                                    format="json").status_code == 200
+    config.refresh_from_db()
+    assert config.version == 3
 
 
 def test_a_refused_patch_changes_nothing_not_even_the_switch_off(client_for, config, owner):
