@@ -16,8 +16,16 @@ from .alerts import (
     AlertKind,
     AlertPhase,
 )
+from .conversations import MESSAGE_STATES, Conversation, Message, MessageDirection, MessageSource, MessageStatus
+from .outbox import OUTBOX_STATES, OutboxChannel, OutgoingReply, OutgoingState
+from .replies import Reply, ReplySource, ReplyTemplate
+from .review import REVIEW_STATES, ReviewItem, ReviewStatus
+from .states import StateMachine, TransitionRefused
 
 __all__ = [
+    "MESSAGE_STATES",
+    "OUTBOX_STATES",
+    "REVIEW_STATES",
     "AlertChannel",
     "AlertChannelKind",
     "AlertDelivery",
@@ -25,6 +33,21 @@ __all__ = [
     "AlertEvent",
     "AlertKind",
     "AlertPhase",
+    "Conversation",
+    "Message",
+    "MessageDirection",
+    "MessageSource",
+    "MessageStatus",
+    "OutboxChannel",
+    "OutgoingReply",
+    "OutgoingState",
+    "Reply",
+    "ReplySource",
+    "ReplyTemplate",
+    "ReviewItem",
+    "ReviewStatus",
     "Shop",
     "ShopMembership",
+    "StateMachine",
+    "TransitionRefused",
 ]
