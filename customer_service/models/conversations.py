@@ -126,9 +126,10 @@ class Message(TimestampedModel):
         _("status"), max_length=12, choices=MessageStatus.choices, default=MessageStatus.NEW, db_index=True
     )
     status_rule = models.CharField(
-        _("deciding rule"), max_length=64, blank=True, help_text=_("The rule that decided the last status.")
+        _("deciding rule"), max_length=64, blank=True, editable=False,
+        help_text=_("The rule that decided the last status."),
     )
-    status_detail = models.TextField(_("status detail"), blank=True)
+    status_detail = models.TextField(_("status detail"), blank=True, editable=False)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, help_text=_("When the buyer sent it."))
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
@@ -141,7 +142,7 @@ class Message(TimestampedModel):
         related_name="burst_fragments",
         help_text=_("The later line of the same burst whose reply answers this one too."),
     )
-    lease_owner = models.CharField(_("lease owner"), max_length=64, blank=True)
+    lease_owner = models.CharField(_("lease owner"), max_length=64, blank=True, editable=False)
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 

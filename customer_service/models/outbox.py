@@ -4,6 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from customer_service.shops.models import Shop
+from kefu.fields import InputTextField
 from kefu.models import TimestampedModel
 
 from .states import StateMachine
@@ -59,16 +60,16 @@ class OutgoingReply(TimestampedModel):
     reply = models.OneToOneField(
         "customer_service.Reply", verbose_name=_("reply"), on_delete=models.CASCADE, related_name="outgoing",
     )
-    text = models.TextField(_("text"))
+    text = models.TextField(_("text"), editable=False)
     state = models.CharField(
         _("state"), max_length=10, choices=OutgoingState.choices, default=OutgoingState.QUEUED, db_index=True
     )
     channel = models.CharField(_("channel"), max_length=8, choices=OutboxChannel.choices, blank=True)
-    claimed_by = models.CharField(_("claimed by"), max_length=128, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=128, blank=True, editable=False)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    receipt_reason = models.TextField(_("receipt reason"), blank=True)
+    receipt_reason = InputTextField(_("receipt reason"), max_length=2000, blank=True)
 
     objects = OutgoingReplyQuerySet.as_manager()
 

@@ -37,9 +37,9 @@ class Reply(TimestampedModel):
         "knowledge.KnowledgeItem", verbose_name=_("matched knowledge item"), on_delete=models.SET_NULL,
         null=True, blank=True, related_name="+",
     )
-    matched_phrasing = models.CharField(_("matched phrasing"), max_length=500, blank=True)
-    rule = models.CharField(_("deciding rule"), max_length=64, blank=True)
-    reason = models.TextField(_("reason"), blank=True)
+    matched_phrasing = models.CharField(_("matched phrasing"), max_length=500, blank=True, editable=False)
+    rule = models.CharField(_("deciding rule"), max_length=64, blank=True, editable=False)
+    reason = models.TextField(_("reason"), blank=True, editable=False)
     usage_records = models.ManyToManyField(
         "billing.UsageRecord", verbose_name=_("AI usage"), blank=True, related_name="+",
     )

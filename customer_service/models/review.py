@@ -51,8 +51,10 @@ class ReviewItem(TimestampedModel):
         "customer_service.Reply", verbose_name=_("draft"), on_delete=models.SET_NULL, null=True, blank=True,
         related_name="+",
     )
-    reason = models.CharField(_("reason"), max_length=64, help_text=_("The rule that sent it to review."))
-    reason_detail = models.TextField(_("reason detail"), blank=True)
+    reason = models.CharField(
+        _("reason"), max_length=64, editable=False, help_text=_("The rule that sent it to review.")
+    )
+    reason_detail = models.TextField(_("reason detail"), blank=True, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True
     )

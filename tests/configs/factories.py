@@ -51,6 +51,7 @@ SHOP_SETTINGS_MIGRATIONS = (
     ("configs.migrations.0002_seed_shop_settings_template", "seed"),
     ("configs.migrations.0005_shop_settings_reply_rules", "add_properties"),
     ("configs.migrations.0006_shop_settings_drop_ai_model_config_id", "drop"),
+    ("configs.migrations.0007_shop_settings_pipeline", "add_properties"),
 )
 
 

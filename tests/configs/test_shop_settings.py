@@ -29,6 +29,10 @@ DEFAULTS = {
     },
     "bursts": {"base_window_ms": 350, "fragment_window_ms": 1200, "short_fragment_chars": 6, "max_wait_ms": 4000,
                "max_lines": 12, "max_chars": 1600},
+    "pipeline": {"takeover_minutes": 60, "after_hours_knowledge_answers": False, "away_message": "",
+                 "llm_time_budget_seconds": 50, "retention_days": 180},
+    "review": {"deadline_seconds": 180, "holding_before_seconds": 45, "holding_reply": "亲，稍等，马上为您查询～",
+               "backlog_alert": 20},
 }
 
 

@@ -1,0 +1,1 @@
+"""The review queue: opening an item for a person, and what people do with it."""

@@ -1,0 +1,40 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from configs import services as config_services
+from customer_service.models import MessageStatus, ReviewItem, ReviewStatus
+from customer_service.review.services import review_item_open
+from tests.configs.factories import shop_settings_template_ensure
+from tests.customer_service.factories import MessageFactory, ReplyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_message_in_review_waits_with_a_deadline_from_the_bursts_first_line(world):
+    shop_settings_template_ensure()
+    config_services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                         values={"review": {"deadline_seconds": 120}})
+    first_at = timezone.now() - timedelta(seconds=30)
+    head = MessageFactory(conversation__shop=world.shop, status=MessageStatus.PROCESSING)
+    fragment = MessageFactory(conversation=head.conversation, received_at=first_at, burst_head=head,
+                              status=MessageStatus.PROCESSING)
+    draft = ReplyFactory(message=head, source="ai")
+
+    item = review_item_open(message=head, reason="kb.low_confidence", draft=draft)
+
+    assert item.status == ReviewStatus.PENDING and item.draft == draft and item.shop == world.shop
+    assert item.deadline_at == first_at + timedelta(seconds=120)
+    head.refresh_from_db()
+    fragment.refresh_from_db()
+    assert (head.status, head.status_rule, fragment.status) == ("review", "kb.low_confidence", "review")
+
+
+def test_a_second_reason_for_a_pending_message_keeps_one_item_and_its_deadline(world):
+    message = MessageFactory(conversation__shop=world.shop, status=MessageStatus.PROCESSING)
+    first = review_item_open(message=message, reason="intent.refund")
+    second = review_item_open(message=message, reason="safety.contact.wechat", reason_detail="微信")
+    assert second.pk == first.pk
+    assert ReviewItem.objects.filter(message=message).count() == 1
+    assert (second.reason, second.deadline_at) == ("safety.contact.wechat", first.deadline_at)
