@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0008_text_fields_refuse_control_characters'),
-        ('customer_service', '0001_initial'),
+        ('customer_service', '0002_alerts'),
         ('knowledge', '0007_shop_calibration'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
