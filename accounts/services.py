@@ -7,7 +7,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -164,6 +165,43 @@ def login_session_revoke(*, login_session: LoginSession) -> LoginSession:
         for token in OutstandingToken.objects.filter(jti=login_session.refresh_jti):
             BlacklistedToken.objects.get_or_create(token=token)
     return login_session
+
+
+def _sign_in_of_request(*, user: User, request, refresh: str | None):
+    """The LoginSession rows a sign-out from ``request`` ends: the refresh token's sign-in when
+    one is given, else the access token's, else the browser session's."""
+    sessions = LoginSession.objects.filter(user=user)
+    auth = getattr(request, "auth", None)
+    if refresh:
+        try:
+            jti = RefreshToken(refresh)["jti"]
+        except TokenError:
+            raise KefuError(_("The refresh token is not valid."), code="invalid_token") from None
+        return sessions.filter(refresh_jti=jti)
+    if auth is not None and auth.get("sid") is not None:
+        return sessions.filter(pk=auth["sid"])
+    if request.session.get(SESSION_LOGIN_ID_KEY) is not None:
+        return sessions.filter(pk=request.session[SESSION_LOGIN_ID_KEY])
+    if request.session.session_key:
+        return sessions.filter(session_key=request.session.session_key)
+    return sessions.none()
+
+
+def auth_logout(*, user: User, request, refresh: str | None = None) -> int:
+    """Sign ``user`` out of the sign-in ``request`` comes from (or the one ``refresh`` belongs to).
+
+    Each such LoginSession is revoked (login_session_revoke), all in one transaction; a browser
+    (not token) request also loses its Django session. Returns how many sign-ins were ended.
+    Raises KefuError ``invalid_token`` for a refresh token that is not one of ours.
+    """
+    with transaction.atomic():
+        ended = 0
+        for login_session in _sign_in_of_request(user=user, request=request, refresh=refresh):
+            login_session_revoke(login_session=login_session)
+            ended += 1
+    if getattr(request, "auth", None) is None:
+        logout(request)
+    return ended
 
 
 # The sign-in a person is changing their own password from: the change ends their

@@ -1,19 +1,14 @@
 from django.contrib.auth import update_session_auth_hash
-from django.db import transaction
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from kefu.api.filters import FilterSet
 from kefu.api.viewsets import ScopedModelViewSet
-from kefu.exceptions import KefuError
 from kefu.scoping import roles
 
 from .. import services
@@ -56,29 +51,7 @@ class LogoutView(APIView):
     def post(self, request):
         data = LogoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token = data.validated_data.get("refresh")
-        sessions = LoginSession.objects.filter(user=request.user)
-        if token:
-            try:
-                jti = RefreshToken(token)["jti"]
-            except TokenError:
-                raise KefuError(_("The refresh token is not valid."), code="invalid_token") from None
-            sessions = sessions.filter(refresh_jti=jti)
-        elif request.auth is not None and request.auth.get("sid") is not None:
-            sessions = sessions.filter(pk=request.auth["sid"])
-        elif request.session.get(services.SESSION_LOGIN_ID_KEY) is not None:
-            sessions = sessions.filter(pk=request.session[services.SESSION_LOGIN_ID_KEY])
-        elif request.session.session_key:
-            sessions = sessions.filter(session_key=request.session.session_key)
-        else:
-            sessions = sessions.none()
-        with transaction.atomic():
-            for login_session in sessions:
-                services.login_session_revoke(login_session=login_session)
-        if request.auth is None:
-            from django.contrib.auth import logout
-
-            logout(request)
+        services.auth_logout(user=request.user, request=request, refresh=data.validated_data.get("refresh"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -52,6 +52,23 @@ def test_a_bearer_token_reaches_me_and_logout_ends_it(world):
 
 
 @pytest.mark.django_db
+def test_logout_ends_the_sign_in_it_comes_from_and_no_other(world):
+    first, second = login(APIClient(), "agent").json(), login(APIClient(), "agent").json()
+    theirs = login(APIClient(), "shopadmin").json()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {first['access']}")
+    # Another person's refresh token ends nothing of theirs.
+    assert client.post("/api/auth/logout", {"refresh": theirs["refresh"]}, format="json").status_code == 204
+    assert LoginSession.objects.active().count() == 3
+    assert client.post("/api/auth/logout", {}, format="json").status_code == 204  # the access token's sign-in
+    assert set(LoginSession.objects.active().values_list("user__username", flat=True)) == {"agent", "shopadmin"}
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {second['access']}")
+    assert other.get("/api/auth/me").status_code == 200
+    assert client.get("/api/auth/me").status_code == 401
+
+
+@pytest.mark.django_db
 def test_revoking_a_login_session_blacklists_its_refresh_token(world):
     tokens = login(APIClient(), "agent").json()
     login_session_revoke(login_session=LoginSession.objects.get(user=world.agent))
