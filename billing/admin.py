@@ -250,6 +250,21 @@ class ModelPricingAdmin(ScopedModelAdmin):
     raw_id_fields = ["model"]
     date_hierarchy = "effective_from"
 
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in services.PRICE_FIELDS if name in form.cleaned_data}
+        if change:
+            services.pricing_update(actor=request.user, pricing=ModelPricing.objects.get(pk=obj.pk), **fields)
+        else:
+            obj.pk = services.pricing_create(actor=request.user, **fields).pk
+            obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        services.pricing_delete(actor=request.user, pricing=obj)
+
+    def delete_queryset(self, request, queryset):
+        for price in queryset:
+            services.pricing_delete(actor=request.user, pricing=price)
+
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):

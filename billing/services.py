@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from customer_service.shops.selectors import shop_is_manageable
 from kefu import transfer
+from kefu.exceptions import PermissionDenied
 from kefu.logging import redact
 from kefu.scoping import is_superadmin
 from kefu.transfer import ImportReport
@@ -136,6 +137,53 @@ def model_config_test(*, config: ModelConfig) -> tuple[bool, str]:
     )
     config.refresh_from_db(fields=["last_tested_at", "last_test_ok", "last_test_message"])
     return ok, message
+
+
+# Prices ------------------------------------------------------------------------------------
+
+PRICE_FIELDS = ("model", "pricing_type", "unit_price", "currency", "effective_from", "effective_to", "note")
+
+
+def _price_write(*, actor, price: ModelPricing, models: set[int]) -> ModelPricing:
+    """Check and save ``price`` (the model's rules: sign, years, no overlap with another price).
+
+    The prices of ``models`` are written one at a time: the overlap rule reads the other prices.
+    Raises PermissionDenied (prices are the superadmins'), ValidationError.
+    """
+    if actor is not None and not is_superadmin(actor):
+        raise PermissionDenied(_("Only a superadmin may change prices."))
+    with transaction.atomic():
+        list(AIModel.objects.select_for_update().filter(pk__in=models).order_by("pk").values_list("pk", flat=True))
+        price.full_clean()
+        price.save()
+    return price
+
+
+def pricing_create(*, actor, model: AIModel, pricing_type: str, unit_price, effective_from, currency: str = "CNY",
+                   effective_to=None, note: str = "") -> ModelPricing:
+    """A new list price of ``model``, in force from ``effective_from`` (until ``effective_to``, or open)."""
+    price = ModelPricing(model=model, pricing_type=pricing_type, unit_price=unit_price, currency=currency,
+                         effective_from=effective_from, effective_to=effective_to, note=note)
+    return _price_write(actor=actor, price=price, models={model.pk})
+
+
+def pricing_update(*, actor, pricing: ModelPricing, **fields) -> ModelPricing:
+    """Change ``fields`` (of PRICE_FIELDS) of a price, e.g. give an open price its end."""
+    unknown = set(fields) - set(PRICE_FIELDS)
+    if unknown:
+        raise BillingError(_("A price has no field %(f)s.") % {"f": ", ".join(sorted(unknown))}, code="invalid")
+    models = {pricing.model_id}
+    for name, value in fields.items():
+        setattr(pricing, name, value)
+    return _price_write(actor=actor, price=pricing, models={*models, pricing.model_id})
+
+
+@transaction.atomic
+def pricing_delete(*, actor, pricing: ModelPricing) -> None:
+    """Remove a price; the cost of calls already recorded stays as it was computed."""
+    if actor is not None and not is_superadmin(actor):
+        raise PermissionDenied(_("Only a superadmin may change prices."))
+    pricing.delete()
 
 
 # Shop choices ------------------------------------------------------------------------------

@@ -1,9 +1,6 @@
-import copy
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from rest_framework import serializers
-from rest_framework.fields import get_error_detail
 
 from kefu.api.fields import IdField
 
@@ -30,17 +27,6 @@ class ModelPricingSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelPricing
         fields = ["id", "model", "pricing_type", "unit_price", "currency", "effective_from", "effective_to", "note"]
-
-    def validate(self, attrs):
-        # The model's own rules (sign, years, periods that overlap another price), as in the admin.
-        candidate = copy.copy(self.instance) if self.instance is not None else ModelPricing()
-        for name, value in attrs.items():
-            setattr(candidate, name, value)
-        try:
-            candidate.clean()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(get_error_detail(exc)) from exc
-        return attrs
 
 
 class ModelConfigSerializer(serializers.ModelSerializer):

@@ -97,6 +97,16 @@ class ModelPricingViewSet(ScopedModelViewSet):
     filterset_class = ModelPricingFilterSet
     ordering_fields = ["effective_from", "unit_price"]
 
+    def perform_create(self, serializer):
+        serializer.instance = services.pricing_create(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.pricing_update(actor=self.request.user, pricing=serializer.instance,
+                                                      **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.pricing_delete(actor=self.request.user, pricing=instance)
+
 
 class ModelConfigViewSet(ScopedModelViewSet):
     """Configs: superadmins manage all; any user may add their own key (owner = themselves)."""
