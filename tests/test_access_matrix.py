@@ -60,6 +60,8 @@ SHOP_MATRIX = [
     ("patch", "/api/shops/{shop}/", {"qianniu_title": "新标题"}, [200, 200, 403, 404, 401]),
     ("post", "/api/shops/", {"name": "新店"}, [201, 403, 403, 403, 401]),
     ("delete", "/api/shops/{shop}/", None, [204, 403, 403, 404, 401]),
+    ("post", "/api/shops/{shop}/restore/", None, [409, 404, 404, 404, 401]),  # not deleted: nothing to restore
+    ("post", "/api/shops/{shop}/purge/", {"confirm": "甜品旗舰店"}, [409, 404, 404, 404, 401]),  # delete first
     ("get", "/api/shops/{shop}/members/", None, [200, 200, 200, 404, 401]),
     # Pulling in a person of another shop is answered as an id nobody has (400), never 201.
     ("post", "/api/shops/{shop}/members/", {"user": "{outsider}", "role": "agent"}, [201, 400, 403, 404, 401]),

@@ -1,10 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from kefu.admin import ScopedModelAdmin, scoped_raw_id_widget
+from kefu.admin import ScopedModelAdmin, SoftDeleteAdminMixin, scoped_raw_id_widget
+from kefu.exceptions import KefuError
 
 from . import services
 from .models import Shop, ShopMembership
@@ -42,7 +44,10 @@ class ShopMembershipInline(MemberCandidatesMixin, admin.TabularInline):
 
 
 @admin.register(Shop)
-class ShopAdmin(ScopedModelAdmin):
+class ShopAdmin(SoftDeleteAdminMixin, ScopedModelAdmin):
+    """Shops and their members. Deleting hides a shop with all it owns (restorable); a purge of a
+    deleted shop, after a confirmation page listing it, removes it for good. Writes go through the services."""
+
     list_display = ["name", "qianniu_title", "is_active", "settings_link", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "qianniu_title"]
@@ -60,18 +65,50 @@ class ShopAdmin(ScopedModelAdmin):
         return request.user.is_active and request.user.is_superadmin
 
     def save_model(self, request, obj, form, change):
-        obj.stamp(request.user)
-        super().save_model(request, obj, form, change)
+        fields = {name: form.cleaned_data[name] for name in form.changed_data if name in services.SHOP_FIELDS}
+        if change:
+            services.shop_update(actor=request.user, shop=Shop.all_objects.get(pk=obj.pk), **fields)
+        else:
+            created = services.shop_create(actor=request.user, **fields)
+            obj.pk, obj._state.adding = created.pk, False
 
     def save_formset(self, request, form, formset, change):
         memberships = formset.save(commit=False)
         for deleted in formset.deleted_objects:
-            deleted.delete()
+            services.shop_membership_remove(actor=request.user, shop=deleted.shop, user=deleted.user)
         for membership in memberships:
             services.shop_membership_set(
-                actor=request.user, shop=membership.shop, user=membership.user, role=membership.role
+                actor=request.user, shop=form.instance, user=membership.user, role=membership.role
             )
-        formset.save_m2m()
+
+    def delete_model(self, request, obj):
+        services.shop_delete(actor=request.user, shop=obj)
+
+    def delete_queryset(self, request, queryset):
+        for shop in queryset.filter(deleted_at__isnull=True):
+            services.shop_delete(actor=request.user, shop=shop)
+
+    @admin.action(description=_("Restore selected (undo delete)"))
+    def restore_selected(self, request, queryset):
+        count = 0
+        for shop in queryset.filter(deleted_at__isnull=False):
+            services.shop_restore(actor=request.user, shop=shop)
+            count += 1
+        self.message_user(
+            request, ngettext("%(n)d row restored.", "%(n)d rows restored.", count) % {"n": count}, messages.SUCCESS
+        )
+
+    def purge_rows(self, request, queryset) -> int:
+        """The confirmation page listed these shops by name: that is the confirmation the purge asks for."""
+        alive = queryset.filter(deleted_at__isnull=True)
+        if alive.exists():
+            raise KefuError(_("Delete %(shops)s first; only deleted shops can be purged.")
+                            % {"shops": ", ".join(str(shop) for shop in alive)}, code="shop_not_deleted")
+        count = 0
+        for shop in queryset:
+            services.shop_purge(actor=request.user, shop=shop, confirm_name=shop.name)
+            count += 1
+        return count
 
 
 @admin.register(ShopMembership)
@@ -94,3 +131,10 @@ class ShopMembershipAdmin(MemberCandidatesMixin, ScopedModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.shop_membership_set(actor=request.user, shop=obj.shop, user=obj.user, role=obj.role)
+
+    def delete_model(self, request, obj):
+        services.shop_membership_remove(actor=request.user, shop=obj.shop, user=obj.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("shop", "user"):
+            services.shop_membership_remove(actor=request.user, shop=membership.shop, user=membership.user)

@@ -1,14 +1,15 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from kefu.fields import InputCharField
-from kefu.models import AuditedModel
+from kefu.models import AllObjectsManager, AuditedModel, SoftDeleteManager, SoftDeleteModel, SoftDeleteQuerySet
 
 from .choices import ShopRole
 
 
-class ShopQuerySet(models.QuerySet):
+class ShopQuerySet(SoftDeleteQuerySet):
     def for_user(self, user):
         """Shops the user may see: all for a superadmin, else the shops they are a member of."""
         if not getattr(user, "is_authenticated", False):
@@ -26,8 +27,12 @@ class ShopQuerySet(models.QuerySet):
         return self.filter(memberships__user=user, memberships__role=ShopRole.ADMIN).distinct()
 
 
-class Shop(AuditedModel):
-    """A seller's shop, answered in its own Qianniu window."""
+class Shop(AuditedModel, SoftDeleteModel):
+    """A seller's shop, answered in its own Qianniu window.
+
+    Deleting a shop hides it (``deleted_at``) with everything it owns, which a superadmin can
+    restore; only a purge of a deleted shop removes it, and its knowledge, budgets and configs, for good.
+    """
 
     name = InputCharField(_("name"), max_length=100, unique=True)
     qianniu_title = InputCharField(
@@ -45,15 +50,26 @@ class Shop(AuditedModel):
         verbose_name=_("members"),
     )
 
-    objects = ShopQuerySet.as_manager()
+    objects = SoftDeleteManager.from_queryset(ShopQuerySet)()
+    all_objects = AllObjectsManager.from_queryset(ShopQuerySet)()
 
     class Meta:
         verbose_name = _("shop")
         verbose_name_plural = _("shops")
         ordering = ["name"]
+        base_manager_name = "all_objects"
 
     def __str__(self):
         return self.name
+
+    def validate_unique(self, exclude=None):
+        super().validate_unique(exclude)
+        # Django checks uniqueness through the default manager, which hides deleted shops; the
+        # database does not, and a deleted shop keeps its name until it is purged.
+        if (exclude is None or "name" not in exclude) and self.name and Shop.all_objects.deleted().filter(
+                name=self.name).exclude(pk=self.pk).exists():
+            raise ValidationError({"name": _("A deleted shop has this name: restore it, or purge it first.")},
+                                  code="unique")
 
 
 class ShopMembershipQuerySet(models.QuerySet):

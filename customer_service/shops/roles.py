@@ -23,14 +23,18 @@ _generation = 0
 
 
 def shop_roles(user) -> dict[int, str]:
-    """``{shop_id: role}`` for every shop where ``user`` is a member (empty for anonymous)."""
+    """``{shop_id: role}`` for every shop where ``user`` is a member (empty for anonymous).
+
+    A deleted shop gives no role: its people no longer see it or anything it owns.
+    """
     if not is_signed_in(user):
         return {}
     cached = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is not None and cached[0] == _generation:
         return cached[1]
     generation = _generation
-    found = dict(ShopMembership.objects.filter(user=user).values_list("shop_id", "role"))
+    found = dict(ShopMembership.objects.filter(user=user, shop__deleted_at__isnull=True).values_list(
+        "shop_id", "role"))
     setattr(user, _CACHE_ATTRIBUTE, (generation, found))
     return found
 
@@ -74,5 +78,6 @@ class ShopRoles(Roles):
         return Q(shop_memberships__shop_id__in=list(shop_roles(user)))
 
     def summary(self, user) -> list[dict]:
-        rows = ShopMembership.objects.filter(user=user).select_related("shop").order_by("shop__name")
+        rows = ShopMembership.objects.filter(user=user, shop__deleted_at__isnull=True).select_related(
+            "shop").order_by("shop__name")
         return [{"shop_id": m.shop_id, "shop": m.shop.name, "role": m.role} for m in rows]

@@ -13,6 +13,14 @@ class ShopSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "qianniu_title", "is_active", "created_at", "updated_at"]
 
 
+class ShopPurgeSerializer(serializers.Serializer):
+    confirm = serializers.CharField(max_length=100, help_text="The shop's name, typed to confirm the purge.")
+
+
+class ShopPurgeResultSerializer(serializers.Serializer):
+    deleted = serializers.DictField(child=serializers.IntegerField(), help_text="Rows removed, by model.")
+
+
 class ShopMembershipSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 

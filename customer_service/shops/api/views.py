@@ -1,8 +1,8 @@
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from accounts.models import User
@@ -16,6 +16,8 @@ from .serializers import (
     ShopMemberInviteSerializer,
     ShopMembershipInputSerializer,
     ShopMembershipSerializer,
+    ShopPurgeResultSerializer,
+    ShopPurgeSerializer,
     ShopSerializer,
 )
 
@@ -44,13 +46,38 @@ class ShopViewSet(ScopedModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        if not self.request.user.is_superadmin:
-            raise PermissionDenied()
-        instance.delete()
+        services.shop_delete(actor=self.request.user, shop=instance)
 
     def _require_manager(self, shop):
+        # Before the input is read or a person looked up: what those say is for the shop's managers only.
         if not shop_is_manageable(user=self.request.user, shop=shop):
             raise PermissionDenied()
+
+    def _any_shop(self, pk):
+        """A shop, deleted or not, for the superadmin who may restore or purge it (404 for anyone else)."""
+        if not self.request.user.is_superadmin:
+            raise NotFound()
+        return get_object_or_404(Shop.all_objects, pk=pk)
+
+    @extend_schema(request=None, responses=ShopSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def restore(self, request, pk=None):
+        """Bring back a deleted shop with everything it owns (superadmins)."""
+        shop = services.shop_restore(actor=request.user, shop=self._any_shop(pk))
+        return Response(ShopSerializer(shop).data)
+
+    @extend_schema(request=ShopPurgeSerializer, responses=ShopPurgeResultSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def purge(self, request, pk=None):
+        """Remove a deleted shop for good, with its knowledge, budgets and configs (superadmins).
+
+        ``confirm`` must be the shop's name. The answer counts what was removed, by kind.
+        """
+        shop = self._any_shop(pk)
+        data = ShopPurgeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        counts = services.shop_purge(actor=request.user, shop=shop, confirm_name=data.validated_data["confirm"])
+        return Response({"deleted": counts})
 
     @extend_schema(methods=["get"], responses=ShopMembershipSerializer(many=True))
     @extend_schema(methods=["post"], request=ShopMembershipInputSerializer, responses={201: ShopMembershipSerializer})
@@ -85,5 +112,5 @@ class ShopViewSet(ScopedModelViewSet):
         self._require_manager(shop)
         # Only people the requester sees: anyone else is "not found", like an id nobody has.
         user = get_object_or_404(User.objects.for_user(request.user), pk=user_id)
-        services.shop_membership_remove(shop=shop, user=user)
+        services.shop_membership_remove(actor=request.user, shop=shop, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -50,7 +50,7 @@ def test_a_changed_role_is_seen_by_the_same_person_object(world):
 def test_a_removed_membership_is_seen_by_the_same_person_object(world):
     KnowledgeItem.objects.create(shop=world.shop, question="发什么快递？", answer="默认中通。")
     assert KnowledgeItem.objects.for_user(world.agent).count() == 1
-    services.shop_membership_remove(shop=world.shop, user=world.agent)
+    services.shop_membership_remove(actor=world.shop_admin, shop=world.shop, user=world.agent)
     assert KnowledgeItem.objects.for_user(world.agent).count() == 0
     assert list(User.objects.for_user(world.agent)) == [world.agent]
 
