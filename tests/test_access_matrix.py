@@ -214,3 +214,79 @@ def test_a_shop_admin_changes_their_shop_but_not_another(world, client):
     assert client.post(foreign, {**data, "name": "数码专营店"}).status_code in (302, 403)
     world.other_shop.refresh_from_db()
     assert world.other_shop.qianniu_title != "改过的标题"
+
+
+# Alerts: every member of a shop sees its alerts; only its admins see and change its channels; global alerts
+# and channels are the superadmins'.
+@pytest.fixture
+def alert_world(world):
+    from customer_service.models import AlertChannel, AlertEvent, AlertKind
+
+    def event(shop, title):
+        return AlertEvent.objects.create(shop=shop, kind=AlertKind.UNKNOWN_SEND, title=title)
+
+    def channel(shop, name):
+        return AlertChannel.objects.create(shop=shop, name=name, kind="email", recipients="ops@example.com")
+
+    return {
+        "event": event(world.shop, "甜品告警").pk, "other_event": event(world.other_shop, "数码告警").pk,
+        "global_event": event(None, "全局告警").pk,
+        "channel": channel(world.shop, "甜品渠道").pk, "other_channel": channel(world.other_shop, "数码渠道").pk,
+        "global_channel": channel(None, "全局渠道").pk,
+    }
+
+
+ALERT_MATRIX = [
+    ("get", "/api/alerts/{event}/", None, [200, 200, 200, 404, 401]),
+    ("get", "/api/alerts/{other_event}/", None, [200, 404, 404, 200, 401]),
+    ("get", "/api/alerts/{global_event}/", None, [200, 404, 404, 404, 401]),
+    ("post", "/api/alerts/{event}/close", None, [200, 200, 403, 404, 401]),
+    ("post", "/api/alerts/{global_event}/close", None, [200, 404, 404, 404, 401]),
+    ("get", "/api/alert-channels/{channel}/", None, [200, 200, 404, 404, 401]),
+    ("get", "/api/alert-channels/{global_channel}/", None, [200, 404, 404, 404, 401]),
+    ("patch", "/api/alert-channels/{channel}/", {"name": "新名字"}, [200, 200, 404, 404, 401]),
+    ("patch", "/api/alert-channels/{channel}/", {"shop": "{other_shop}"}, [200, 400, 404, 404, 401]),
+    ("patch", "/api/alert-channels/{global_channel}/", {"name": "新名字"}, [200, 404, 404, 404, 401]),
+    ("delete", "/api/alert-channels/{channel}/", None, [204, 204, 404, 404, 401]),
+    ("post", "/api/alert-channels/{channel}/test", None, [200, 200, 404, 404, 401]),
+    ("post", "/api/alert-channels/", {"shop": "{shop}", "name": "新渠道", "kind": "email",
+                                      "recipients": "a@example.com"}, [201, 201, 403, 400, 401]),
+    ("post", "/api/alert-channels/", {"shop": None, "name": "全局", "kind": "email",
+                                      "recipients": "a@example.com"}, [201, 403, 403, 403, 401]),
+    ("get", "/api/alert-deliveries/", None, [200, 200, 200, 200, 401]),
+]
+
+
+def fill_alerts(template, world, ids):
+    if isinstance(template, str) and template.strip("{}") in ids:
+        return ids[template.strip("{}")]
+    if isinstance(template, str):
+        return fill(template.format(**{**ids, "shop": world.shop.pk, "other_shop": world.other_shop.pk}), world)
+    if isinstance(template, dict):
+        return {k: fill_alerts(v, world, ids) for k, v in template.items()}
+    return template
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, path, body, statuses", ALERT_MATRIX, ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("role_index", range(len(ROLES)), ids=ROLES)
+def test_alert_endpoint_matrix(world, alert_world, client_for, method, path, body, statuses, role_index):
+    client = client_for(person(world, ROLES[role_index]))
+    response = getattr(client, method)(fill_alerts(path, world, alert_world), fill_alerts(body, world, alert_world),
+                                       format="json")
+    assert response.status_code == statuses[role_index], response.content[:300]
+    if response.status_code >= 400:
+        assert set(response.json()) == {"error", "message", "detail"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role, events, channels", [
+    ("superadmin", ["全局告警", "数码告警", "甜品告警"], ["全局渠道", "数码渠道", "甜品渠道"]),
+    ("shop_admin", ["甜品告警"], ["甜品渠道"]),
+    ("agent", ["甜品告警"], []),
+    ("outsider", ["数码告警"], ["数码渠道"]),
+])
+def test_alert_lists_show_only_the_persons_shops(world, alert_world, client_for, role, events, channels):
+    client = client_for(person(world, role))
+    assert sorted(r["title"] for r in client.get("/api/alerts/").json()["results"]) == sorted(events)
+    assert sorted(names(client.get("/api/alert-channels/"))) == sorted(channels)

@@ -37,7 +37,7 @@ from customer_service.models import (
     Shop,
 )
 from customer_service.shops.selectors import shop_is_manageable
-from kefu.exceptions import KefuError, PermissionDenied
+from kefu.exceptions import KefuError, PermissionDenied, full_clean
 from kefu.scoping import is_superadmin
 from kefu.validators import without_control_characters
 
@@ -357,3 +357,95 @@ def alert_dispatch_due(*, now=None) -> dict:
         _enqueue("alert_delivery_send_task", delivery_id)
         done["resent"] += 1
     return done
+
+
+# -- channels ---------------------------------------------------------------------------------------------------
+
+CHANNEL_FIELDS = ("name", "kind", "recipients", "webhook_url", "secret", "event_kinds", "is_active")
+
+
+def _require_channel_manager(*, actor, shop_id: int | None) -> None:
+    if shop_id is None:
+        if not is_superadmin(actor):
+            raise PermissionDenied(_("Only a superadmin may manage global alert channels."))
+    elif not shop_is_manageable(user=actor, shop=shop_id):
+        raise PermissionDenied(_("Only an admin of this shop may manage its alert channels."))
+
+
+def _save_channel(*, actor, channel: AlertChannel) -> AlertChannel:
+    # The URL check resolves the webhook's host: done before the transaction opens.
+    full_clean(channel)
+    with transaction.atomic():
+        channel.stamp(actor)
+        channel.save()
+    return channel
+
+
+def alert_channel_create(*, actor, shop=None, name: str, kind: str, recipients: str = "", webhook_url: str = "",
+                         secret: str = "", event_kinds: list | None = None, is_active: bool = True) -> AlertChannel:
+    """A new channel for ``shop`` (None: global, superadmins only).
+
+    Raises PermissionDenied unless ``actor`` manages the shop; KefuError naming every bad field.
+    """
+    _require_channel_manager(actor=actor, shop_id=_shop_id(shop))
+    channel = AlertChannel(shop_id=_shop_id(shop), name=name, kind=kind, recipients=recipients,
+                           webhook_url=webhook_url, secret=secret, event_kinds=list(event_kinds or []),
+                           is_active=is_active)
+    return _save_channel(actor=actor, channel=channel)
+
+
+def alert_channel_update(*, actor, channel: AlertChannel, **fields) -> AlertChannel:
+    """Change ``channel``'s fields (any of CHANNEL_FIELDS and ``shop``); a field not given stays.
+
+    Raises PermissionDenied unless ``actor`` manages the channel's shop, before and after the change;
+    KefuError naming every bad field.
+    """
+    unknown = set(fields) - {*CHANNEL_FIELDS, "shop"}
+    if unknown:
+        raise KefuError(_("Unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    _require_channel_manager(actor=actor, shop_id=channel.shop_id)
+    if "shop" in fields:
+        channel.shop_id = _shop_id(fields.pop("shop"))
+        _require_channel_manager(actor=actor, shop_id=channel.shop_id)
+    for name, value in fields.items():
+        setattr(channel, name, list(value or []) if name == "event_kinds" else value)
+    return _save_channel(actor=actor, channel=channel)
+
+
+def alert_channel_delete(*, actor, channel: AlertChannel) -> None:
+    _require_channel_manager(actor=actor, shop_id=channel.shop_id)
+    channel.delete()
+
+
+def alert_channel_test(*, actor, channel: AlertChannel) -> AlertDelivery:
+    """Send a test message to ``channel`` now, once, and answer the delivery with its outcome.
+
+    No retry: the person is waiting for the answer. The delivery row is written first (committed),
+    the message sent outside any transaction.
+    Raises PermissionDenied unless ``actor`` manages the channel's shop.
+    """
+    _require_channel_manager(actor=actor, shop_id=channel.shop_id)
+    delivery = AlertDelivery.objects.create(channel=channel, phase=AlertPhase.TEST)
+    outcome = alert_delivery_send(delivery_id=delivery.pk)
+    if outcome.status == "retrying":
+        # A test is tried once: what would be retried for an alert is this test's failure.
+        AlertDelivery.objects.filter(pk=delivery.pk, status=AlertDeliveryStatus.RETRYING).update(
+            status=AlertDeliveryStatus.FAILED, next_attempt_at=None)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def alert_delivery_retry(*, actor, delivery: AlertDelivery) -> AlertDelivery:
+    """Send a failed or suppressed delivery again (attempts start over). Raises PermissionDenied unless
+    ``actor`` manages its channel; KefuError when it is not failed or suppressed."""
+    _require_channel_manager(actor=actor, shop_id=delivery.channel.shop_id)
+    with transaction.atomic():
+        reset = AlertDelivery.objects.filter(
+            pk=delivery.pk, status__in=(AlertDeliveryStatus.FAILED, AlertDeliveryStatus.SUPPRESSED),
+        ).update(status=AlertDeliveryStatus.PENDING, attempts=0, next_attempt_at=None)
+        if reset != 1:
+            raise KefuError(_("Only a failed or suppressed message can be sent again."), code="not_failed",
+                            status_code=409)
+        _on_commit("alert_delivery_send_task", delivery.pk)
+    delivery.refresh_from_db()
+    return delivery

@@ -10,15 +10,16 @@ def alert_event_notify_task(event_id: int, phase: str):
     return alert_event_notify(event_id=event_id, phase=phase)
 
 
-@shared_task(bind=True, name="alerts.send_delivery", acks_late=True, max_retries=None)
-def alert_delivery_send_task(self, delivery_id: int):
-    """One attempt; a failure that may pass is tried again after the service's backoff
-    (the service stops asking once the attempts run out, so this task needs no limit of its own)."""
+@shared_task(name="alerts.send_delivery", acks_late=True)
+def alert_delivery_send_task(delivery_id: int):
+    """One attempt; a failure that may pass is tried again after the service's backoff, as a new message with
+    a countdown (what ``Task.retry`` sends, without its retry count: the delivery row counts the attempts, and
+    the service stops asking once they run out)."""
     from .services import alert_delivery_send
 
     outcome = alert_delivery_send(delivery_id=delivery_id)
     if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in)
+        alert_delivery_send_task.apply_async((delivery_id,), countdown=outcome.retry_in)
     return outcome.status
 
 

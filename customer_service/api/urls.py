@@ -1,6 +1,10 @@
+from customer_service.alerts.api.views import AlertChannelViewSet, AlertDeliveryViewSet, AlertEventViewSet
 from customer_service.shops.api.views import ShopViewSet
 from kefu.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("shops", ShopViewSet, basename="shop")
+router.register("alerts", AlertEventViewSet, basename="alert")
+router.register("alert-channels", AlertChannelViewSet, basename="alert-channel")
+router.register("alert-deliveries", AlertDeliveryViewSet, basename="alert-delivery")
 urlpatterns = router.urls

@@ -5,6 +5,10 @@ raising it again only counts. Channels of a shop hear that shop's events, global
 event. Each message to a channel is a delivery row, so a message that could not be sent stays visible.
 """
 
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -16,6 +20,7 @@ from customer_service.shops.roles import shop_ids_for_user
 from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import EncryptedTextField, InputCharField, InputTextField
 from kefu.models import AuditedModel
+from kefu.validators import validate_no_control_characters
 
 __all__ = [
     "AlertChannel",
@@ -181,6 +186,52 @@ class AlertChannel(AuditedModel):
 
     def __str__(self):
         return self.name
+
+    @property
+    def webhook_url_masked(self) -> str:
+        """Scheme and host only: the path and query hold the robot's access token."""
+        if not self.webhook_url:
+            return ""
+        parts = urlsplit(self.webhook_url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…" if parts.netloc else "…"
+
+    def clean(self):
+        errors = {}
+        if self.kind == AlertChannelKind.EMAIL:
+            addresses = self.recipient_list()
+            if not addresses:
+                errors["recipients"] = _("An e-mail channel needs at least one address.")
+            for address in addresses:
+                try:
+                    validate_email(address)
+                except ValidationError:
+                    errors["recipients"] = _("'%(address)s' is not an e-mail address.") % {"address": address}
+                    break
+        elif self.kind in AlertChannelKind.values:
+            if not self.webhook_url:
+                errors["webhook_url"] = _("A robot channel needs its webhook URL.")
+            else:
+                try:
+                    URLValidator(schemes=["http", "https"])(self.webhook_url)
+                    validate_no_control_characters(self.webhook_url)
+                except ValidationError:
+                    errors["webhook_url"] = _("Enter the robot's webhook URL (http or https).")
+        if self.secret and self.kind not in (AlertChannelKind.DINGTALK, AlertChannelKind.FEISHU):
+            errors["secret"] = _("Only DingTalk and Feishu robots sign their calls with a secret.")
+        if self.secret:
+            try:
+                validate_no_control_characters(self.secret)
+            except ValidationError as exc:
+                errors["secret"] = exc.messages[0]
+        kinds = self.event_kinds
+        if not isinstance(kinds, list) or any(kind not in AlertKind.values for kind in kinds):
+            errors["event_kinds"] = _("A list of alert kinds: %(kinds)s.") % {"kinds": ", ".join(AlertKind.values)}
+        if errors:
+            raise ValidationError(errors)
+        if self.webhook_url and self.kind != AlertChannelKind.EMAIL:
+            from customer_service.alerts.egress import validate_webhook_url
+
+            validate_webhook_url(self)
 
     def wants(self, kind: str) -> bool:
         return not self.event_kinds or kind in self.event_kinds
