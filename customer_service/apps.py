@@ -13,3 +13,9 @@ class CustomerServiceConfig(AppConfig):
 
         roles_install(roles.ShopRoles())
         roles.connect_signals()
+
+        from kefu.celery import app
+
+        from .outbox import tasks as outbox_tasks
+
+        app.conf.beat_schedule.update(outbox_tasks.BEAT_SCHEDULE)

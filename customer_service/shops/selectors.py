@@ -40,3 +40,11 @@ def shop_is_manageable(*, user, shop: Shop | int) -> bool:
 
 def is_shop_admin_anywhere(*, user) -> bool:
     return bool(shop_ids_for_user(user=user, roles=(ShopRole.ADMIN,)))
+
+
+def shop_is_workable(*, user, shop: Shop | int) -> bool:
+    """Whether ``user`` works in ``shop`` (answers its buyers, its review queue, its outbox): a superadmin,
+    or any member of it (admin or agent). Answered from the cached roles, like ``shop_is_manageable``."""
+    if not is_signed_in(user):
+        return False
+    return bool(user.is_superadmin) or getattr(shop, "pk", shop) in shop_roles(user)

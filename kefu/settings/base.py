@@ -257,6 +257,11 @@ KEFU_CONFIG_EXPIRY_INTERVAL_SECONDS = env.int("KEFU_CONFIG_EXPIRY_INTERVAL_SECON
 KEFU_CONFIG_EXPIRED_RETENTION_DAYS = env.int("KEFU_CONFIG_EXPIRED_RETENTION_DAYS", default=30)
 KEFU_CONFIG_HISTORY_RETENTION_DAYS = env.int("KEFU_CONFIG_HISTORY_RETENTION_DAYS", default=180)
 
+# Outbox (customer_service.outbox) ------------------------------------------------
+# A sender (desktop or API) must give its receipt within this time of its claim, else the reply counts
+# as sent but unconfirmed ("unknown") and goes to a person; it is never sent again on its own.
+KEFU_OUTBOX_SEND_LEASE_SECONDS = env.int("KEFU_OUTBOX_SEND_LEASE_SECONDS", default=120)
+
 # Alerts (customer_service.alerts) -----------------------------------------------
 # A resolved problem is announced once it stayed resolved this long; coming back sooner, it is the same outage.
 KEFU_ALERT_RESOLVE_HOLD_SECONDS = env.int("KEFU_ALERT_RESOLVE_HOLD_SECONDS", default=300)
