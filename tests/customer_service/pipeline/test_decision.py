@@ -329,4 +329,4 @@ def test_the_reason_is_in_the_workers_language(world):
     configure(world, keyword_blacklist=["代购"])
     with translation.override("zh-hans"):
         assert decide(world, "能代购吗").reason == "消息含有黑名单关键词“代购”。"
-        assert decide(world, "我要退款").reason == "退款、退货或换货：“退款”。"
+        assert decide(world, "退款").reason == "退款、退货或换货：“退款”。"
