@@ -1,4 +1,5 @@
 from customer_service.alerts.api.views import AlertChannelViewSet, AlertDeliveryViewSet, AlertEventViewSet
+from customer_service.outbox.api.views import OutgoingReplyViewSet
 from customer_service.shops.api.views import ShopViewSet
 from kefu.api.routers import OptionalSlashRouter
 
@@ -7,4 +8,5 @@ router.register("shops", ShopViewSet, basename="shop")
 router.register("alerts", AlertEventViewSet, basename="alert")
 router.register("alert-channels", AlertChannelViewSet, basename="alert-channel")
 router.register("alert-deliveries", AlertDeliveryViewSet, basename="alert-delivery")
+router.register("outbox", OutgoingReplyViewSet, basename="outbox")
 urlpatterns = router.urls

@@ -42,6 +42,10 @@ class OutgoingReplyQuerySet(models.QuerySet):
     def for_user(self, user):
         return self.filter(shop__in=Shop.objects.for_user(user))
 
+    def manageable_by(self, user):
+        """Rows the user may claim, give a receipt for or cancel: every person working in the shop sends."""
+        return self.for_user(user)
+
 
 class OutgoingReply(TimestampedModel):
     """One reply on its way to a buyer: sent at most once, ever."""
