@@ -17,5 +17,7 @@ class CustomerServiceConfig(AppConfig):
         from kefu.celery import app
 
         from .outbox import tasks as outbox_tasks
+        from .statistics import tasks as statistics_tasks
 
         app.conf.beat_schedule.update(outbox_tasks.BEAT_SCHEDULE)
+        app.conf.beat_schedule.update(statistics_tasks.BEAT_SCHEDULE)

@@ -21,6 +21,7 @@ from .outbox import OUTBOX_STATES, OutboxChannel, OutgoingReply, OutgoingState
 from .replies import Reply, ReplySource, ReplyTemplate
 from .review import REVIEW_STATES, ReviewItem, ReviewStatus
 from .states import StateMachine, TransitionRefused
+from .statistics import DailyStatistics
 
 __all__ = [
     "MESSAGE_STATES",
@@ -34,6 +35,7 @@ __all__ = [
     "AlertKind",
     "AlertPhase",
     "Conversation",
+    "DailyStatistics",
     "Message",
     "MessageDirection",
     "MessageSource",

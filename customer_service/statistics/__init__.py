@@ -1,0 +1,1 @@
+"""Daily statistics, the dashboard's charts and the calibrated auto-send threshold."""

@@ -1,0 +1,235 @@
+"""The daily statistics roll-up: recompute each shop's figures for a range of local days and store them.
+
+Idempotent: a day rolled up twice holds the same row (every figure is recomputed from the pipeline's
+rows, nothing is added to what was stored). The beat task rolls up yesterday and today every few
+minutes, so late review outcomes and confirmations reach yesterday's row too; ``manage.py
+stats_rollup --from --to`` recomputes any range.
+
+What each figure counts (a "line" is a buyer's message; a line's *head* is the burst line whose
+reply answered it — ``burst_head`` — or the line itself):
+
+- ``messages``: lines received that day (``received_at``, Asia/Shanghai); ``conversations``: distinct
+  conversations among them;
+- ``auto_answered``: those lines now answered whose head never went to review;
+- ``kb_hits``: lines whose head got a knowledge-base reply (sent, or held for review);
+- ``ignored``: lines now ignored;
+- ``reviewed`` / ``approved`` / ``edited`` / ``rejected``: review items decided by a person, on the day
+  of the message reviewed (pending and expired items are not reviewed);
+- ``unknown_sends``: outgoing replies queued that day that ended ``unknown``;
+- ``rounds``…: see :mod:`customer_service.statistics.rounds` (answers are seller lines and confirmed
+  outgoing replies), on the day the round started;
+- ``ai_cost``: the shop's usage records of that day (billing's stored local day), in CNY.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import UsageRecord
+from customer_service.models import (
+    DailyStatistics,
+    Message,
+    MessageDirection,
+    MessageStatus,
+    OutgoingReply,
+    OutgoingState,
+    Reply,
+    ReplySource,
+    ReviewItem,
+    ReviewStatus,
+    Shop,
+)
+from kefu.exceptions import KefuError
+
+from .rounds import ANSWER, ANSWER_HORIZON, BUYER, ROUND_GAP, conversation_rounds, median_seconds, p95_seconds
+
+CHUNK_DAYS = 7  # days read at once per shop: bounds the memory one roll-up step holds
+MAX_RANGE_DAYS = 3660
+FIGURES = [
+    "messages", "conversations", "auto_answered", "kb_hits", "ignored", "reviewed", "approved", "edited",
+    "rejected", "unknown_sends", "rounds", "rounds_answered", "rounds_rated", "rounds_rated_in_3_minutes",
+    "first_reply_median_seconds", "first_reply_p95_seconds", "ai_cost",
+]
+REVIEW_OUTCOMES = {ReviewStatus.APPROVED: "approved", ReviewStatus.EDITED: "edited", ReviewStatus.REJECTED: "rejected"}
+
+
+class StatisticsError(KefuError):
+    code = "statistics_invalid"
+
+
+def day_start(day: date) -> datetime:
+    """The aware moment local ``day`` begins (Asia/Shanghai, the project's TIME_ZONE)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+class _DayIndex:
+    """Which local day of ``days`` an aware moment falls on (None outside), by bisecting the day starts."""
+
+    def __init__(self, days: list[date]):
+        self.days = days
+        self.starts = [day_start(day) for day in days] + [day_start(days[-1] + timedelta(days=1))]
+
+    def __call__(self, moment: datetime) -> date | None:
+        index = bisect.bisect_right(self.starts, moment) - 1
+        return self.days[index] if 0 <= index < len(self.days) else None
+
+
+def shop_day_figures(*, shop, first: date, last: date) -> dict[date, dict]:
+    """Every figure of ``shop`` for each local day ``first``..``last`` (reads only)."""
+    days = _days(first, last)
+    day_of = _DayIndex(days)
+    start, end = day_of.starts[0], day_of.starts[-1]
+    figures = {day: dict.fromkeys(FIGURES, 0) for day in days}
+    for row in figures.values():
+        row.update(first_reply_median_seconds=None, first_reply_p95_seconds=None, ai_cost=Decimal("0"))
+
+    # Heads may be received a little after the day's end (a burst across midnight): read a margin.
+    head_window = {"message__received_at__gte": start, "message__received_at__lt": end + ANSWER_HORIZON}
+    reviewed_heads = set(ReviewItem.objects.filter(shop=shop, **head_window).values_list("message_id", flat=True))
+    kb_heads = set(
+        Reply.objects.filter(message__shop=shop, source=ReplySource.KB, **head_window)
+        .values_list("message_id", flat=True)
+    )
+
+    # 1. Buyer lines, with the lookback the round rule needs; 2. answers, with the horizon.
+    timelines: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    conversations: dict[date, set[int]] = defaultdict(set)
+    lines = (
+        Message.objects.filter(shop=shop, direction=MessageDirection.BUYER,
+                               received_at__gte=start - ROUND_GAP, received_at__lt=end)
+        .values_list("id", "conversation_id", "received_at", "status", "burst_head_id")
+        .order_by()
+    )
+    for pk, conversation_id, received_at, status, burst_head_id in lines.iterator(chunk_size=5000):
+        timelines[conversation_id].append((received_at, BUYER))
+        day = day_of(received_at)
+        if day is None:
+            continue
+        row = figures[day]
+        head = burst_head_id or pk
+        row["messages"] += 1
+        conversations[day].add(conversation_id)
+        if status == MessageStatus.ANSWERED and head not in reviewed_heads:
+            row["auto_answered"] += 1
+        elif status == MessageStatus.IGNORED:
+            row["ignored"] += 1
+        if head in kb_heads:
+            row["kb_hits"] += 1
+    for day, ids in conversations.items():
+        figures[day]["conversations"] = len(ids)
+
+    answer_window = (start - ROUND_GAP, end + ANSWER_HORIZON)
+    seller_lines = Message.objects.filter(
+        shop=shop, direction=MessageDirection.SELLER, received_at__gte=answer_window[0],
+        received_at__lt=answer_window[1],
+    )
+    for conversation_id, at in seller_lines.values_list("conversation_id", "received_at").order_by().iterator(
+            chunk_size=5000):
+        if conversation_id in timelines:
+            timelines[conversation_id].append((at, ANSWER))
+    confirmed = OutgoingReply.objects.filter(
+        shop=shop, state=OutgoingState.CONFIRMED, finished_at__gte=answer_window[0], finished_at__lt=answer_window[1]
+    )
+    for conversation_id, at in confirmed.values_list("conversation_id", "finished_at").order_by().iterator(
+            chunk_size=5000):
+        if conversation_id in timelines:
+            timelines[conversation_id].append((at, ANSWER))
+
+    responses: dict[date, list[float]] = defaultdict(list)
+    for events in timelines.values():
+        for round_ in conversation_rounds(events):
+            day = day_of(round_.start)
+            if day is None:
+                continue
+            row = figures[day]
+            row["rounds"] += 1
+            if round_.answered_at is not None:
+                row["rounds_answered"] += 1
+                responses[day].append(round_.response.total_seconds())
+            if round_.rated:
+                row["rounds_rated"] += 1
+                row["rounds_rated_in_3_minutes"] += round_.in_3_minutes
+    for day, values in responses.items():
+        figures[day]["first_reply_median_seconds"] = median_seconds(values)
+        figures[day]["first_reply_p95_seconds"] = p95_seconds(values)
+
+    # Review outcomes on the day of the message reviewed.
+    items = ReviewItem.objects.filter(
+        shop=shop, status__in=list(REVIEW_OUTCOMES), message__received_at__gte=start, message__received_at__lt=end
+    ).values_list("status", "message__received_at").order_by()
+    for status, received_at in items.iterator(chunk_size=5000):
+        row = figures[day_of(received_at)]
+        row["reviewed"] += 1
+        row[REVIEW_OUTCOMES[status]] += 1
+
+    unknown = OutgoingReply.objects.filter(
+        shop=shop, state=OutgoingState.UNKNOWN, created_at__gte=start, created_at__lt=end
+    ).values_list("created_at", flat=True).order_by()
+    for created_at in unknown.iterator(chunk_size=5000):
+        figures[day_of(created_at)]["unknown_sends"] += 1
+
+    costs = (
+        UsageRecord.objects.filter(shop=shop, day__gte=first, day__lte=last)
+        .values("day").annotate(cost=Sum("cost")).order_by()
+    )
+    for entry in costs:
+        figures[entry["day"]]["ai_cost"] = entry["cost"] or Decimal("0")
+    return figures
+
+
+def daily_statistics_rollup(
+    *,
+    date_from: date,
+    date_to: date,
+    shops=None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """Recompute and store the figures of every shop (or ``shops``) for local days ``date_from``..``date_to``.
+
+    Days before a shop was created get no row. Returns the number of rows written (created or replaced).
+    Raises StatisticsError for a reversed or too long range. Reads and writes the database only.
+    """
+    if date_from > date_to:
+        raise StatisticsError(_("The first day must not be after the last."))
+    if (date_to - date_from).days >= MAX_RANGE_DAYS:
+        raise StatisticsError(_("Roll up at most %(n)d days at once.") % {"n": MAX_RANGE_DAYS})
+    shops = list(Shop.objects.order_by("pk") if shops is None else shops)
+    chunks = []
+    for shop in shops:
+        first = max(date_from, timezone.localdate(shop.created_at))
+        while first <= date_to:
+            last = min(date_to, first + timedelta(days=CHUNK_DAYS - 1))
+            chunks.append((shop, first, last))
+            first = last + timedelta(days=1)
+    written = 0
+    for done, (shop, first, last) in enumerate(chunks, start=1):
+        figures = shop_day_figures(shop=shop, first=first, last=last)
+        now = timezone.now()
+        rows = [DailyStatistics(shop=shop, day=day, computed_at=now, **values) for day, values in figures.items()]
+        with transaction.atomic():
+            DailyStatistics.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["shop", "day"], update_fields=[*FIGURES, "computed_at"]
+            )
+        written += len(rows)
+        if progress is not None:
+            progress(_("days rolled up"), done, len(chunks))
+    return written
+
+
+def daily_statistics_rollup_recent(*, now: datetime | None = None) -> int:
+    """Roll up yesterday and today (local): what the beat task runs."""
+    today = timezone.localdate(now or timezone.now())
+    return daily_statistics_rollup(date_from=today - timedelta(days=1), date_to=today)
