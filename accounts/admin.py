@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from kefu.admin import ScopedModelAdmin
+from kefu.admin import ReadOnlyAdminMixin, ScopedModelAdmin
 
 from . import selectors, services
 from .models import LoginSession, User
@@ -148,7 +148,7 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
 
 
 @admin.register(LoginSession)
-class LoginSessionAdmin(ScopedModelAdmin):
+class LoginSessionAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
     list_display = ["user", "kind", "ip", "device_info", "created_at", "last_activity_at", "expires_at", "state"]
     list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["user__username", "ip", "user_agent"]
@@ -157,15 +157,6 @@ class LoginSessionAdmin(ScopedModelAdmin):
                        "expires_at", "revoked_at"]
     fields = readonly_fields
     actions = ["revoke_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("state"))
     def state(self, obj):

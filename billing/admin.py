@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customer_service.shops.selectors import is_shop_admin_anywhere
-from kefu.admin import ScopedModelAdmin
+from kefu.admin import ReadOnlyAdminMixin, ScopedModelAdmin
 from kefu.api.parsers import json_too_deep, too_deep_message
 
 from . import breaker, egress, selectors, services
@@ -38,14 +38,6 @@ class SuperadminOnlyAdminMixin:
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Provider)
@@ -276,9 +268,6 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
     list_select_related = ["model__provider", "shop", "user"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

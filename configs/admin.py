@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from customer_service.shops.models import Shop
 from customer_service.shops.selectors import shop_is_manageable
-from kefu.admin import ScopedModelAdmin, checks_own_permissions
+from kefu.admin import ReadOnlyAdminMixin, ScopedModelAdmin, checks_own_permissions
 
 from . import selectors, services
 from .audit import request_meta
@@ -346,7 +346,7 @@ class UserConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
 
 
 @admin.register(ConfigHistory)
-class ConfigHistoryAdmin(ScopedModelAdmin):
+class ConfigHistoryAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
     """Read-only audit trail; one action rolls a config back to the selected row's version."""
 
     list_display = ["created_at", "config_ref", "config", "version", "action", "actor", "reason", "ip"]
@@ -365,15 +365,6 @@ class ConfigHistoryAdmin(ScopedModelAdmin):
     @admin.display(description=_("new values"))
     def new_values_display(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.new_values, ensure_ascii=False, indent=2))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @checks_own_permissions
     @admin.action(description=_("Roll its config back to this version"))
@@ -449,7 +440,7 @@ class SystemConfigAdmin(ServiceErrorsMixin, ScopedModelAdmin):
 
 
 @admin.register(SystemConfigHistory)
-class SystemConfigHistoryAdmin(ScopedModelAdmin):
+class SystemConfigHistoryAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
     """Read-only audit trail of system configs; one action rolls a key back to the selected version."""
 
     list_display = ["created_at", "key", "version", "action", "actor", "shown_old", "shown_new", "reason"]
@@ -468,15 +459,6 @@ class SystemConfigHistoryAdmin(ScopedModelAdmin):
     @admin.display(description=_("new value"))
     def shown_new(self, obj):
         return json.dumps(obj.new_value, ensure_ascii=False)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @checks_own_permissions
     @admin.action(description=_("Roll the system config back to this version"))

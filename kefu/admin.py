@@ -168,6 +168,22 @@ class ScopedModelAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.is_superadmin
 
 
+class ReadOnlyAdminMixin:
+    """Rows only the code writes (history, usage, sign-ins): shown, never added, edited or deleted here.
+
+    Actions that change something else (a rollback, a revoke) check their own permissions.
+    """
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class SoftDeleteAdminMixin:
     """Deleting in the admin hides the row; "restore" brings it back; "purge" removes it for good.
 
