@@ -1,6 +1,21 @@
 """Celery tasks of the alerts: thin, each calls one service; delivery owns its retries."""
 
 from celery import shared_task
+from django.conf import settings
+
+# Merged into the beat schedule in CustomerServiceConfig.ready().
+BEAT_SCHEDULE = {
+    "alerts-dispatch-due": {
+        "task": "alerts.dispatch_due",
+        "schedule": float(getattr(settings, "KEFU_ALERT_DISPATCH_INTERVAL_SECONDS", 60)),
+        "options": {"queue": "default"},
+    },
+    "alerts-check-budgets": {
+        "task": "alerts.check_budgets",
+        "schedule": float(getattr(settings, "KEFU_ALERT_BUDGET_CHECK_INTERVAL_SECONDS", 300)),
+        "options": {"queue": "default"},
+    },
+}
 
 
 @shared_task(name="alerts.notify_event", acks_late=True)
@@ -28,3 +43,10 @@ def alert_dispatch_due_task():
     from .services import alert_dispatch_due
 
     return alert_dispatch_due()
+
+
+@shared_task(name="alerts.check_budgets")
+def alert_budgets_check_task():
+    from .checks import alert_budgets_check
+
+    return alert_budgets_check()

@@ -270,6 +270,12 @@ KEFU_ALERT_DELIVERY_MAX_ATTEMPTS = env.int("KEFU_ALERT_DELIVERY_MAX_ATTEMPTS", d
 KEFU_ALERT_RETRY_BASE_SECONDS = env.int("KEFU_ALERT_RETRY_BASE_SECONDS", default=30)
 KEFU_ALERT_RETRY_MAX_SECONDS = env.int("KEFU_ALERT_RETRY_MAX_SECONDS", default=3600)
 KEFU_ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("KEFU_ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+KEFU_ALERT_DISPATCH_INTERVAL_SECONDS = env.int("KEFU_ALERT_DISPATCH_INTERVAL_SECONDS", default=60)
+KEFU_ALERT_BUDGET_CHECK_INTERVAL_SECONDS = env.int("KEFU_ALERT_BUDGET_CHECK_INTERVAL_SECONDS", default=300)
+# E-mail alerts go through Django's mail backend: EMAIL_URL (smtp://user:password@host:587, smtp+tls://…,
+# smtp+ssl://…, consolemail://); the default is an SMTP server on this machine.
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="kefu@localhost")
 
 # Bootstrap -------------------------------------------------------------------
 KEFU_ADMIN_USER = env("KEFU_ADMIN_USER", default="admin")

@@ -52,6 +52,7 @@ class FakeRobots:
         self.wecom_keys: set[str] = set()
         self.scripted: list = []
         self.hang_seconds = 30.0
+        self.in_flight = 0
         self.lock = threading.Lock()
         self.httpd = _Server(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -145,7 +146,11 @@ class FakeRobots:
                                             "content_type": self.headers.get("Content-Type", "")})
                     step = server.scripted.pop(0) if server.scripted else None
                 if step == "hang":
+                    with server.lock:
+                        server.in_flight += 1
                     time.sleep(server.hang_seconds)
+                    with server.lock:
+                        server.in_flight -= 1
                     step = None
                 if isinstance(step, int) and step != 200:
                     status, answer = step, {"error": f"scripted {step}"}
