@@ -2,4 +2,5 @@
 
 from customer_service.alerts import admin as alerts_admin  # noqa: F401
 from customer_service.outbox import admin as outbox_admin  # noqa: F401
+from customer_service.pipeline import admin as pipeline_admin  # noqa: F401
 from customer_service.shops import admin as shops_admin  # noqa: F401

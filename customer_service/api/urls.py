@@ -1,5 +1,6 @@
 from customer_service.alerts.api.views import AlertChannelViewSet, AlertDeliveryViewSet, AlertEventViewSet
 from customer_service.outbox.api.views import OutgoingReplyViewSet
+from customer_service.pipeline.api import ConversationViewSet, MessageViewSet
 from customer_service.shops.api.views import ShopViewSet
 from kefu.api.routers import OptionalSlashRouter
 
@@ -9,4 +10,6 @@ router.register("alerts", AlertEventViewSet, basename="alert")
 router.register("alert-channels", AlertChannelViewSet, basename="alert-channel")
 router.register("alert-deliveries", AlertDeliveryViewSet, basename="alert-delivery")
 router.register("outbox", OutgoingReplyViewSet, basename="outbox")
+router.register("messages", MessageViewSet, basename="message")
+router.register("conversations", ConversationViewSet, basename="conversation")
 urlpatterns = router.urls

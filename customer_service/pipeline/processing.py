@@ -1,0 +1,580 @@
+"""Processing a conversation's waiting buyer lines: one burst, one claim, one decision, one outcome.
+
+How a burst is answered (:func:`message_process`, the ``pipeline.process_message`` task):
+
+1. The conversation's unanswered buyer lines — waiting (``new``) and being prepared by a worker
+   (``processing``) — are taken in arrival order and cut into bursts of at most ``max_lines`` lines /
+   ``max_chars`` characters (the shop's burst policy). The first burst holding a waiting line is the
+   one to answer; a full burst that another worker is preparing is left to it.
+2. The burst is answered once it is full or its buyer has gone quiet: its latest run of lines (the
+   lines that arrived within each other's window, :func:`.bursts.burst_split`) is past its quiet
+   window. Until then the task comes back at the answer time.
+3. Lines of the burst that another worker is preparing without the new lines are taken back from it
+   (its claim released, ``processing → new``): its reply is cancelled and the burst is answered again
+   with every line. The worker notices when it writes its outcome (its lease is gone) and discards it.
+4. The burst's lines are claimed with one conditional UPDATE (``new → processing``) under a lease with
+   a unique owner token; a claim that does not get every line is given back (another worker got
+   there first). The latest line becomes the burst's *head*; the others point to it (``burst_head``).
+5. ``message_decide`` decides on the burst's merged text (no transaction, no network beyond the
+   knowledge search). Ignore, review and send are written at once; a draft goes to the ``llm`` queue
+   (:func:`message_draft_finish`), the lease extended by the shop's LLM time budget.
+6. Every outcome is written in one transaction that first checks the lease is still this worker's
+   (a conditional UPDATE of every line, which also locks them) and that no line arrived meanwhile:
+   a waiting line older than the head, or (unless the burst is full) newer than it, means the burst
+   grew — the claim is released, the draft discarded, and the burst processed again.
+
+No transaction is ever held across the LLM call. A worker that dies leaves its lines ``processing``
+with a lease that runs out: :func:`message_leases_sweep` (beat) gives them back to ``new`` and
+processes them again; the third time a burst's lease runs out it goes to review as failed. Buyer
+lines whose processing was never enqueued (a process that died between commit and enqueue) are
+picked up by the same sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customer_service.models import (
+    MESSAGE_STATES,
+    Conversation,
+    Message,
+    MessageDirection,
+    MessageStatus,
+    Reply,
+    ReplySource,
+)
+from customer_service.outbox.services import outgoing_reply_enqueue
+from customer_service.review.services import review_item_open
+
+from .bursts import BurstLine, BurstPolicy, burst_split, burst_status, burst_text
+from .selectors import burst_policy_get, pipeline_settings_get
+
+logger = logging.getLogger(__name__)
+
+#: How long a worker holds a burst while deciding on it (the decision takes milliseconds; this only
+#: bounds how long a dead worker's lines wait for the sweep).
+LEASE_SECONDS = getattr(settings, "KEFU_PIPELINE_LEASE_SECONDS", 60)
+#: On top of the shop's LLM time budget: how long a draft may wait on the ``llm`` queue.
+LLM_QUEUE_SECONDS = getattr(settings, "KEFU_PIPELINE_LLM_QUEUE_SECONDS", 120)
+#: A burst whose lease ran out this many times goes to review as failed.
+MAX_ATTEMPTS = 3
+#: Waiting lines this old with nothing processing them were never enqueued (or their task was lost).
+STALE_NEW_SECONDS = getattr(settings, "KEFU_PIPELINE_STALE_NEW_SECONDS", 60)
+#: Bursts processed in one task before it hands over to a fresh one.
+MAX_ROUNDS = 8
+#: Unanswered lines read per conversation: far more than a burst, far less than a flood.
+READ_LIMIT = 200
+
+RULE_ERROR = "pipeline.error"
+RULE_FAILED = "pipeline.failed"
+RULE_LEASE_EXPIRED = "pipeline.lease_expired"
+RULE_AWAY = "after_hours.away_message"
+
+ACTIONS = ("ignore", "review", "send", "draft")
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    """What one call of :func:`message_process` did.
+
+    ``action``: ``"none"`` (nothing waiting), ``"wait"`` (the burst is not ready before ``answer_at``),
+    ``"busy"`` (another worker holds the burst), ``"lost"`` (the claim was taken back while deciding),
+    or the decision's action (``ignore``, ``review``, ``send``, ``draft``, ``error``). ``head_id``: the
+    burst's head when one was decided.
+    """
+
+    action: str
+    answer_at: datetime | None = None
+    head_id: int | None = None
+    rule: str = ""
+
+
+@dataclass
+class _Line:
+    pk: int
+    content: str
+    received_at: datetime
+    status: str
+    lease_owner: str
+
+    @property
+    def key(self):
+        return (self.received_at, self.pk)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on a burst: its lines (in arrival order, the head last) and the lease's owner token."""
+
+    owner: str
+    line_ids: tuple[int, ...]
+    full: bool
+
+    @property
+    def head_id(self) -> int:
+        return self.line_ids[-1]
+
+
+# Cutting and timing bursts -------------------------------------------------------------------------
+def _chunks(lines: Sequence[_Line], policy: BurstPolicy) -> list[tuple[list[_Line], bool]]:
+    """``lines`` cut into bursts by size (``max_lines`` / ``max_chars``); each with whether it is full."""
+    chunks: list[tuple[list[_Line], bool]] = []
+    chunk: list[_Line] = []
+    chars = 0
+    for line in lines:
+        size = len(line.content.strip())
+        if chunk and (len(chunk) >= policy.max_lines or chars + size > policy.max_chars):
+            chunks.append((chunk, True))
+            chunk, chars = [], 0
+        chunk.append(line)
+        chars += size
+    if chunk:
+        chunks.append((chunk, len(chunk) >= policy.max_lines or chars >= policy.max_chars))
+    return chunks
+
+
+def _answer_at(chunk: Sequence[_Line], full: bool, policy: BurstPolicy) -> datetime:
+    """When the burst is to be answered: now when full, else when its latest run of lines goes quiet."""
+    burst_lines = [BurstLine(text=line.content, at=line.received_at) for line in chunk]
+    if full:
+        return burst_lines[-1].at
+    latest_run = burst_split(burst_lines, policy=policy)[-1]
+    status = burst_status(latest_run, policy=policy)
+    return status.answer_at
+
+
+def _unanswered(conversation_id: int) -> list[_Line]:
+    rows = (
+        Message.objects.filter(
+            conversation_id=conversation_id, direction=MessageDirection.BUYER,
+            status__in=(MessageStatus.NEW, MessageStatus.PROCESSING),
+        )
+        .order_by("received_at", "id")
+        .values_list("pk", "content", "received_at", "status", "lease_owner")[:READ_LIMIT]
+    )
+    return [_Line(*row) for row in rows]
+
+
+def _burst_to_answer(lines, policy):
+    """The first burst that holds a waiting line, whether it is full, and the claims it takes back."""
+    for chunk, full in _chunks(lines, policy):
+        if any(line.status == MessageStatus.NEW for line in chunk):
+            taken = sorted({line.lease_owner for line in chunk if line.status == MessageStatus.PROCESSING})
+            return chunk, full, taken
+    return None, False, []
+
+
+# Scheduling ----------------------------------------------------------------------------------------
+def conversation_schedule(*, conversation_id: int, now: datetime | None = None) -> datetime | None:
+    """Enqueue the processing of the conversation's waiting lines at their burst's answer time.
+
+    Returns that time (None when nothing waits). Called after the commit that recorded a line.
+    """
+    from .tasks import message_process_task
+
+    now = now or timezone.now()
+    lines = _unanswered(conversation_id)
+    waiting = [line for line in lines if line.status == MessageStatus.NEW]
+    if not waiting:
+        return None
+    shop = Conversation.objects.select_related("shop").get(pk=conversation_id).shop
+    policy = burst_policy_get(shop=shop)
+    chunk, full, _taken = _burst_to_answer(lines, policy)
+    answer_at = _answer_at(chunk, full, policy) if chunk else now
+    countdown = max(0.0, (answer_at - now).total_seconds())
+    message_process_task.apply_async(args=(waiting[-1].pk,), countdown=countdown)
+    return answer_at
+
+
+# Claims --------------------------------------------------------------------------------------------
+def _release(*, owner: str, reason: str) -> int:
+    """Give every line ``owner`` holds back to ``new`` (its reply is cancelled); returns how many."""
+    assert MESSAGE_STATES.allows(MessageStatus.PROCESSING, MessageStatus.NEW)
+    released = Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner).update(
+        status=MessageStatus.NEW, lease_owner="", lease_until=None, burst_head=None
+    )
+    if released:
+        logger.info("claim %s released (%s lines): %s", owner, released, reason)
+    return released
+
+
+def _claim(chunk: Sequence[_Line], *, full: bool, now: datetime) -> Claim | None:
+    """Claim every line of ``chunk`` (all waiting) at once, or none of them."""
+    assert MESSAGE_STATES.allows(MessageStatus.NEW, MessageStatus.PROCESSING)
+    owner = uuid.uuid4().hex
+    ids = [line.pk for line in chunk]
+    with transaction.atomic():
+        claimed = Message.objects.filter(pk__in=ids, status=MessageStatus.NEW).update(
+            status=MessageStatus.PROCESSING, lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS),
+            burst_head=None,
+        )
+        if claimed != len(ids):
+            # Another worker took some of these lines: give ours back, theirs will be answered with them.
+            transaction.set_rollback(True)
+            return None
+        Message.objects.filter(pk__in=ids[:-1]).update(burst_head_id=ids[-1])
+    return Claim(owner=owner, line_ids=tuple(ids), full=full)
+
+
+def _hold(claim: Claim, *, until: datetime) -> bool:
+    """Whether the claim still holds every line; extends its lease to ``until``. Inside a transaction
+    this also locks the lines until it ends (the outcome is written under that lock)."""
+    held = Message.objects.filter(
+        pk__in=claim.line_ids, status=MessageStatus.PROCESSING, lease_owner=claim.owner
+    ).update(lease_until=until)
+    return held == len(claim.line_ids)
+
+
+def _burst_grew(claim: Claim) -> bool:
+    """Whether a buyer line arrived that belongs to this burst: a waiting line older than the head, or
+    (the burst not being full) any waiting line after it."""
+    head = Message.objects.values("conversation_id", "received_at").get(pk=claim.head_id)
+    waiting = Message.objects.filter(
+        conversation_id=head["conversation_id"], direction=MessageDirection.BUYER, status=MessageStatus.NEW
+    ).exclude(pk__in=claim.line_ids)
+    if not claim.full:
+        return waiting.exists()
+    return waiting.filter(received_at__lte=head["received_at"]).exists()
+
+
+def _claim_load(*, head_id: int, owner: str) -> Claim | None:
+    rows = list(
+        Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner)
+        .order_by("received_at", "id")
+        .values_list("pk", "content")
+    )
+    if not rows or rows[-1][0] != head_id:
+        return None
+    shop = Message.objects.select_related("shop").get(pk=head_id).shop
+    policy = burst_policy_get(shop=shop)
+    chars = sum(len(content.strip()) for _pk, content in rows)
+    return Claim(owner=owner, line_ids=tuple(pk for pk, _content in rows),
+                 full=len(rows) >= policy.max_lines or chars >= policy.max_chars)
+
+
+# Outcomes ------------------------------------------------------------------------------------------
+class _BurstGrew(Exception):
+    pass
+
+
+class _ClaimLost(Exception):
+    pass
+
+
+def _write(claim: Claim, write, *, now: datetime):
+    """Run ``write()`` in one transaction, only while the claim holds and the burst did not grow.
+
+    Raises :class:`_ClaimLost` (another worker answers it) or :class:`_BurstGrew` (the claim was given
+    back: process again).
+    """
+    with transaction.atomic():
+        if not _hold(claim, until=now + timedelta(seconds=LEASE_SECONDS)):
+            raise _ClaimLost
+        if _burst_grew(claim):
+            _release(owner=claim.owner, reason="the burst grew")
+            raise _BurstGrew
+        return write()
+
+
+def _finish_lines(claim: Claim, *, status: str, rule: str, detail: str = "") -> None:
+    MESSAGE_STATES.transition(
+        Message, pk=claim.head_id, old=MessageStatus.PROCESSING, new=status, status_rule=rule,
+        status_detail=detail, lease_owner="", lease_until=None,
+    )
+    Message.objects.filter(pk__in=claim.line_ids[:-1], status=MessageStatus.PROCESSING, lease_owner=claim.owner).update(
+        status=status, status_rule=rule, status_detail=detail, lease_owner="", lease_until=None
+    )
+
+
+def _clear_leases(claim: Claim) -> None:
+    # The review and outbox services move the fragments with their head; the lease goes with it.
+    Message.objects.filter(pk__in=claim.line_ids, lease_owner=claim.owner).exclude(
+        status=MessageStatus.PROCESSING
+    ).update(lease_owner="", lease_until=None)
+
+
+def _to_review(claim: Claim, *, reason: str, detail: str = "", draft: Reply | None = None):
+    head = Message.objects.select_related("shop").get(pk=claim.head_id)
+    item = review_item_open(message=head, reason=reason, reason_detail=detail, draft=draft)
+    _clear_leases(claim)
+    return item
+
+
+def _send_away_message(claim: Claim, text: str, *, now: datetime) -> None:
+    """The shop's away message, once per conversation per closed period (``message_decide`` says when)."""
+    head = Message.objects.select_related("shop", "conversation").get(pk=claim.head_id)
+    conversation = head.conversation
+    if not Conversation.objects.filter(pk=conversation.pk, away_sent_at=conversation.away_sent_at).update(
+        away_sent_at=now
+    ):
+        return  # another worker sent it
+    reply = Reply.objects.create(
+        message=head, source=ReplySource.TEMPLATE, text=text, rule=RULE_AWAY,
+        reason=_("Outside business hours."),
+    )
+    outgoing_reply_enqueue(reply=reply, answers_message=False)
+
+
+def _act(claim: Claim, decision, *, now: datetime) -> None:
+    """Write the outcome of an ignore / review / send decision (inside :func:`_write`)."""
+    if decision.action == "ignore":
+        _finish_lines(claim, status=MessageStatus.IGNORED, rule=decision.rule, detail=str(decision.reason))
+    elif decision.action == "review":
+        _to_review(claim, reason=decision.rule, detail=str(decision.reason))
+    elif decision.action == "send":
+        head = Message.objects.select_related("shop", "conversation").get(pk=claim.head_id)
+        reply = Reply.objects.create(
+            message=head, source=decision.reply_source or ReplySource.KB, text=decision.reply_text,
+            confidence=decision.confidence, knowledge_item_id=decision.knowledge_item_id,
+            matched_phrasing=(decision.matched_phrasing or "")[:500], rule=decision.rule, reason=str(decision.reason),
+        )
+        outgoing_reply_enqueue(reply=reply)
+        _clear_leases(claim)
+    else:
+        raise ValueError(f"unknown decision action {decision.action!r}")
+    if decision.away_message:
+        _send_away_message(claim, decision.away_message, now=now)
+
+
+def _decision_payload(decision) -> dict:
+    payload = dataclasses.asdict(decision)
+    payload["reason"] = str(payload["reason"])
+    payload["hits"] = [dict(hit) for hit in decision.hits]
+    return payload
+
+
+def _decision_from_payload(payload: dict):
+    from .decision import Decision
+
+    fields = {field.name for field in dataclasses.fields(Decision)}
+    values = {name: value for name, value in payload.items() if name in fields}
+    values["hits"] = tuple(values.get("hits") or ())
+    return Decision(**values)
+
+
+def _fail(claim: Claim, exc: BaseException, *, now: datetime) -> ProcessOutcome:
+    """An unexpected error while deciding: the burst goes to a person rather than waiting for retries."""
+    logger.exception("processing burst %s failed", claim.head_id)
+    detail = _("Processing failed (%(error)s); a person answers this one.") % {"error": type(exc).__name__}
+    try:
+        _write(claim, lambda: _to_review(claim, reason=RULE_ERROR, detail=detail), now=now)
+    except (_ClaimLost, _BurstGrew):
+        return ProcessOutcome("lost", head_id=claim.head_id)
+    return ProcessOutcome("error", head_id=claim.head_id, rule=RULE_ERROR)
+
+
+def _decide_and_act(claim: Claim, *, now: datetime) -> ProcessOutcome:
+    from .decision import message_decide
+
+    head = Message.objects.select_related("shop", "conversation").get(pk=claim.head_id)
+    contents = dict(Message.objects.filter(pk__in=claim.line_ids).values_list("pk", "content"))
+    text = burst_text(contents[pk] for pk in claim.line_ids)
+    try:
+        decision = message_decide(message=head, text=text, now=now)
+        if decision.action == "draft":
+            budget = pipeline_settings_get(shop=head.shop).llm_time_budget_seconds
+            hold_until = timezone.now() + timedelta(seconds=budget + LLM_QUEUE_SECONDS)
+
+            def hand_over():
+                if decision.away_message:
+                    _send_away_message(claim, decision.away_message, now=now)
+                _hold(claim, until=hold_until)
+
+            _write(claim, hand_over, now=now)
+            from .tasks import message_draft_task
+
+            payload = _decision_payload(decision)
+            transaction.on_commit(
+                lambda: message_draft_task.apply_async(args=(claim.head_id, claim.owner, text, payload), queue="llm")
+            )
+        else:
+            _write(claim, lambda: _act(claim, decision, now=now), now=now)
+    except (_ClaimLost, _BurstGrew):
+        raise
+    except Exception as exc:
+        return _fail(claim, exc, now=now)
+    return ProcessOutcome(decision.action, head_id=claim.head_id, rule=decision.rule)
+
+
+def _process_once(conversation_id: int, *, now: datetime, force: bool) -> ProcessOutcome:
+    lines = _unanswered(conversation_id)
+    if not any(line.status == MessageStatus.NEW for line in lines):
+        return ProcessOutcome("none")
+    shop = Conversation.objects.select_related("shop").get(pk=conversation_id).shop
+    policy = burst_policy_get(shop=shop)
+    chunk, full, taken = _burst_to_answer(lines, policy)
+    answer_at = _answer_at(chunk, full, policy)
+    if not force and now < answer_at:
+        return ProcessOutcome("wait", answer_at=answer_at)
+    if taken:
+        # The buyer wrote more while another worker prepared the reply: cancel it, answer every line.
+        for owner in taken:
+            _release(owner=owner, reason="a later line of the burst arrived")
+        lines = _unanswered(conversation_id)
+        chunk, full, taken = _burst_to_answer(lines, policy)
+        if chunk is None or taken:
+            return ProcessOutcome("busy")
+    claim = _claim(chunk, full=full, now=now)
+    if claim is None:
+        return ProcessOutcome("busy")
+    try:
+        return _decide_and_act(claim, now=now)
+    except _ClaimLost:
+        return ProcessOutcome("lost", head_id=claim.head_id)
+    except _BurstGrew:
+        return ProcessOutcome("grew", head_id=claim.head_id)
+
+
+def message_process(*, message_id: int, now: datetime | None = None, force: bool = False) -> ProcessOutcome:
+    """Answer the burst of the conversation ``message_id`` belongs to, and any burst after it that is ready.
+
+    Returns the last step's outcome: ``wait`` (with ``answer_at``) asks the caller to come back then.
+    ``force`` answers a burst before its quiet window has passed (no scheduler to come back later,
+    e.g. tasks run eagerly). See the module docstring for the steps.
+    """
+    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+    if conversation_id is None:
+        return ProcessOutcome("none")
+    outcome = ProcessOutcome("none")
+    for _round in range(MAX_ROUNDS):
+        outcome = _process_once(conversation_id, now=now or timezone.now(), force=force)
+        if outcome.action in ("none", "wait", "busy"):
+            return outcome
+    # Still more to do: a fresh task carries on.
+    conversation_schedule(conversation_id=conversation_id)
+    return outcome
+
+
+def message_draft_finish(*, head_id: int, owner: str, text: str, decision: dict, now: datetime | None = None) -> str:
+    """The ``llm`` queue's half of a draft decision: ask for the draft, then put it in review.
+
+    Runs only while ``owner`` still holds the burst; the LLM call (``reply_draft``) is made outside any
+    transaction. If the buyer wrote more meanwhile, the draft is discarded and the burst processed
+    again with every line. Returns ``"review"``, ``"lost"`` or ``"grew"``.
+    """
+    from .drafting import reply_draft
+
+    claim = _claim_load(head_id=head_id, owner=owner)
+    if claim is None:
+        return "lost"
+    decided = _decision_from_payload(decision)
+    head = Message.objects.select_related("shop", "conversation").get(pk=head_id)
+    budget = pipeline_settings_get(shop=head.shop).llm_time_budget_seconds
+    if not _hold(claim, until=timezone.now() + timedelta(seconds=budget + LEASE_SECONDS)):
+        return "lost"
+    try:
+        draft = reply_draft(message=head, text=text, hits=decided.hits, now=now)
+    except Exception as exc:
+        _fail(claim, exc, now=timezone.now())
+        return "review"
+
+    def write():
+        if draft.text:
+            reply = Reply.objects.create(
+                message=head, source=ReplySource.AI, text=draft.text, confidence=decided.confidence,
+                knowledge_item_id=decided.knowledge_item_id, matched_phrasing=(decided.matched_phrasing or "")[:500],
+                rule=decided.rule, reason=str(decided.reason),
+            )
+            reply.usage_records.set(draft.usage_record_ids)
+            _to_review(claim, reason=decided.rule, detail=str(decided.reason), draft=reply)
+        else:
+            _to_review(claim, reason=draft.error_rule or decided.rule, detail=draft.error or str(decided.reason))
+
+    try:
+        _write(claim, write, now=timezone.now())
+    except _ClaimLost:
+        return "lost"
+    except _BurstGrew:
+        conversation_schedule(conversation_id=head.conversation_id)
+        return "grew"
+    return "review"
+
+
+# Crash safety --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepResult:
+    released: int = 0
+    failed: int = 0
+    rescheduled: int = 0
+
+
+def message_leases_sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
+    """Recover bursts whose worker died, and buyer lines nobody is processing.
+
+    1. A burst whose lease ran out goes back to ``new`` (its attempts counted) and is processed again;
+       the ``MAX_ATTEMPTS``-th time, its lines become ``failed`` and go to review with the reason.
+    2. Waiting lines older than ``STALE_NEW_SECONDS`` in a conversation with nothing in processing are
+       enqueued again (their task was never sent or was lost).
+    """
+    now = now or timezone.now()
+    released = failed = 0
+    expired = (
+        Message.objects.filter(status=MessageStatus.PROCESSING, lease_until__lt=now)
+        .order_by()
+        .values("lease_owner")
+        .annotate(attempts=Max("attempts"), head=Max("id"))[:limit]
+    )
+    conversations: set[int] = set()
+    for group in expired:
+        owner = group["lease_owner"]
+        lines = Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner, lease_until__lt=now)
+        conversation_ids = set(lines.values_list("conversation_id", flat=True))
+        if group["attempts"] + 1 >= MAX_ATTEMPTS:
+            failed += _fail_expired(owner=owner, now=now)
+        else:
+            with transaction.atomic():
+                count = lines.update(
+                    status=MessageStatus.NEW, lease_owner="", lease_until=None, burst_head=None,
+                    attempts=F("attempts") + 1,
+                )
+            released += count
+            conversations |= conversation_ids
+    stale = (
+        Message.objects.filter(
+            direction=MessageDirection.BUYER, status=MessageStatus.NEW,
+            received_at__lt=now - timedelta(seconds=STALE_NEW_SECONDS),
+        )
+        .exclude(conversation__messages__status=MessageStatus.PROCESSING)
+        .values_list("conversation_id", flat=True)
+        .distinct()[:limit]
+    )
+    conversations |= set(stale)
+    for conversation_id in conversations:
+        conversation_schedule(conversation_id=conversation_id)
+    if released or failed or conversations:
+        logger.info("lease sweep: %s lines released, %s failed, %s conversations rescheduled",
+                    released, failed, len(conversations))
+    return SweepResult(released=released, failed=failed, rescheduled=len(conversations))
+
+
+def _fail_expired(*, owner: str, now: datetime) -> int:
+    """A burst whose lease ran out for the last time: its lines fail, and its head goes to review."""
+    with transaction.atomic():
+        ids = list(
+            Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner, lease_until__lt=now)
+            .order_by("received_at", "id")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        assert MESSAGE_STATES.allows(MessageStatus.PROCESSING, MessageStatus.FAILED)
+        detail = _("No worker finished this message after %(n)d attempts.") % {"n": MAX_ATTEMPTS}
+        count = Message.objects.filter(pk__in=ids, status=MessageStatus.PROCESSING, lease_owner=owner).update(
+            status=MessageStatus.FAILED, status_rule=RULE_LEASE_EXPIRED, status_detail=detail,
+            lease_owner="", lease_until=None, attempts=F("attempts") + 1,
+        )
+        Message.objects.filter(pk__in=ids[:-1]).update(burst_head_id=ids[-1])
+        head = Message.objects.select_related("shop").get(pk=ids[-1])
+        review_item_open(message=head, reason=RULE_FAILED, reason_detail=detail)  # the fragments go with it
+    return count

@@ -1,0 +1,188 @@
+"""Writes of the reply pipeline that start from outside it: a line comes in, a person takes a message over.
+
+The processing of buyer lines (bursts, decisions, drafts, leases) is in :mod:`.processing`; keeping
+messages for the shop's retention period in :mod:`.retention`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customer_service.models import (
+    Conversation,
+    Message,
+    MessageDirection,
+    MessageSource,
+    MessageStatus,
+    OutgoingReply,
+    OutgoingState,
+    ReviewItem,
+    Shop,
+    TransitionRefused,
+)
+from customer_service.review.services import review_item_open
+from customer_service.shops.roles import shop_roles
+from kefu.exceptions import KefuError, PermissionDenied, full_clean
+
+from .selectors import pipeline_settings_get
+from .text import normalize
+
+logger = logging.getLogger(__name__)
+
+#: A seller line that repeats what kefu sent this buyer within this time is kefu's own reply read back
+#: from the window, not a person typing.
+ECHO_WINDOW = timedelta(hours=24)
+ECHO_STATES = (OutgoingState.QUEUED, OutgoingState.SENDING, OutgoingState.CONFIRMED, OutgoingState.UNKNOWN)
+
+RULE_SELLER_ECHO = "seller.echo"
+RULE_SELLER_TAKEOVER = "seller.takeover"
+RULE_MANUAL_REVIEW = "manual"
+
+
+def _may_work_in(actor, shop: Shop) -> bool:
+    """Whether ``actor`` works this shop's messages: a superadmin, or any member (admin or agent)."""
+    return bool(getattr(actor, "is_superadmin", False)) or shop.pk in shop_roles(actor)
+
+
+def _is_echo(*, conversation: Conversation, content: str, now: datetime) -> bool:
+    """Whether ``content`` (a seller line) is a reply kefu itself sent this buyer recently."""
+    wanted = normalize(content).text
+    recent = OutgoingReply.objects.filter(
+        conversation=conversation, state__in=ECHO_STATES, created_at__gte=now - ECHO_WINDOW
+    ).values_list("text", flat=True)
+    return any(normalize(text).text == wanted for text in recent)
+
+
+def conversation_takeover_start(*, conversation: Conversation, now: datetime | None = None) -> datetime | None:
+    """A person answered this buyer: kefu sends nothing on its own for the shop's takeover period.
+
+    Returns the new ``takeover_until`` (None when the shop's period is 0: takeover is off). A takeover
+    already running longer is kept (the update only ever moves the time later).
+    """
+    now = now or timezone.now()
+    minutes = pipeline_settings_get(shop=conversation.shop).takeover_minutes
+    if minutes <= 0:
+        return None
+    until = now + timedelta(minutes=minutes)
+    later = Q(takeover_until__isnull=True) | Q(takeover_until__lt=until)
+    Conversation.objects.filter(later, pk=conversation.pk).update(takeover_until=until)
+    conversation.takeover_until = max(conversation.takeover_until or until, until)
+    return until
+
+
+def _schedule(conversation_id: int) -> None:
+    """Enqueue the conversation's processing; a broker that cannot be reached leaves the line waiting for
+    the lease sweep (it is committed already: the sender must not be told it failed)."""
+    from kombu.exceptions import KombuError
+
+    from .processing import conversation_schedule
+
+    try:
+        conversation_schedule(conversation_id=conversation_id)
+    except (KombuError, OSError):
+        logger.exception("processing of conversation %s not enqueued; the lease sweep will", conversation_id)
+
+
+def message_ingest(
+    *,
+    shop: Shop,
+    buyer_id: str,
+    content: str,
+    external_id: str,
+    source: str = MessageSource.API,
+    direction: str = MessageDirection.BUYER,
+    sent_at: datetime | None = None,
+    actor=None,
+) -> tuple[Message, bool]:
+    """Record one line of a conversation; returns ``(message, created)``.
+
+    Idempotent on ``(shop, external_id)``: the same id again returns the first row with ``created``
+    false and changes nothing (whatever the content sent the second time), also when two senders race
+    with it. ``actor`` is the person sending it (a superadmin or a member of the shop) or None for the
+    system (the desktop worker, imports).
+
+    A buyer line is processed after the commit, once its burst's quiet window has passed. A seller line
+    is recorded as handled (status ignored): when kefu did not send it (no recent outgoing reply of the
+    same text), a person is answering this buyer and the conversation is taken over for the shop's
+    takeover period.
+
+    Raises :class:`PermissionDenied` for a person outside the shop, :class:`KefuError`
+    (``validation_error``) for a line that cannot be recorded. The content is never logged (buyers
+    write phone numbers and addresses).
+    """
+    if actor is not None and not _may_work_in(actor, shop):
+        raise PermissionDenied(_("You do not work in this shop."))
+    buyer_id = (buyer_id or "").strip()
+    external_id = (external_id or "").strip()
+    if sent_at is not None and timezone.is_naive(sent_at):
+        raise KefuError(_("sent_at: the time needs a time zone."), code="validation_error",
+                        detail={"sent_at": [_("The time needs a time zone.")]})
+
+    existing = Message.objects.filter(shop=shop, external_id=external_id).first() if external_id else None
+    if existing is not None:
+        return existing, False
+
+    now = timezone.now()
+    conversation = Conversation(shop=shop, buyer_id=buyer_id)
+    full_clean(conversation, code="validation_error", validate_unique=False, validate_constraints=False)
+    message = Message(
+        shop=shop, direction=direction, content=content, source=source, external_id=external_id,
+        sent_at=sent_at, received_at=now,
+    )
+    if not (content or "").strip():
+        raise KefuError(_("content: the message is empty."), code="validation_error",
+                        detail={"content": [_("The message is empty.")]})
+    full_clean(message, code="validation_error", exclude=["conversation"], validate_unique=False,
+               validate_constraints=False)
+
+    try:
+        with transaction.atomic():
+            conversation, _created = Conversation.objects.get_or_create(
+                shop=shop, buyer_id=buyer_id, defaults={"last_activity_at": now}
+            )
+            message.conversation = conversation
+            if direction == MessageDirection.SELLER:
+                echo = _is_echo(conversation=conversation, content=content, now=now)
+                message.status = MessageStatus.IGNORED
+                message.status_rule = RULE_SELLER_ECHO if echo else RULE_SELLER_TAKEOVER
+            message.save(force_insert=True)
+            Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=now).update(last_activity_at=now)
+            if message.status_rule == RULE_SELLER_TAKEOVER:
+                conversation_takeover_start(conversation=conversation, now=now)
+            if direction == MessageDirection.BUYER:
+                transaction.on_commit(lambda: _schedule(conversation.pk))
+    except IntegrityError:
+        # Another sender recorded the same external id first: theirs is the message.
+        existing = Message.objects.filter(shop=shop, external_id=external_id).first()
+        if existing is None:
+            raise
+        return existing, False
+    logger.info("message %s ingested (shop %s, %s, %s)", message.pk, shop.pk, direction, source)
+    return message, True
+
+
+def message_review_request(*, actor, message: Message) -> ReviewItem:
+    """A person puts a handled buyer message (answered, ignored or failed) back in front of a person.
+
+    Raises :class:`PermissionDenied` for a person outside the shop, ``TransitionRefused`` (409) for a
+    message still being processed or already in review.
+    """
+    if not _may_work_in(actor, message.shop):
+        raise PermissionDenied(_("You do not work in this shop."))
+    if message.direction != MessageDirection.BUYER:
+        raise KefuError(_("Only a buyer's message can be reviewed."), code="not_a_buyer_message")
+    if message.status in (MessageStatus.NEW, MessageStatus.PROCESSING, MessageStatus.REVIEW):
+        raise TransitionRefused(
+            _("The message is %(status)s: only an answered, ignored or failed message is sent to review.")
+            % {"status": message.get_status_display()}
+        )
+    return review_item_open(
+        message=message, reason=RULE_MANUAL_REVIEW,
+        reason_detail=_("Sent to review by %(name)s.") % {"name": actor.get_username()},
+    )

@@ -1,0 +1,181 @@
+"""message_ingest: idempotent on (shop, external_id), race-safe, takeover from a person's seller line."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from configs import services as config_services
+from customer_service.models import Conversation, Message, MessageStatus, OutgoingState
+from customer_service.pipeline.services import message_ingest
+from kefu.exceptions import KefuError, PermissionDenied
+from tests.configs.factories import shop_settings_template_ensure
+from tests.customer_service.factories import OutgoingReplyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _settings_template(db):
+    shop_settings_template_ensure()
+
+
+def ingest(shop, external_id="m-1", content="这款有XL吗？", **kwargs):
+    kwargs.setdefault("buyer_id", "小明")
+    return message_ingest(shop=shop, content=content, external_id=external_id, **kwargs)
+
+
+def test_a_new_line_is_recorded_with_its_conversation_and_enqueued_after_the_commit(
+    world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        message, created = ingest(world.shop)
+    assert created
+    assert (message.status, message.direction, message.source) == ("new", "buyer", "api")
+    conversation = message.conversation
+    assert (conversation.shop, conversation.buyer_id) == (world.shop, "小明")
+    assert conversation.last_activity_at == message.received_at
+    assert len(callbacks) == 1  # processing is enqueued once the line is committed
+
+
+def test_the_same_external_id_again_returns_the_first_row_and_changes_nothing(
+    world, django_capture_on_commit_callbacks
+):
+    first, _ = ingest(world.shop, content="第一次")
+    with django_capture_on_commit_callbacks() as callbacks:
+        again, created = ingest(world.shop, content="内容不同了", buyer_id="另一个买家")
+    assert not created
+    assert again.pk == first.pk and again.content == "第一次"
+    assert Message.objects.count() == 1 and Conversation.objects.count() == 1
+    assert callbacks == []
+
+
+def test_the_same_external_id_in_another_shop_is_another_message(world):
+    ingest(world.shop)
+    _other, created = ingest(world.other_shop)
+    assert created
+    assert Message.objects.count() == 2
+
+
+def test_lines_of_one_buyer_share_a_conversation_and_move_its_activity_forward(world):
+    first, _ = ingest(world.shop, external_id="a")
+    second, _ = ingest(world.shop, external_id="b")
+    assert first.conversation_id == second.conversation_id
+    second.conversation.refresh_from_db()
+    assert second.conversation.last_activity_at == second.received_at
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("content", ""), ("content", "   "), ("content", "坏\x00字符"), ("buyer_id", ""), ("buyer_id", "x" * 129),
+    ("external_id", ""), ("external_id", "x" * 192),
+])
+def test_a_line_that_cannot_be_recorded_is_refused_with_the_field_named(world, field, value):
+    values = {"content": "你好", "buyer_id": "小明", "external_id": "e-1", field: value}
+    with pytest.raises(KefuError) as refused:
+        message_ingest(shop=world.shop, **values)
+    assert refused.value.code == "validation_error"
+    assert field in refused.value.detail
+    assert not Message.objects.exists() and not Conversation.objects.exists()
+
+
+def test_a_naive_sent_at_is_refused(world):
+    with pytest.raises(KefuError):
+        ingest(world.shop, sent_at=timezone.now().replace(tzinfo=None))
+
+
+def test_a_person_outside_the_shop_may_not_ingest(world):
+    with pytest.raises(PermissionDenied):
+        ingest(world.shop, actor=world.outsider)
+    assert ingest(world.shop, actor=world.agent)[1]
+    assert ingest(world.shop, external_id="m-2", actor=world.superadmin)[1]
+
+
+def test_a_sellers_own_line_takes_the_conversation_over_for_the_shops_period(world):
+    config_services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                         values={"pipeline": {"takeover_minutes": 15}})
+    line, _ = ingest(world.shop, content="亲，我帮您看一下", direction="seller")
+    assert (line.status, line.status_rule) == (MessageStatus.IGNORED, "seller.takeover")
+    conversation = Conversation.objects.get(pk=line.conversation_id)
+    assert conversation.taken_over()
+    expected = line.received_at + timedelta(minutes=15)
+    assert abs((conversation.takeover_until - expected).total_seconds()) < 1
+
+
+def test_kefus_own_reply_read_back_from_the_window_is_no_takeover(world):
+    buyer_line, _ = ingest(world.shop, external_id="b-1")
+    OutgoingReplyFactory(reply__message=buyer_line, reply__text="亲，XL有货的哦～", state=OutgoingState.CONFIRMED)
+    echo, _ = ingest(world.shop, external_id="s-1", content="亲，XL 有货的哦～", direction="seller")
+    assert echo.status_rule == "seller.echo"
+    assert not Conversation.objects.get(pk=echo.conversation_id).taken_over()
+
+
+def test_takeover_off_when_the_shops_period_is_zero(world):
+    config_services.shop_settings_update(shop=world.shop, actor=world.shop_admin,
+                                         values={"pipeline": {"takeover_minutes": 0}})
+    line, _ = ingest(world.shop, direction="seller", content="人工回复")
+    assert not Conversation.objects.get(pk=line.conversation_id).taken_over()
+
+
+def test_a_seller_line_is_not_enqueued_for_processing(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        ingest(world.shop, direction="seller", content="人工回复")
+    assert callbacks == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_threads_ingesting_one_external_id_record_one_message(world):
+    shop_settings_template_ensure()
+    barrier = threading.Barrier(6)
+    results, errors = [], []
+
+    def send(i):
+        close_old_connections()
+        try:
+            barrier.wait()
+            message, created = message_ingest(shop=world.shop, buyer_id="小明", content=f"第{i}个版本",
+                                              external_id="same-id")
+            results.append((message.pk, created, message.content))
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Message.objects.count() == 1 and Conversation.objects.count() == 1
+    stored = Message.objects.get()
+    assert {pk for pk, _created, _content in results} == {stored.pk}
+    assert sum(created for _pk, created, _content in results) == 1
+    assert {content for _pk, _created, content in results} == {stored.content}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_threads_opening_one_buyers_conversation_share_it(world):
+    shop_settings_template_ensure()
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def send(i):
+        close_old_connections()
+        try:
+            barrier.wait()
+            message_ingest(shop=world.shop, buyer_id="新买家", content="在吗", external_id=f"id-{i}")
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Conversation.objects.filter(buyer_id="新买家").count() == 1
+    assert Message.objects.filter(conversation__buyer_id="新买家").count() == 4
