@@ -83,6 +83,12 @@ def config_is_manageable(*, actor, config: UserConfig) -> bool:
     return config.user_id == actor.pk
 
 
+def _require_manageable(*, actor, config: UserConfig) -> None:
+    """A person changes only the configs they manage; ``actor`` None is the system (commands, jobs)."""
+    if actor is not None and not config_is_manageable(actor=actor, config=config):
+        raise ConfigPermissionDenied(_("You may not change this config."))
+
+
 @transaction.atomic
 def config_create(
     *,
@@ -153,8 +159,9 @@ def config_update(
     ``values`` is the whole document (defaults fill what is left out; a
     secret left out or sent masked is kept). ``expected_version`` is the
     version the caller edited; a newer one in the database raises
-    ConfigConflict and nothing is written.
+    ConfigConflict and nothing is written. ConfigPermissionDenied: ``actor`` does not manage it.
     """
+    _require_manageable(actor=actor, config=config)
     old, old_paths = copy.deepcopy(config.values), list(config.encrypted_paths)
     fields: dict[str, Any] = {}
     if values is not None:
@@ -214,7 +221,7 @@ def config_change(
        the past), then the values and fields, then switched on. A refusal at any step
        leaves the config as it was.
     """
-    if not config_is_manageable(actor=actor, config=config):
+    if actor is None or not config_is_manageable(actor=actor, config=config):
         raise ConfigPermissionDenied(_("You may not change this config."))
     config = UserConfig.objects.select_for_update().select_related("template").get(pk=config.pk)
     fields: dict[str, Any] = {}
@@ -256,8 +263,9 @@ def config_set_active(
 
     Already so: nothing is written, but an ``expected_version`` that is not
     the current one still raises ConfigConflict (the caller decided on stale
-    data). Raises ConfigValidationError when activating an expired config.
+    data). Raises ConfigValidationError when activating an expired config, ConfigPermissionDenied.
     """
+    _require_manageable(actor=actor, config=config)
     if config.is_active == active:
         if expected_version is not None and not UserConfig.objects.filter(
                 pk=config.pk, version=expected_version).exists():
@@ -306,8 +314,9 @@ def config_rollback(
     """Restore exactly the values of ``version`` as a new version (action "rollback").
 
     Raises ConfigNotFound for an unknown version, ConfigValidationError when
-    the template has since changed so that those values no longer fit.
+    the template has since changed so that those values no longer fit, ConfigPermissionDenied.
     """
+    _require_manageable(actor=actor, config=config)
     entry = (
         ConfigHistory.objects.filter(config_ref=config.pk, version=version, snapshot__isnull=False)
         .order_by("-pk")
@@ -344,7 +353,11 @@ def config_delete(
     ip: str | None = None,
     user_agent: str = "",
 ) -> None:
-    """Delete the config; its history stays (an orphan, removed by ``config_cleanup`` after retention)."""
+    """Delete the config; its history stays (an orphan, removed by ``config_cleanup`` after retention).
+
+    Raises ConfigPermissionDenied when ``actor`` does not manage it, ConfigConflict (stale version).
+    """
+    _require_manageable(actor=actor, config=config)
     key = config_cache.config_key(config)
     version_bump(config, actor=actor, expected_version=expected_version)
     history_record(config=config, action=HistoryAction.DELETE, actor=actor, old=config.values,

@@ -88,3 +88,22 @@ def test_a_new_config_has_exactly_one_owner(world, template):
     for owners in ({}, {"user": world.superadmin, "shop": world.shop}):
         with pytest.raises(ConfigValidationError):
             services.config_create(actor=world.superadmin, template=template, values={"model": "m"}, **owners)
+
+
+@pytest.mark.parametrize("write", ["set_active", "update", "rollback", "delete"])
+def test_every_write_of_a_config_checks_the_person_and_lets_the_system_through(world, template, write):
+    config = services.config_create(actor=world.shop_admin, template=template, shop=world.shop,
+                                    values={"model": "m"})
+    services.config_update(config=config, actor=world.shop_admin, values={"model": "n"})
+    calls = {
+        "set_active": lambda actor: services.config_set_active(config=config, actor=actor, active=False),
+        "update": lambda actor: services.config_update(config=config, actor=actor, values={"model": "o"}),
+        "rollback": lambda actor: services.config_rollback(config=config, actor=actor, version=1),
+        "delete": lambda actor: services.config_delete(config=config, actor=actor),
+    }
+    for person in (world.agent, world.outsider):
+        with pytest.raises(ConfigPermissionDenied):
+            calls[write](person)
+    assert UserConfig.objects.get(pk=config.pk).version == 2
+    calls[write](None)
+    assert not UserConfig.objects.filter(pk=config.pk, version=2).exists()

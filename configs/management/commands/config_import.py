@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("path", help="The export file, or - for standard input.")
         parser.add_argument("--with-secrets", action="store_true",
                             help="Import the encrypted secrets the file carries (needs the key that wrote them).")
-        parser.add_argument("--actor", help="Username recorded as the author of the changes (default: none).")
+        parser.add_argument("--actor", help=("Username the changes are made as: recorded as their author, and "
+                                             "limited to the configs that person may create and change (default: "
+                                             "none, the system)."))
         parser.add_argument("--dry-run", action="store_true", help="Check everything, then roll back.")
 
     def handle(self, *args, path, with_secrets=False, actor=None, dry_run=False, **options):
