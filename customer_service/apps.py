@@ -16,6 +16,12 @@ class CustomerServiceConfig(AppConfig):
 
         from kefu.celery import app
 
+        from .desktop import signals as desktop_signals
+        from .desktop import tasks as desktop_tasks
+
+        desktop_signals.connect()
+        app.conf.beat_schedule.update(desktop_tasks.BEAT_SCHEDULE)
+
         from .alerts import tasks as alerts_tasks
         from .outbox import tasks as outbox_tasks
         from .pipeline import tasks as pipeline_tasks

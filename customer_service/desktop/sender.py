@@ -110,6 +110,8 @@ class Sender:
         desktop.activate(window)
         nick = read_nick(self.ocr.read(desktop.capture(self._area(window, regions.chat_header))))
         if comparison_key(nick or "") != comparison_key(conversation):
+            nick = self._open_conversation(window, regions, conversation) or nick
+        if comparison_key(nick or "") != comparison_key(conversation):
             return SendResult(NOT_SENT, f"the open conversation is {nick!r}, not {conversation!r}", timings)
         before_image, before = self._read_transcript(window, regions)
         input_area = self._area(window, regions.input_box)
@@ -138,6 +140,36 @@ class Sender:
         self.sent[conversation].append(text)
         mark("submitted")
         return self._read_back(window, regions, text, before_image, before, timeout, mark, timings)
+
+    def _open_conversation(self, window: Window, regions: Regions, conversation: str,
+                           timeout: float = 2.0) -> str | None:
+        """Click ``conversation`` in the conversation list (its nick read there) and wait for the header to
+        show it; the nick the header shows then, or None when the list has no such row."""
+        list_area = self._area(window, regions.conversation_list)
+        wanted = comparison_key(conversation)
+        pieces = self.ocr.read(self.desktop.capture(list_area))
+        row = next((p for p in pieces if comparison_key(p.text) == wanted), None) or next(
+            (p for p in pieces if comparison_key(p.text).startswith(wanted)), None)
+        if row is None:
+            return None
+        header_area = self._area(window, regions.chat_header)
+        self.desktop.click(list_area.x + row.rect.center[0], list_area.y + row.rect.center[1])
+        deadline = time.monotonic() + timeout
+        while True:
+            nick = read_nick(self.ocr.read(self.desktop.capture(header_area)))
+            if comparison_key(nick or "") == wanted or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        # The transcript may be drawn after the header: wait until two frames agree.
+        transcript_area = self._area(window, regions.transcript)
+        frame = self.desktop.capture(transcript_area)
+        while time.monotonic() < deadline:
+            time.sleep(0.03)
+            following = self.desktop.capture(transcript_area)
+            if changed_fraction(frame, following) == 0:
+                break
+            frame = following
+        return nick
 
     def _read_back(self, window, regions, text, before_image, before, timeout, mark, timings) -> SendResult:
         """Confirmed when a new seller line equal to ``text`` is the latest seller line on screen."""

@@ -17,6 +17,7 @@ from .alerts import (
     AlertPhase,
 )
 from .conversations import MESSAGE_STATES, Conversation, Message, MessageDirection, MessageSource, MessageStatus
+from .desktop import CaptureKind, CaptureRecord, DesktopPause, DesktopSeenLine, JobKind, JobRecord, JobStatus
 from .outbox import OUTBOX_STATES, OutboxChannel, OutgoingReply, OutgoingState
 from .replies import Reply, ReplySource, ReplyTemplate
 from .review import REVIEW_STATES, ReviewItem, ReviewStatus
@@ -34,8 +35,15 @@ __all__ = [
     "AlertEvent",
     "AlertKind",
     "AlertPhase",
+    "CaptureKind",
+    "CaptureRecord",
     "Conversation",
     "DailyStatistics",
+    "DesktopPause",
+    "DesktopSeenLine",
+    "JobKind",
+    "JobRecord",
+    "JobStatus",
     "Message",
     "MessageDirection",
     "MessageSource",
