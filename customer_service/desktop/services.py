@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from configs.exceptions import ConfigNotFound
 from customer_service.alerts.services import alert_raise, alert_resolve
 from customer_service.models import (
     AlertKind,
@@ -47,6 +48,7 @@ from kefu.exceptions import KefuError, PermissionDenied
 
 from . import drift as drift_rules
 from .drift import PauseSignal
+from .geometry import RegionError
 from .platform import DesktopError
 from .poller import PAUSED, PollResult
 from .selectors import (
@@ -397,16 +399,20 @@ def desktop_schedules_sync(*, shop_ids=None) -> dict:
     counts = {"created": 0, "updated": 0, "disabled": 0, "deleted": 0}
     shops = Shop.objects.all() if shop_ids is None else Shop.objects.filter(pk__in=shop_ids)
     for shop in shops:
-        conf = desktop_settings_get(shop=shop)
+        try:
+            runnable = desktop_settings_get(shop=shop).runnable
+        except (ConfigNotFound, RegionError):  # no settings template (a bare database), or regions unreadable
+            runnable = False
         name = f"{SCHEDULE_PREFIX}{shop.pk}"
         task = PeriodicTask.objects.filter(name=name).first()
-        if not (shop.is_active and conf.runnable):
+        if not (shop.is_active and runnable):
             if task is not None and task.enabled:
                 task.enabled = False
                 task.save(update_fields=["enabled"])
                 counts["disabled"] += 1
             continue
-        interval, _ = IntervalSchedule.objects.get_or_create(every=conf.poll_interval_seconds,
+        conf = desktop_settings_get(shop=shop)
+        interval, _created = IntervalSchedule.objects.get_or_create(every=conf.poll_interval_seconds,
                                                              period=IntervalSchedule.SECONDS)
         wanted = {"task": POLL_TASK, "interval": interval, "args": json.dumps([shop.pk]), "queue": "desktop",
                   "expire_seconds": conf.poll_interval_seconds, "enabled": True,

@@ -1,8 +1,12 @@
 """Upkeep: a shop's poll schedule follows its settings as soon as they are saved (the minutely sync task is
 the safety net)."""
 
+import logging
+
 from django.db import transaction
 from django.db.models.signals import post_save
+
+logger = logging.getLogger(__name__)
 
 SHOP_SETTINGS_TEMPLATE = "shop_settings"
 
@@ -14,7 +18,10 @@ def _sync_later(shop_id) -> None:
     def sync():
         from .services import desktop_schedules_sync
 
-        desktop_schedules_sync(shop_ids=[shop_id])
+        try:
+            desktop_schedules_sync(shop_ids=[shop_id])
+        except Exception:  # upkeep never fails the save; the minutely sync task catches up
+            logger.exception("Could not bring the poll schedule of shop %s in step with its settings", shop_id)
 
     transaction.on_commit(sync)
 

@@ -33,6 +33,17 @@ DEFAULTS = {
                  "llm_time_budget_seconds": 50, "retention_days": 180},
     "review": {"deadline_seconds": 180, "holding_before_seconds": 45, "holding_reply": "亲，稍等，马上为您查询～",
                "backlog_alert": 20},
+    "desktop": {
+        "enabled": False,
+        "regions": {"conversation_list": {"x": 0, "y": 0, "w": 220, "h": 620},
+                    "chat_header": {"x": 220, "y": 0, "w": 680, "h": 44},
+                    "transcript": {"x": 220, "y": 44, "w": 680, "h": 480},
+                    "input_box": {"x": 228, "y": 532, "w": 576, "h": 80},
+                    "send_button": {"x": 812, "y": 580, "w": 80, "h": 32}},
+        "window_width": 0, "window_height": 0, "badge_colour": "#ff3b30", "newest_on_top": True,
+        "poll_interval_seconds": 1, "submit": "enter", "readback_timeout_seconds": 8, "drift_polls": 3,
+        "min_ocr_confidence": 0.7, "unconfirmed_sends": 2, "debug_captures": False, "capture_retention_hours": 72,
+    },
 }
 
 
