@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from customer_service.models import CaptureRecord, DesktopPause, JobRecord, Shop
-from kefu.admin import ScopedModelAdmin
+from kefu.admin import ReadOnlyAdminMixin, ScopedModelAdmin
 from kefu.exceptions import KefuError
 
 from . import selectors, services
@@ -87,19 +87,8 @@ class DesktopPauseAdmin(ScopedModelAdmin):
         return DesktopPause.objects.filter(shop__in=Shop.objects.manageable_by(user))
 
 
-class ReadOnlyAdmin(ScopedModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(JobRecord)
-class JobRecordAdmin(ReadOnlyAdmin):
+class JobRecordAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
     list_display = ["started_at", "shop", "kind", "status", "duration_ms", "summary", "error"]
     list_filter = ["kind", "status", "shop"]
     list_select_related = ["shop"]
@@ -108,7 +97,7 @@ class JobRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CaptureRecord)
-class CaptureRecordAdmin(ReadOnlyAdmin):
+class CaptureRecordAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
     list_display = ["created_at", "shop", "kind", "note", "picture", "expires_at"]
     list_filter = ["kind", "shop"]
     list_select_related = ["shop"]
