@@ -44,7 +44,10 @@ from configs.selectors import config_values_get, shop_settings_get
 from customer_service.models import Message, MessageDirection, Reply
 from kefu.validators import without_control_characters
 
+from .decision import SHOP_TIME_ZONE
+
 logger = logging.getLogger(__name__)
+_WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
 
 PROMPTS_TEMPLATE = "reply_prompts"
 DEFAULT_TIME_BUDGET_SECONDS = 50
@@ -132,11 +135,20 @@ def conversation_history(*, message: Message, lines: int) -> list[dict]:
     return turns
 
 
-def reply_prompt_build(*, message: Message, text: str, hits: Iterable[Mapping] = ()) -> list[dict]:
+def reply_prompt_build(*, message: Message, text: str, hits: Iterable[Mapping] = (),
+                       now: datetime | None = None) -> list[dict]:
     """The chat messages sent for a draft: system prompt with the knowledge context, the conversation
-    so far, then the buyer's burst ``text`` (the last buyer turn)."""
+    so far, then the buyer's burst ``text`` (the last buyer turn).
+
+    The system prompt's placeholders: ``{shop_name}``, ``{tone}``, and ``{now}``, the time in
+    Shanghai (``2025-03-12 14:00 周三``) for a shop whose prompt speaks of today's dispatch.
+    """
     prompts = reply_prompts_get(shop=message.shop)
-    system = _fill(prompts["system_prompt"], {"shop_name": message.shop.name, "tone": prompts["tone"]})
+    local = timezone.localtime(now or timezone.now(), SHOP_TIME_ZONE)
+    system = _fill(prompts["system_prompt"], {
+        "shop_name": message.shop.name, "tone": prompts["tone"],
+        "now": f"{local:%Y-%m-%d %H:%M} {_WEEKDAYS[local.weekday()]}",
+    })
     hits = list(hits)
     if hits:
         items = "\n\n".join(
@@ -209,16 +221,17 @@ def _clean(text: str) -> str:
 def reply_draft(*, message: Message, text: str, hits: Iterable[Mapping] = (), now: datetime | None = None) -> Draft:
     """Ask the shop's AI model for a draft reply to ``message`` (the burst's head) reading ``text``.
 
-    ``hits``: the knowledge context of the decision (``question``, ``answer``…).
+    ``hits``: the knowledge context of the decision (``question``, ``answer``…);
+    ``now``: the time the draft is for (the prompt's ``{now}``), default now.
     Returns a Draft with the text, or without it and with the reason
     (see :class:`Draft`); never raises for an AI failure. Makes network calls:
     never call it inside a transaction (checked: raises RuntimeError).
     """
     if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
         raise RuntimeError("reply_draft waits on network calls: never call it inside a database transaction.")
-    started_at = now or timezone.now()
+    started_at = timezone.now()  # the wall clock: the usage records' times are
     started = time.monotonic()
-    messages = reply_prompt_build(message=message, text=text, hits=hits)
+    messages = reply_prompt_build(message=message, text=text, hits=hits, now=now)
     budget = _time_budget(message.shop)
     call = _Call(messages, shop=message.shop, message=message)
     if not call.wait(budget):

@@ -6,7 +6,7 @@ tests commit their data (transactional database) so that thread sees it.
 
 import importlib
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -112,6 +112,14 @@ def test_a_shop_edits_its_own_prompts_and_braces_stay_text(world, head):
     assert messages[0]["content"].startswith(f"你是{world.shop.name}的小助手（活泼），回复格式 {{json}} 不变。")
     assert "Q:蛋糕能保存几天？ A:冷藏条件下建议两天内吃完。" in messages[0]["content"]
     assert messages[1:] == [{"role": "user", "content": "有XL吗"}]  # no history
+    # An edit is a new version of the shop's config, and the next draft reads it.
+    config = ConfigTemplate.objects.get(code=PROMPTS_TEMPLATE).configs.get(shop=world.shop)
+    version = config.version
+    updated = config_services.config_update(config=config, actor=world.shop_admin, expected_version=version,
+                                            values={**config.values, "system_prompt": "{shop_name}，现在是{now}"})
+    assert updated.version == version + 1
+    assert reply_prompt_build(message=head, text="x", now=datetime(2025, 3, 12, 6, tzinfo=UTC))[0]["content"] \
+        .startswith(f"{world.shop.name}，现在是2025-03-12 14:00 周三")
     # The other shop keeps the shipped prompt.
     other = MessageFactory(conversation__shop=world.other_shop)
     assert reply_prompt_build(message=other, text="x")[0]["content"].startswith("你是淘宝/天猫店铺")
