@@ -224,7 +224,10 @@ CORS_URLS_REGEX = r"^/api/.*$"
 # check use, and measured lower latency than sqla+sqlite (README, "Broker").
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_BROKER_TRANSPORT = None
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport with whole-file writes and same-filesystem takes (kefu/broker.py says why).
+    CELERY_BROKER_TRANSPORT = "kefu.broker:FilesystemTransport"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
