@@ -52,7 +52,7 @@ SHOP_SETTINGS_MIGRATIONS = (
     ("configs.migrations.0005_shop_settings_reply_rules", "add_properties"),
     ("configs.migrations.0006_shop_settings_drop_ai_model_config_id", "drop"),
     ("configs.migrations.0007_shop_settings_pipeline", "add_properties"),
-    ("configs.migrations.0008_shop_settings_desktop", "add_properties"),
+    ("configs.migrations.0009_shop_settings_desktop", "add_properties"),
 )
 
 

@@ -130,6 +130,6 @@ def remove_properties(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("configs", "0007_shop_settings_pipeline")]
+    dependencies = [("configs", "0008_reply_prompts_template")]
 
     operations = [migrations.RunPython(add_properties, remove_properties)]
