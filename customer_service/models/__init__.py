@@ -23,6 +23,7 @@ from .replies import Reply, ReplySource, ReplyTemplate
 from .review import REVIEW_STATES, ReviewItem, ReviewStatus
 from .states import StateMachine, TransitionRefused
 from .statistics import DailyStatistics
+from .suggestions import KnowledgeSuggestion, SuggestionKind, SuggestionStatus
 
 __all__ = [
     "MESSAGE_STATES",
@@ -44,6 +45,7 @@ __all__ = [
     "JobKind",
     "JobRecord",
     "JobStatus",
+    "KnowledgeSuggestion",
     "Message",
     "MessageDirection",
     "MessageSource",
@@ -59,5 +61,7 @@ __all__ = [
     "Shop",
     "ShopMembership",
     "StateMachine",
+    "SuggestionKind",
+    "SuggestionStatus",
     "TransitionRefused",
 ]

@@ -1,0 +1,2 @@
+"""Learning from review: review outcomes suggest knowledge-base changes that a shop admin accepts, edits or
+dismisses (``services``)."""

@@ -1,0 +1,92 @@
+"""Knowledge suggestions in the admin: a shop's admins accept (as suggested or with their edits) or dismiss each in
+one click; its agents see them."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from customer_service.models import KnowledgeSuggestion, SuggestionStatus
+from customer_service.shops.selectors import is_shop_admin_anywhere
+from kefu.admin import ScopedModelAdmin
+from kefu.exceptions import KefuError
+
+from . import services
+
+
+class KnowledgeSuggestionForm(forms.ModelForm):
+    class Meta:
+        model = KnowledgeSuggestion
+        fields = ["question", "answer"]
+        widgets = {"question": forms.Textarea(attrs={"rows": 2}), "answer": forms.Textarea(attrs={"rows": 4})}
+
+
+@admin.register(KnowledgeSuggestion)
+class KnowledgeSuggestionAdmin(ScopedModelAdmin):
+    form = KnowledgeSuggestionForm
+    list_display = ["question", "kind", "shop", "count", "status", "knowledge_item", "updated_at"]
+    list_filter = ["status", "kind", "shop"]
+    search_fields = ["question", "answer"]
+    list_select_related = ["shop", "knowledge_item"]
+    readonly_fields = ["shop", "kind", "knowledge_item", "count", "status", "review_item", "created_item",
+                       "decided_by", "decided_at", "created_at"]
+    fields = ["shop", "kind", "question", "answer", "knowledge_item", "count", "status", "review_item",
+              "created_item", "decided_by", "decided_at", "created_at"]
+    actions = ["accept_selected", "dismiss_selected"]
+    change_form_template = "admin/customer_service/knowledgesuggestion/change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superadmin
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status != SuggestionStatus.PENDING:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not (request.user.is_superadmin or is_shop_admin_anywhere(user=request.user)):
+            actions.pop("accept_selected", None)
+            actions.pop("dismiss_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        # The change page's buttons: "accept" (with the texts as edited) or "dismiss"; nothing else is saved.
+        try:
+            if "_dismiss" in request.POST:
+                services.knowledge_suggestion_dismiss(actor=request.user, suggestion=obj)
+                self.message_user(request, _("Suggestion dismissed."), messages.SUCCESS)
+            else:
+                services.knowledge_suggestion_accept(actor=request.user, suggestion=obj,
+                                                     question=form.cleaned_data["question"],
+                                                     answer=form.cleaned_data["answer"])
+                self.message_user(request, _("Suggestion accepted: the knowledge base answers it now."),
+                                  messages.SUCCESS)
+        except KefuError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def response_change(self, request, obj):
+        from django.http import HttpResponseRedirect
+        from django.urls import reverse
+
+        return HttpResponseRedirect(reverse("admin:customer_service_knowledgesuggestion_changelist"))
+
+    def _each(self, request, queryset, service, done_message):
+        done = 0
+        for suggestion in queryset.filter(status=SuggestionStatus.PENDING):
+            try:
+                service(actor=request.user, suggestion=suggestion)
+                done += 1
+            except KefuError as exc:
+                self.message_user(request, f"{suggestion}: {exc.message}", messages.WARNING)
+        self.message_user(request, done_message % {"n": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Accept the selected suggestions as they are"))
+    def accept_selected(self, request, queryset):
+        self._each(request, queryset, services.knowledge_suggestion_accept, _("%(n)d suggestions accepted."))
+
+    @admin.action(description=_("Dismiss the selected suggestions"))
+    def dismiss_selected(self, request, queryset):
+        self._each(request, queryset, services.knowledge_suggestion_dismiss, _("%(n)d suggestions dismissed."))
