@@ -229,11 +229,14 @@ def budget_save(*, actor, budget: Budget) -> Budget:
 
     A budget that starts counting (new, or switched back on) gets this month's spend counter
     recomputed from the usage records (budgets.counter_rebuild): while it was off, calls did not
-    move the counter. Raises ValidationError on invalid data, BillingError (``budget_target_fixed``)
-    when a saved budget would move to another shop or config: that is another budget.
+    move the counter. Raises PermissionDenied (budgets are the superadmins'), ValidationError on
+    invalid data, BillingError (``budget_target_fixed``) when a saved budget would move to another
+    shop or config: that is another budget.
     """
     from . import budgets
 
+    if actor is not None and not is_superadmin(actor):
+        raise PermissionDenied(_("Only a superadmin may set budgets."))
     previous = Budget.objects.filter(pk=budget.pk).values("is_active", "shop_id", "config_id").first() \
         if budget.pk else None
     if previous and (previous["shop_id"], previous["config_id"]) != (budget.shop_id, budget.config_id):

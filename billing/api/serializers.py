@@ -7,7 +7,6 @@ from kefu.api.fields import IdField
 from .. import breaker
 from ..models import AIModel, Budget, ModelConfig, ModelPricing, Provider, UsageRecord
 from ..selectors import GROUPS
-from ..validators import validate_api_key, validate_extra_headers
 
 
 class ProviderSerializer(serializers.ModelSerializer):
@@ -33,9 +32,9 @@ class ModelConfigSerializer(serializers.ModelSerializer):
     """The key and extra headers are write-only; reads show the masked key and the header names."""
 
     api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500,
-                                    style={"input_type": "password"}, validators=[validate_api_key])
+                                    style={"input_type": "password"})
     extra_headers = serializers.DictField(child=serializers.CharField(max_length=500), write_only=True,
-                                          required=False, allow_null=True, validators=[validate_extra_headers])
+                                          required=False, allow_null=True)
     api_key_masked = serializers.CharField(read_only=True)
     has_api_key = serializers.SerializerMethodField()
     extra_header_names = serializers.SerializerMethodField()
@@ -58,16 +57,6 @@ class ModelConfigSerializer(serializers.ModelSerializer):
 
     def get_breaker_state(self, obj) -> str:
         return breaker.state(obj.pk)
-
-    def validate_timeout_seconds(self, value):
-        if value is not None and value <= 0:
-            raise serializers.ValidationError(_("Must be above zero."))
-        return value
-
-    def validate_temperature(self, value):
-        if value is not None and not 0 <= value <= 2:
-            raise serializers.ValidationError(_("Between 0 and 2."))
-        return value
 
 
 class UsageRecordSerializer(serializers.ModelSerializer):
@@ -111,13 +100,4 @@ class BudgetSerializer(serializers.ModelSerializer):
         model = Budget
         fields = ["id", "scope", "shop", "config", "monthly_limit", "is_active", "created_at", "updated_at"]
         read_only_fields = ["scope"]
-
-    def validate(self, attrs):
-        shop = attrs.get("shop", getattr(self.instance, "shop", None))
-        config = attrs.get("config", getattr(self.instance, "config", None))
-        if (shop is None) == (config is None):
-            raise serializers.ValidationError(_("A budget is for one shop or one config."))
-        if attrs.get("monthly_limit") is not None and attrs["monthly_limit"] < 0:
-            raise serializers.ValidationError({"monthly_limit": _("Cannot be negative.")})
-        return attrs
 

@@ -87,6 +87,20 @@ def test_bad_config_input_is_a_coded_400(client_for, world, payload):
     assert response.json()["error"] == "validation_error"
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("timeout_seconds", 0), ("temperature", 5), ("api_key", "sk-live-12345\x00678"),
+    ("extra_headers", {"X-Trace": "a\r\nInjected: 1"}),
+])
+def test_a_config_the_model_refuses_is_a_400_naming_the_field(client_for, world, field, value):
+    provider = ProviderFactory(code="deepseek")
+    response = client_for(world.superadmin).post("/api/model-configs/", {
+        "name": "ds", "provider": provider.pk, "model_code": "deepseek-chat", "api_key": "sk-live-1234567890abcdef",
+        field: value}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "validation_error" and field in json.dumps(response.json())
+    assert not ModelConfig.objects.exists()
+
+
 def test_bad_pricing_input_is_a_coded_400(client_for, world, llm_config):
     model = llm_config("gpt-a").model
     response = client_for(world.superadmin).post("/api/pricing/", {

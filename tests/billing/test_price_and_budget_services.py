@@ -1,4 +1,4 @@
-"""Prices are written through pricing_create / pricing_update / pricing_delete, whoever asks."""
+"""Prices and budgets are written through their services, whoever asks: the superadmin check and the model's rules."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -50,3 +50,13 @@ def test_only_a_superadmin_sets_prices(world, who):
         services.pricing_delete(actor=person, pricing=price)
     price.refresh_from_db()
     assert price.unit_price == Decimal("0.002") and ModelPricing.objects.count() == 1
+
+
+@pytest.mark.parametrize("who", ["shop_admin", "agent"])
+def test_only_a_superadmin_sets_budgets(world, who):
+    from billing.models import Budget
+
+    with pytest.raises(PermissionDenied):
+        services.budget_set(actor=getattr(world, who), shop=world.shop, monthly_limit=Decimal("10"))
+    assert not Budget.objects.exists()
+    assert services.budget_set(actor=world.superadmin, shop=world.shop, monthly_limit=Decimal("10")).pk
