@@ -25,9 +25,11 @@ class CustomerServiceConfig(AppConfig):
         from .alerts import tasks as alerts_tasks
         from .outbox import tasks as outbox_tasks
         from .pipeline import tasks as pipeline_tasks
+        from .review import tasks as review_tasks
         from .statistics import tasks as statistics_tasks
 
         app.conf.beat_schedule.update(outbox_tasks.BEAT_SCHEDULE)
+        app.conf.beat_schedule.update(review_tasks.BEAT_SCHEDULE)
         app.conf.beat_schedule.update(statistics_tasks.BEAT_SCHEDULE)
         app.conf.beat_schedule.update(alerts_tasks.BEAT_SCHEDULE)
         app.conf.beat_schedule.update(pipeline_tasks.BEAT_SCHEDULE)

@@ -40,6 +40,7 @@ from customer_service.models import (
     ReplySource,
     ReviewItem,
     ReviewStatus,
+    Shop,
     TransitionRefused,
 )
 from customer_service.shops.selectors import shop_is_workable
@@ -342,6 +343,7 @@ def review_deadlines_check(*, now=None) -> DeadlineReport:
             shop_id__isnull=False,
         ).values_list("shop_id", "kind")
     )
+    shops = Shop.objects.in_bulk(list(pending))
     for shop_id in sorted(set(pending) | {shop_id for shop_id, _kind in open_alerts}):
         row = pending.get(shop_id)
         if row is None:
@@ -349,7 +351,7 @@ def review_deadlines_check(*, now=None) -> DeadlineReport:
                 if (shop_id, kind) in open_alerts:
                     alert_resolve(kind=kind, shop=shop_id)
             continue
-        settings = review_settings_get(shop=shop_id)
+        settings = review_settings_get(shop=shops[shop_id])
         near_at = now + timedelta(seconds=settings.holding_before_seconds)
         if row["first"] <= near_at:
             due = ReviewItem.objects.pending().filter(

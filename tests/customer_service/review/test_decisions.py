@@ -22,7 +22,7 @@ from customer_service.review.services import (
 )
 from kefu.exceptions import KefuError, PermissionDenied
 from tests.configs.factories import shop_settings_template_ensure
-from tests.customer_service.factories import MessageFactory, ReplyFactory, ReviewItemFactory
+from tests.customer_service.factories import MessageFactory, ReviewItemFactory
 
 pytestmark = pytest.mark.django_db
 
