@@ -290,3 +290,38 @@ def test_alert_lists_show_only_the_persons_shops(world, alert_world, client_for,
     client = client_for(person(world, role))
     assert sorted(r["title"] for r in client.get("/api/alerts/").json()["results"]) == sorted(events)
     assert sorted(names(client.get("/api/alert-channels/"))) == sorted(channels)
+
+
+# The review queue and reply templates: (method, path, body) → statuses for ROLES, on fresh rows each time.
+REVIEW_MATRIX = [
+    ("get", "/api/review/{item}/", None, [200, 200, 200, 404, 401]),
+    ("post", "/api/review/{item}/approve", None, [200, 200, 200, 404, 401]),
+    ("post", "/api/review/{item}/edit", {"text": "亲，有货～"}, [200, 200, 200, 404, 401]),
+    ("post", "/api/review/{item}/reject", {"note": "不回"}, [200, 200, 200, 404, 401]),
+    ("post", "/api/review/{item}/assign", {"user": "{agent}"}, [200, 200, 200, 404, 401]),
+    ("get", "/api/reply-templates/{template}/", None, [200, 200, 200, 404, 401]),
+    ("get", "/api/reply-templates/{shared_template}/", None, [200, 200, 200, 200, 401]),
+    ("post", "/api/reply-templates/", {"shop": "{shop}", "code": "new", "text": "好的"}, [201, 201, 403, 400, 401]),
+    ("post", "/api/reply-templates/", {"code": "new", "text": "好的"}, [201, 403, 403, 403, 401]),
+    ("patch", "/api/reply-templates/{template}/", {"text": "改"}, [200, 200, 403, 404, 401]),
+    ("patch", "/api/reply-templates/{shared_template}/", {"text": "改"}, [200, 403, 403, 403, 401]),
+    ("delete", "/api/reply-templates/{template}/", None, [204, 204, 403, 404, 401]),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, path, body, statuses", REVIEW_MATRIX, ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("role_index", range(len(ROLES)), ids=ROLES)
+def test_review_endpoint_matrix(world, client_for, method, path, body, statuses, role_index):
+    from tests.configs.factories import shop_settings_template_ensure
+    from tests.customer_service.factories import ReplyTemplateFactory, ReviewItemFactory
+
+    shop_settings_template_ensure()
+    rows = {"item": ReviewItemFactory(message__conversation__shop=world.shop).pk,
+            "template": ReplyTemplateFactory(shop=world.shop).pk, "shared_template": ReplyTemplateFactory().pk}
+    path = path.format(**rows, **{"shop": world.shop.pk})
+    client = client_for(person(world, ROLES[role_index]))
+    response = getattr(client, method)(path, fill(body, world), format="json")
+    assert response.status_code == statuses[role_index], response.content[:300]
+    if response.status_code >= 400:
+        assert set(response.json()) == {"error", "message", "detail"}

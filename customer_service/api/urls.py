@@ -1,6 +1,7 @@
 from customer_service.alerts.api.views import AlertChannelViewSet, AlertDeliveryViewSet, AlertEventViewSet
 from customer_service.outbox.api.views import OutgoingReplyViewSet
 from customer_service.pipeline.api import ConversationViewSet, MessageViewSet
+from customer_service.review import api as review_api
 from customer_service.shops.api.views import ShopViewSet
 from kefu.api.routers import OptionalSlashRouter
 
@@ -12,4 +13,6 @@ router.register("alert-deliveries", AlertDeliveryViewSet, basename="alert-delive
 router.register("outbox", OutgoingReplyViewSet, basename="outbox")
 router.register("messages", MessageViewSet, basename="message")
 router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("review", review_api.ReviewItemViewSet, basename="review")
+router.register("reply-templates", review_api.ReplyTemplateViewSet, basename="reply-template")
 urlpatterns = router.urls

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from customer_service.shops.models import Shop
+from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputCharField, InputTextField
 from kefu.models import AuditedModel, TimestampedModel
 
@@ -59,13 +60,16 @@ class Reply(TimestampedModel):
         return self.text[:60]
 
 
-class ReplyTemplateQuerySet(models.QuerySet):
+class ReplyTemplateQuerySet(ShopScopedQuerySet):
+    """Everyone of a shop reads its templates and the shared ones; its admins change its own; superadmins
+    change the shared ones."""
+
+    def visible_filter(self, user, shop_ids) -> Q:
+        return Q(shop__isnull=True) | Q(shop_id__in=shop_ids)
+
     def for_shop(self, shop):
         """The templates a shop may use: its own and the shared ones (its own win on the same code)."""
         return self.filter(Q(shop=shop) | Q(shop__isnull=True), is_active=True)
-
-    def for_user(self, user):
-        return self.filter(Q(shop__isnull=True) | Q(shop__in=Shop.objects.for_user(user)))
 
 
 class ReplyTemplate(AuditedModel):

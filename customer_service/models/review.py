@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from customer_service.shops.models import Shop
+from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputTextField
 from kefu.models import TimestampedModel
 
@@ -30,9 +30,10 @@ REVIEW_STATES = StateMachine(
 )
 
 
-class ReviewItemQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(shop__in=Shop.objects.for_user(user))
+class ReviewItemQuerySet(ShopScopedQuerySet):
+    def manageable_by(self, user):
+        """Everyone of the shop works its queue (agents decide items too)."""
+        return self.for_user(user)
 
     def pending(self):
         return self.filter(status=ReviewStatus.PENDING)

@@ -38,13 +38,14 @@ from customer_service.models import (
     OutgoingReply,
     Reply,
     ReplySource,
+    ReplyTemplate,
     ReviewItem,
     ReviewStatus,
     Shop,
     TransitionRefused,
 )
-from customer_service.shops.selectors import shop_is_workable
-from kefu.exceptions import KefuError, PermissionDenied
+from customer_service.shops.selectors import shop_is_manageable, shop_is_workable
+from kefu.exceptions import KefuError, PermissionDenied, full_clean
 
 logger = logging.getLogger(__name__)
 
@@ -377,3 +378,53 @@ def review_deadlines_check(*, now=None) -> DeadlineReport:
         elif (shop_id, AlertKind.REVIEW_BACKLOG) in open_alerts:
             alert_resolve(kind=AlertKind.REVIEW_BACKLOG, shop=shop_id)
     return DeadlineReport(holding_sent=sent, deadline_shops=deadline_shops, backlog_shops=backlog_shops)
+
+
+# -- reply templates -------------------------------------------------------------------------------------------
+
+TEMPLATE_FIELDS = ("code", "title", "text", "is_active")
+
+
+def _require_template_manager(actor, shop) -> None:
+    if shop is None:
+        if not getattr(actor, "is_superadmin", False):
+            raise PermissionDenied(_("Only a superadmin may change the templates shared by every shop."))
+    elif not shop_is_manageable(user=actor, shop=shop):
+        raise PermissionDenied(_("Only an admin of this shop may change its reply templates."))
+
+
+def _template_save(*, actor, template: ReplyTemplate) -> ReplyTemplate:
+    for name in ("code", "title", "text"):
+        setattr(template, name, (getattr(template, name) or "").strip())
+    full_clean(template, code="validation_error")
+    template.stamp(actor)
+    template.save()
+    return template
+
+
+def reply_template_create(*, actor, shop=None, code: str, text: str, title: str = "",
+                          is_active: bool = True) -> ReplyTemplate:
+    """A canned reply of ``shop`` (None: shared by every shop). Raises PermissionDenied (shop admins for
+    their shops, superadmins for shared ones), KefuError ``validation_error`` (a code in use, bad text)."""
+    _require_template_manager(actor, shop)
+    return _template_save(actor=actor, template=ReplyTemplate(shop=shop, code=code, text=text, title=title,
+                                                              is_active=is_active))
+
+
+def reply_template_update(*, actor, template: ReplyTemplate, **changes) -> ReplyTemplate:
+    """Change ``template``'s fields among code, title, text, is_active and shop (moving it needs the right to
+    change both the old and the new shop's templates). Raises like ``reply_template_create``."""
+    _require_template_manager(actor, template.shop)
+    if "shop" in changes:
+        _require_template_manager(actor, changes["shop"])
+        template.shop = changes.pop("shop")
+    for name, value in changes.items():
+        if name not in TEMPLATE_FIELDS:
+            raise TypeError(f"reply_template_update() got an unexpected field {name!r}")
+        setattr(template, name, value)
+    return _template_save(actor=actor, template=template)
+
+
+def reply_template_delete(*, actor, template: ReplyTemplate) -> None:
+    _require_template_manager(actor, template.shop)
+    template.delete()

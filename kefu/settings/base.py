@@ -213,6 +213,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BudgetScopeEnum": "billing.choices.BudgetScope",
         "ConfigScopeEnum": "configs.choices.ConfigScope",
+        "ReviewStatusEnum": "customer_service.models.review.ReviewStatus",
     },
 }
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
