@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 
 from customer_service.models import Message, ReplyTemplate, ReviewItem
 
@@ -38,6 +38,7 @@ def review_item_conversation(*, item: ReviewItem, limit: int = CONVERSATION_LINE
 def reply_templates_for_shop(*, shop) -> dict[str, dict]:
     """``{code: {"title", "text"}}`` of the templates ``shop`` uses: its own win over shared ones of one code."""
     found: dict[str, dict] = {}
-    for template in ReplyTemplate.objects.for_shop(shop).order_by("shop_id", "code"):  # shared (null) first
+    shared_first = F("shop_id").asc(nulls_first=True)
+    for template in ReplyTemplate.objects.for_shop(shop).order_by(shared_first, "code"):
         found[template.code] = {"title": template.title, "text": template.text, "shared": template.shop_id is None}
     return dict(sorted(found.items()))

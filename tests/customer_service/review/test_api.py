@@ -112,8 +112,8 @@ def test_reply_templates_agents_read_shop_admins_write_their_own(world, client_f
                       ).status_code == 400  # a shop they do not see is an id nobody has
     assert admin.delete(f"/api/reply-templates/{own.pk}/").status_code == 204
     root = client_for(world.superadmin)
-    assert root.post("/api/reply-templates/", {"code": "bye", "text": "再见～"}).status_code == 201
-    assert ReplyTemplate.objects.filter(code="bye", shop__isnull=True).exists()
+    assert root.post("/api/reply-templates/", {"code": "see-you", "text": "再见～"}).status_code == 201
+    assert ReplyTemplate.objects.filter(code="see-you", shop__isnull=True).exists()
 
 
 def test_a_template_with_control_characters_is_refused(world, client_for):
