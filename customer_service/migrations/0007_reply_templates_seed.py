@@ -38,6 +38,6 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customer_service", "0005_daily_statistics")]
+    dependencies = [("customer_service", "0006_desktop")]
 
     operations = [migrations.RunPython(seed, unseed)]
