@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,7 +32,6 @@ from customer_service.models import (
     REVIEW_STATES,
     AlertEvent,
     AlertKind,
-    Conversation,
     Message,
     MessageStatus,
     OutgoingReply,
@@ -132,19 +131,6 @@ def _clean(model, name: str, value: str) -> str:
         raise KefuError.from_validation_error(exc, field=name, code="validation_error") from None
 
 
-def takeover_start(*, conversation_id: int, shop, now=None) -> None:
-    """A person answered this buyer: kefu sends nothing on its own for the shop's takeover period.
-
-    Only moves ``takeover_until`` later, never earlier (a longer takeover already running is kept).
-    """
-    now = now or timezone.now()
-    minutes = (shop_settings_get(shop=shop).get("pipeline") or {}).get("takeover_minutes", 60)
-    until = now + timedelta(minutes=minutes)
-    Conversation.objects.filter(pk=conversation_id).filter(
-        Q(takeover_until__isnull=True) | Q(takeover_until__lt=until)
-    ).update(takeover_until=until, last_activity_at=now)
-
-
 @dataclass(frozen=True)
 class ReviewOutcome:
     """What a decision did: the item as it is now and the outbox row its reply became (None for a reject)."""
@@ -155,6 +141,7 @@ class ReviewOutcome:
 
 def _decide_and_send(*, actor, item: ReviewItem, text: str, edited: bool) -> ReviewOutcome:
     from customer_service.outbox.services import outgoing_reply_enqueue
+    from customer_service.pipeline.services import conversation_takeover_start
 
     draft = item.draft
     now = timezone.now()
@@ -179,7 +166,7 @@ def _decide_and_send(*, actor, item: ReviewItem, text: str, edited: bool) -> Rev
         # 3. The outbox: the pre-send check refuses a person's reply with ReplyRefused, which undoes 1 and 2.
         outgoing = outgoing_reply_enqueue(reply=reply, actor=actor)
         if edited:
-            takeover_start(conversation_id=item.message.conversation_id, shop=item.shop, now=now)
+            conversation_takeover_start(conversation=item.message.conversation, now=now)
     return ReviewOutcome(item=ReviewItem.objects.select_related("message", "draft").get(pk=item.pk),
                          outgoing=outgoing)
 
