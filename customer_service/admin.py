@@ -4,5 +4,6 @@ from customer_service.alerts import admin as alerts_admin  # noqa: F401
 from customer_service.desktop import admin as desktop_admin  # noqa: F401
 from customer_service.outbox import admin as outbox_admin  # noqa: F401
 from customer_service.pipeline import admin as pipeline_admin  # noqa: F401
+from customer_service.review import admin as review_admin  # noqa: F401
 from customer_service.shops import admin as shops_admin  # noqa: F401
 from customer_service.suggestions import admin as suggestions_admin  # noqa: F401

@@ -372,7 +372,8 @@ def review_deadlines_check(*, now=None) -> DeadlineReport:
 TEMPLATE_FIELDS = ("code", "title", "text", "is_active")
 
 
-def _require_template_manager(actor, shop) -> None:
+def template_manager_check(*, actor, shop) -> None:
+    """Raises PermissionDenied unless ``actor`` may change the templates of ``shop`` (None: the shared ones)."""
     if shop is None:
         if not getattr(actor, "is_superadmin", False):
             raise PermissionDenied(_("Only a superadmin may change the templates shared by every shop."))
@@ -393,7 +394,7 @@ def reply_template_create(*, actor, shop=None, code: str, text: str, title: str 
                           is_active: bool = True) -> ReplyTemplate:
     """A canned reply of ``shop`` (None: shared by every shop). Raises PermissionDenied (shop admins for
     their shops, superadmins for shared ones), KefuError ``validation_error`` (a code in use, bad text)."""
-    _require_template_manager(actor, shop)
+    template_manager_check(actor=actor, shop=shop)
     return _template_save(actor=actor, template=ReplyTemplate(shop=shop, code=code, text=text, title=title,
                                                               is_active=is_active))
 
@@ -401,9 +402,9 @@ def reply_template_create(*, actor, shop=None, code: str, text: str, title: str 
 def reply_template_update(*, actor, template: ReplyTemplate, **changes) -> ReplyTemplate:
     """Change ``template``'s fields among code, title, text, is_active and shop (moving it needs the right to
     change both the old and the new shop's templates). Raises like ``reply_template_create``."""
-    _require_template_manager(actor, template.shop)
+    template_manager_check(actor=actor, shop=template.shop)
     if "shop" in changes:
-        _require_template_manager(actor, changes["shop"])
+        template_manager_check(actor=actor, shop=changes["shop"])
         template.shop = changes.pop("shop")
     for name, value in changes.items():
         if name not in TEMPLATE_FIELDS:
@@ -413,5 +414,5 @@ def reply_template_update(*, actor, template: ReplyTemplate, **changes) -> Reply
 
 
 def reply_template_delete(*, actor, template: ReplyTemplate) -> None:
-    _require_template_manager(actor, template.shop)
+    template_manager_check(actor=actor, shop=template.shop)
     template.delete()
