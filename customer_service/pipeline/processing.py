@@ -80,6 +80,7 @@ RULE_ERROR = "pipeline.error"
 RULE_FAILED = "pipeline.failed"
 RULE_LEASE_EXPIRED = "pipeline.lease_expired"
 RULE_AWAY = "after_hours.away_message"
+RULE_BURST_GREW = "burst.grew"
 
 ACTIONS = ("ignore", "review", "send", "draft")
 
@@ -107,23 +108,41 @@ class _Line:
     received_at: datetime
     status: str
     lease_owner: str
+    status_rule: str
 
     @property
-    def key(self):
-        return (self.received_at, self.pk)
+    def glued(self) -> bool:
+        """Being prepared by a worker, or given back because the burst grew: it waits for the next line."""
+        return self.status == MessageStatus.PROCESSING or (
+            self.status == MessageStatus.NEW and self.status_rule == RULE_BURST_GREW
+        )
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A worker's hold on a burst: its lines (in arrival order, the head last) and the lease's owner token."""
+    """A worker's hold on a burst: its lines (in arrival order, the head last), the lease's owner token,
+    whether the burst is full, and the newest line of the conversation seen when it was claimed."""
 
     owner: str
     line_ids: tuple[int, ...]
     full: bool
+    seen_id: int
 
     @property
     def head_id(self) -> int:
         return self.line_ids[-1]
+
+
+@dataclass(frozen=True)
+class _Burst:
+    lines: list[_Line]
+    full: bool
+    answer_at: datetime
+
+    @property
+    def taken(self) -> list[str]:
+        """The owners of the burst's lines another worker is preparing a reply for."""
+        return sorted({line.lease_owner for line in self.lines if line.status == MessageStatus.PROCESSING})
 
 
 # Cutting and timing bursts -------------------------------------------------------------------------
@@ -144,14 +163,28 @@ def _chunks(lines: Sequence[_Line], policy: BurstPolicy) -> list[tuple[list[_Lin
     return chunks
 
 
-def _answer_at(chunk: Sequence[_Line], full: bool, policy: BurstPolicy) -> datetime:
-    """When the burst is to be answered: now when full, else when its latest run of lines goes quiet."""
-    burst_lines = [BurstLine(text=line.content, at=line.received_at) for line in chunk]
-    if full:
-        return burst_lines[-1].at
-    latest_run = burst_split(burst_lines, policy=policy)[-1]
-    status = burst_status(latest_run, policy=policy)
-    return status.answer_at
+def _runs(chunk: Sequence[_Line], policy: BurstPolicy) -> list[tuple[list[_Line], datetime]]:
+    """The chunk's bursts by time, each with its answer time.
+
+    The quiet window splits the lines (:func:`.bursts.burst_split`); a run whose lines are all being
+    prepared, or were given back because the burst grew, joins the run after it: the later lines
+    arrived while its reply was prepared, and are answered with it. A joined run is answered when
+    its latest part is.
+    """
+    by_time = burst_split([BurstLine(text=line.content, at=line.received_at) for line in chunk], policy=policy)
+    runs: list[tuple[list[_Line], datetime]] = []
+    position = 0
+    pending: list[_Line] = []
+    for part in by_time:
+        lines = list(chunk[position:position + len(part)])
+        position += len(part)
+        status = burst_status(part, policy=policy)
+        pending += lines
+        if all(line.glued for line in lines) and position < len(chunk):
+            continue
+        runs.append((pending, status.answer_at if not status.complete else part[-1].at))
+        pending = []
+    return runs
 
 
 def _unanswered(conversation_id: int) -> list[_Line]:
@@ -161,18 +194,21 @@ def _unanswered(conversation_id: int) -> list[_Line]:
             status__in=(MessageStatus.NEW, MessageStatus.PROCESSING),
         )
         .order_by("received_at", "id")
-        .values_list("pk", "content", "received_at", "status", "lease_owner")[:READ_LIMIT]
+        .values_list("pk", "content", "received_at", "status", "lease_owner", "status_rule")[:READ_LIMIT]
     )
     return [_Line(*row) for row in rows]
 
 
-def _burst_to_answer(lines, policy):
-    """The first burst that holds a waiting line, whether it is full, and the claims it takes back."""
+def _burst_to_answer(lines: Sequence[_Line], policy: BurstPolicy) -> _Burst | None:
+    """The first burst that holds a waiting line: its lines, whether it is full, and when it is answered."""
     for chunk, full in _chunks(lines, policy):
-        if any(line.status == MessageStatus.NEW for line in chunk):
-            taken = sorted({line.lease_owner for line in chunk if line.status == MessageStatus.PROCESSING})
-            return chunk, full, taken
-    return None, False, []
+        runs = _runs(chunk, policy)
+        for index, (run, answer_at) in enumerate(runs):
+            if not any(line.status == MessageStatus.NEW for line in run):
+                continue
+            last_of_full = full and index == len(runs) - 1
+            return _Burst(lines=run, full=last_of_full, answer_at=run[-1].received_at if last_of_full else answer_at)
+    return None
 
 
 # Scheduling ----------------------------------------------------------------------------------------
@@ -189,27 +225,27 @@ def conversation_schedule(*, conversation_id: int, now: datetime | None = None) 
     if not waiting:
         return None
     shop = Conversation.objects.select_related("shop").get(pk=conversation_id).shop
-    policy = burst_policy_get(shop=shop)
-    chunk, full, _taken = _burst_to_answer(lines, policy)
-    answer_at = _answer_at(chunk, full, policy) if chunk else now
+    burst = _burst_to_answer(lines, burst_policy_get(shop=shop))
+    answer_at = burst.answer_at if burst else now
     countdown = max(0.0, (answer_at - now).total_seconds())
     message_process_task.apply_async(args=(waiting[-1].pk,), countdown=countdown)
     return answer_at
 
 
 # Claims --------------------------------------------------------------------------------------------
-def _release(*, owner: str, reason: str) -> int:
-    """Give every line ``owner`` holds back to ``new`` (its reply is cancelled); returns how many."""
+def _release(*, owner: str) -> int:
+    """Give every line ``owner`` holds back to ``new``: the burst grew, its reply is cancelled and the lines
+    wait to be answered with the later ones. Returns how many."""
     assert MESSAGE_STATES.allows(MessageStatus.PROCESSING, MessageStatus.NEW)
     released = Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner).update(
-        status=MessageStatus.NEW, lease_owner="", lease_until=None, burst_head=None
+        status=MessageStatus.NEW, status_rule=RULE_BURST_GREW, lease_owner="", lease_until=None, burst_head=None
     )
     if released:
-        logger.info("claim %s released (%s lines): %s", owner, released, reason)
+        logger.info("claim %s released (%s lines): the burst grew", owner, released)
     return released
 
 
-def _claim(chunk: Sequence[_Line], *, full: bool, now: datetime) -> Claim | None:
+def _claim(chunk: Sequence[_Line], *, full: bool, now: datetime, seen_id: int) -> Claim | None:
     """Claim every line of ``chunk`` (all waiting) at once, or none of them."""
     assert MESSAGE_STATES.allows(MessageStatus.NEW, MessageStatus.PROCESSING)
     owner = uuid.uuid4().hex
@@ -224,7 +260,7 @@ def _claim(chunk: Sequence[_Line], *, full: bool, now: datetime) -> Claim | None
             transaction.set_rollback(True)
             return None
         Message.objects.filter(pk__in=ids[:-1]).update(burst_head_id=ids[-1])
-    return Claim(owner=owner, line_ids=tuple(ids), full=full)
+    return Claim(owner=owner, line_ids=tuple(ids), full=full, seen_id=seen_id)
 
 
 def _hold(claim: Claim, *, until: datetime) -> bool:
@@ -237,18 +273,18 @@ def _hold(claim: Claim, *, until: datetime) -> bool:
 
 
 def _burst_grew(claim: Claim) -> bool:
-    """Whether a buyer line arrived that belongs to this burst: a waiting line older than the head, or
-    (the burst not being full) any waiting line after it."""
+    """Whether a buyer line arrived that belongs to this burst: a waiting line older than the head (a
+    race with another claim), or, the burst not being full, a line that arrived after the claim."""
     head = Message.objects.values("conversation_id", "received_at").get(pk=claim.head_id)
     waiting = Message.objects.filter(
         conversation_id=head["conversation_id"], direction=MessageDirection.BUYER, status=MessageStatus.NEW
     ).exclude(pk__in=claim.line_ids)
-    if not claim.full:
-        return waiting.exists()
-    return waiting.filter(received_at__lte=head["received_at"]).exists()
+    if waiting.filter(received_at__lte=head["received_at"]).exists():
+        return True
+    return not claim.full and waiting.filter(pk__gt=claim.seen_id).exists()
 
 
-def _claim_load(*, head_id: int, owner: str) -> Claim | None:
+def _claim_load(*, head_id: int, owner: str, seen_id: int) -> Claim | None:
     rows = list(
         Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner)
         .order_by("received_at", "id")
@@ -260,7 +296,7 @@ def _claim_load(*, head_id: int, owner: str) -> Claim | None:
     policy = burst_policy_get(shop=shop)
     chars = sum(len(content.strip()) for _pk, content in rows)
     return Claim(owner=owner, line_ids=tuple(pk for pk, _content in rows),
-                 full=len(rows) >= policy.max_lines or chars >= policy.max_chars)
+                 full=len(rows) >= policy.max_lines or chars >= policy.max_chars, seen_id=seen_id)
 
 
 # Outcomes ------------------------------------------------------------------------------------------
@@ -282,7 +318,7 @@ def _write(claim: Claim, write, *, now: datetime):
         if not _hold(claim, until=now + timedelta(seconds=LEASE_SECONDS)):
             raise _ClaimLost
         if _burst_grew(claim):
-            _release(owner=claim.owner, reason="the burst grew")
+            _release(owner=claim.owner)
             raise _BurstGrew
         return write()
 
@@ -395,9 +431,8 @@ def _decide_and_act(claim: Claim, *, now: datetime) -> ProcessOutcome:
             from .tasks import message_draft_task
 
             payload = _decision_payload(decision)
-            transaction.on_commit(
-                lambda: message_draft_task.apply_async(args=(claim.head_id, claim.owner, text, payload), queue="llm")
-            )
+            args = (claim.head_id, claim.owner, text, payload, claim.seen_id)
+            transaction.on_commit(lambda: message_draft_task.apply_async(args=args, queue="llm"))
         else:
             _write(claim, lambda: _act(claim, decision, now=now), now=now)
     except (_ClaimLost, _BurstGrew):
@@ -413,19 +448,19 @@ def _process_once(conversation_id: int, *, now: datetime, force: bool) -> Proces
         return ProcessOutcome("none")
     shop = Conversation.objects.select_related("shop").get(pk=conversation_id).shop
     policy = burst_policy_get(shop=shop)
-    chunk, full, taken = _burst_to_answer(lines, policy)
-    answer_at = _answer_at(chunk, full, policy)
-    if not force and now < answer_at:
-        return ProcessOutcome("wait", answer_at=answer_at)
-    if taken:
+    burst = _burst_to_answer(lines, policy)
+    if not force and now < burst.answer_at:
+        return ProcessOutcome("wait", answer_at=burst.answer_at)
+    if burst.taken:
         # The buyer wrote more while another worker prepared the reply: cancel it, answer every line.
-        for owner in taken:
-            _release(owner=owner, reason="a later line of the burst arrived")
+        for owner in burst.taken:
+            _release(owner=owner)
         lines = _unanswered(conversation_id)
-        chunk, full, taken = _burst_to_answer(lines, policy)
-        if chunk is None or taken:
+        burst = _burst_to_answer(lines, policy)
+        if burst is None or burst.taken:
             return ProcessOutcome("busy")
-    claim = _claim(chunk, full=full, now=now)
+    seen_id = max(line.pk for line in lines)
+    claim = _claim(burst.lines, full=burst.full, now=now, seen_id=seen_id)
     if claim is None:
         return ProcessOutcome("busy")
     try:
@@ -439,24 +474,30 @@ def _process_once(conversation_id: int, *, now: datetime, force: bool) -> Proces
 def message_process(*, message_id: int, now: datetime | None = None, force: bool = False) -> ProcessOutcome:
     """Answer the burst of the conversation ``message_id`` belongs to, and any burst after it that is ready.
 
-    Returns the last step's outcome: ``wait`` (with ``answer_at``) asks the caller to come back then.
+    Returns ``wait`` (with ``answer_at``) when a burst is not ready: the caller comes back then; else the
+    last burst decided here, or why none was (``none``, ``busy``).
     ``force`` answers a burst before its quiet window has passed (no scheduler to come back later,
     e.g. tasks run eagerly). See the module docstring for the steps.
     """
     conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
     if conversation_id is None:
         return ProcessOutcome("none")
-    outcome = ProcessOutcome("none")
+    decided = None
     for _round in range(MAX_ROUNDS):
         outcome = _process_once(conversation_id, now=now or timezone.now(), force=force)
-        if outcome.action in ("none", "wait", "busy"):
+        if outcome.action == "wait":
             return outcome
+        if outcome.action in ("none", "busy"):
+            return decided or outcome
+        decided = outcome
     # Still more to do: a fresh task carries on.
     conversation_schedule(conversation_id=conversation_id)
-    return outcome
+    return decided
 
 
-def message_draft_finish(*, head_id: int, owner: str, text: str, decision: dict, now: datetime | None = None) -> str:
+def message_draft_finish(
+    *, head_id: int, owner: str, text: str, decision: dict, seen_id: int = 0, now: datetime | None = None
+) -> str:
     """The ``llm`` queue's half of a draft decision: ask for the draft, then put it in review.
 
     Runs only while ``owner`` still holds the burst; the LLM call (``reply_draft``) is made outside any
@@ -465,7 +506,7 @@ def message_draft_finish(*, head_id: int, owner: str, text: str, decision: dict,
     """
     from .drafting import reply_draft
 
-    claim = _claim_load(head_id=head_id, owner=owner)
+    claim = _claim_load(head_id=head_id, owner=owner, seen_id=seen_id or head_id)
     if claim is None:
         return "lost"
     decided = _decision_from_payload(decision)
@@ -535,8 +576,8 @@ def message_leases_sweep(*, now: datetime | None = None, limit: int = 500) -> Sw
         else:
             with transaction.atomic():
                 count = lines.update(
-                    status=MessageStatus.NEW, lease_owner="", lease_until=None, burst_head=None,
-                    attempts=F("attempts") + 1,
+                    status=MessageStatus.NEW, status_rule=RULE_LEASE_EXPIRED, lease_owner="", lease_until=None,
+                    burst_head=None, attempts=F("attempts") + 1,
                 )
             released += count
             conversations |= conversation_ids

@@ -36,11 +36,11 @@ def message_process_task(self, message_id: int):
 
 
 @shared_task(name="pipeline.draft_reply", acks_late=True, queue="llm")
-def message_draft_task(head_id: int, owner: str, text: str, decision: dict):
+def message_draft_task(head_id: int, owner: str, text: str, decision: dict, seen_id: int = 0):
     """The LLM draft of a burst (queue ``llm``), then the burst goes to review with it."""
     from .processing import message_draft_finish
 
-    return message_draft_finish(head_id=head_id, owner=owner, text=text, decision=decision)
+    return message_draft_finish(head_id=head_id, owner=owner, text=text, decision=decision, seen_id=seen_id)
 
 
 @shared_task(name="pipeline.sweep_leases")
