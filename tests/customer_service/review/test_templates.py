@@ -8,7 +8,7 @@ from customer_service.pipeline.safety import SafetySettings, safety_check
 from customer_service.review.selectors import reply_templates_for_shop
 from tests.customer_service.factories import ReplyTemplateFactory
 
-seed_migration = importlib.import_module("customer_service.migrations.0007_reply_templates_seed")
+seed_migration = importlib.import_module("customer_service.migrations.0008_reply_templates_seed")
 
 pytestmark = pytest.mark.django_db
 

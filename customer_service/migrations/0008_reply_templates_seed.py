@@ -38,6 +38,6 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customer_service", "0006_desktop")]
+    dependencies = [("customer_service", "0007_knowledge_suggestions")]
 
     operations = [migrations.RunPython(seed, unseed)]
