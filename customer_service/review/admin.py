@@ -21,7 +21,7 @@ from customer_service.models import ReplyTemplate, ReviewItem, ReviewStatus, Tra
 from kefu.admin import ScopedModelAdmin
 from kefu.exceptions import KefuError
 
-from . import selectors, services
+from . import decisions, selectors, services
 
 
 def duration_text(seconds: int) -> str:
@@ -142,16 +142,16 @@ class ReviewItemAdmin(ScopedModelAdmin):
         try:
             if action == "approve":
                 if item.draft is not None and text == item.draft.text.strip():
-                    outcome = services.review_item_approve(actor=request.user, item=item)
+                    outcome = decisions.review_item_approve(actor=request.user, item=item)
                 else:
-                    outcome = services.review_item_edit(actor=request.user, item=item, text=text)
+                    outcome = decisions.review_item_edit(actor=request.user, item=item, text=text)
                 self.message_user(request, gettext("Sent to the outbox: %(text)s") % {"text": outcome.outgoing.text},
                                   messages.SUCCESS)
             elif action == "reject":
-                services.review_item_reject(actor=request.user, item=item, note=note)
+                decisions.review_item_reject(actor=request.user, item=item, note=note)
                 self.message_user(request, gettext("Rejected: nothing is sent to the buyer."), messages.SUCCESS)
             elif action == "assign":
-                services.review_item_assign(actor=request.user, item=item, user=request.user)
+                decisions.review_item_assign(actor=request.user, item=item, user=request.user)
                 self.message_user(request, gettext("The item is assigned to you."), messages.SUCCESS)
                 return 200
             else:

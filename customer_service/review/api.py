@@ -16,7 +16,7 @@ from customer_service.shops.models import Shop
 from kefu.api.filters import BooleanFilter, FilterSet
 from kefu.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
 
-from . import selectors, services
+from . import decisions, selectors, services
 
 # -- serializers -----------------------------------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ class ReviewItemViewSet(ScopedReadOnlyViewSet):
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def approve(self, request, pk=None):
         """Send the draft as it is; the message is answered."""
-        return self._decided(services.review_item_approve(actor=request.user, item=self.get_object()))
+        return self._decided(decisions.review_item_approve(actor=request.user, item=self.get_object()))
 
     @extend_schema(request=ReviewEditSerializer, responses=ReviewDecisionSerializer)
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
@@ -203,7 +203,8 @@ class ReviewItemViewSet(ScopedReadOnlyViewSet):
         item = self.get_object()
         data = ReviewEditSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._decided(services.review_item_edit(actor=request.user, item=item, text=data.validated_data["text"]))
+        text = data.validated_data["text"]
+        return self._decided(decisions.review_item_edit(actor=request.user, item=item, text=text))
 
     @extend_schema(request=ReviewRejectSerializer, responses=ReviewDecisionSerializer)
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
@@ -212,7 +213,7 @@ class ReviewItemViewSet(ScopedReadOnlyViewSet):
         item = self.get_object()
         data = ReviewRejectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._decided(services.review_item_reject(actor=request.user, item=item,
+        return self._decided(decisions.review_item_reject(actor=request.user, item=item,
                                                          note=data.validated_data["note"]))
 
     @extend_schema(request=ReviewAssignSerializer, responses=ReviewItemSerializer)
@@ -222,7 +223,7 @@ class ReviewItemViewSet(ScopedReadOnlyViewSet):
         item = self.get_object()
         data = ReviewAssignSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        item = services.review_item_assign(actor=request.user, item=item, user=data.validated_data["user"])
+        item = decisions.review_item_assign(actor=request.user, item=item, user=data.validated_data["user"])
         return Response(ReviewItemSerializer(item).data)
 
 

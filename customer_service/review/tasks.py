@@ -17,7 +17,7 @@ BEAT_SCHEDULE = {
 @shared_task(name="review.deadlines_check")
 def review_deadlines_check_task():
     """Holding replies for items about to pass their deadline; the deadline and backlog alerts."""
-    from .services import review_deadlines_check
+    from .decisions import review_deadlines_check
 
     report = review_deadlines_check()
     return {"holding_sent": report.holding_sent, "deadline_shops": report.deadline_shops,

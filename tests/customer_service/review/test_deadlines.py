@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from configs import services as config_services
 from customer_service.models import AlertEvent, AlertKind, OutgoingReply, Reply, ReviewItem
-from customer_service.review.services import review_deadlines_check, review_item_holding_send, review_settings_get
+from customer_service.review.decisions import review_deadlines_check, review_item_holding_send
+from customer_service.review.services import review_settings_get
 from customer_service.review.tasks import review_deadlines_check_task
 from tests.configs.factories import shop_settings_template_ensure
 from tests.customer_service.factories import OutgoingReplyFactory, ReviewItemFactory

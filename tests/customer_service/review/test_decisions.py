@@ -14,7 +14,7 @@ from customer_service.models import (
     TransitionRefused,
 )
 from customer_service.outbox.services import ReplyRefused
-from customer_service.review.services import (
+from customer_service.review.decisions import (
     review_item_approve,
     review_item_assign,
     review_item_edit,
