@@ -27,6 +27,7 @@ class CustomerServiceConfig(AppConfig):
         from .pipeline import tasks as pipeline_tasks
         from .review import tasks as review_tasks
         from .statistics import tasks as statistics_tasks
+        from .suggestions import tasks as suggestions_tasks  # noqa: F401 (registers the task with the worker)
 
         app.conf.beat_schedule.update(outbox_tasks.BEAT_SCHEDULE)
         app.conf.beat_schedule.update(review_tasks.BEAT_SCHEDULE)

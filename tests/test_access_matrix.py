@@ -325,3 +325,41 @@ def test_review_endpoint_matrix(world, client_for, method, path, body, statuses,
     assert response.status_code == statuses[role_index], response.content[:300]
     if response.status_code >= 400:
         assert set(response.json()) == {"error", "message", "detail"}
+
+
+# Knowledge suggestions: every member of a shop sees its suggestions; only its admins decide.
+@pytest.fixture
+def suggestion_ids(world):
+    from customer_service.models import ReviewStatus
+    from customer_service.suggestions.services import knowledge_suggestion_record
+    from tests.customer_service.factories import MessageFactory, ReplyFactory, ReviewItemFactory
+
+    def suggestion(shop, question):
+        message = MessageFactory(conversation__shop=shop, content=question)
+        item = ReviewItemFactory(message=message, shop=shop, status=ReviewStatus.EDITED, final_text="答案",
+                                 draft=ReplyFactory(message=message, source="ai"))
+        return knowledge_suggestion_record(item=item).pk
+
+    return {"suggestion": suggestion(world.shop, "甜品问题"),
+            "other_suggestion": suggestion(world.other_shop, "数码问题")}
+
+
+SUGGESTION_MATRIX = [
+    ("get", "/api/knowledge-suggestions/{suggestion}/", None, [200, 200, 200, 404, 401]),
+    ("get", "/api/knowledge-suggestions/{other_suggestion}/", None, [200, 404, 404, 200, 401]),
+    ("post", "/api/knowledge-suggestions/{suggestion}/accept", {"answer": "改过的答案"}, [200, 200, 403, 404, 401]),
+    ("post", "/api/knowledge-suggestions/{suggestion}/dismiss", None, [200, 200, 403, 404, 401]),
+    ("post", "/api/knowledge-suggestions/{other_suggestion}/dismiss", None, [200, 404, 404, 200, 401]),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, path, body, statuses", SUGGESTION_MATRIX,
+                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("role_index", range(len(ROLES)), ids=ROLES)
+def test_suggestion_endpoint_matrix(world, suggestion_ids, client_for, method, path, body, statuses, role_index):
+    client = client_for(person(world, ROLES[role_index]))
+    response = getattr(client, method)(path.format(**suggestion_ids), body, format="json")
+    assert response.status_code == statuses[role_index], response.content[:300]
+    if response.status_code >= 400:
+        assert set(response.json()) == {"error", "message", "detail"}

@@ -86,3 +86,12 @@ def test_an_accepted_suggestion_answers_the_next_identical_question_from_the_kno
         knowledge_suggestion_accept(actor=world.shop_admin, suggestion=suggestion)
     after = message_decide(message=MessageFactory(conversation__shop=world.shop, content=QUESTION), text=QUESTION)
     assert after.action == "send" and after.rule == "kb.auto" and after.reply_text == ANSWER
+
+
+def test_the_task_records_what_a_committed_outcome_suggests(world):
+    from customer_service.suggestions.tasks import knowledge_suggestion_record_task
+
+    item = reviewed(world.shop, status=ReviewStatus.EDITED, final_text=ANSWER)
+    suggestion_id = knowledge_suggestion_record_task.delay(item.pk).get()
+    assert KnowledgeSuggestion.objects.get(pk=suggestion_id).answer == ANSWER
+    assert knowledge_suggestion_record_task.delay(999_999).get() is None
