@@ -46,6 +46,7 @@ from customer_service.models import (
 from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.pipeline.services import conversation_takeover_start
 from customer_service.shops.selectors import shop_is_workable
+from customer_service.suggestions.services import knowledge_suggestion_record
 from kefu.exceptions import KefuError, PermissionDenied
 
 from .services import ReviewSettings, review_settings_get
@@ -88,6 +89,19 @@ class ReviewOutcome:
     outgoing: OutgoingReply | None = None
 
 
+def _suggest_on_commit(item_id: int) -> None:
+    """Once the decision is committed, what it teaches the knowledge base (a suggestion for the shop admin).
+    A failure there is logged and never undoes or fails the decision."""
+
+    def record():
+        try:
+            knowledge_suggestion_record(item=ReviewItem(pk=item_id))
+        except Exception:
+            logger.exception("Knowledge suggestion for review item %s failed.", item_id)
+
+    transaction.on_commit(record)
+
+
 def _decide_and_send(*, actor, item: ReviewItem, text: str, edited: bool) -> ReviewOutcome:
     draft = item.draft
     now = timezone.now()
@@ -113,6 +127,7 @@ def _decide_and_send(*, actor, item: ReviewItem, text: str, edited: bool) -> Rev
         outgoing = outgoing_reply_enqueue(reply=reply, actor=actor)
         if edited:
             conversation_takeover_start(conversation=item.message.conversation, now=now)
+        _suggest_on_commit(item.pk)
     return ReviewOutcome(item=ReviewItem.objects.select_related("message", "draft").get(pk=item.pk),
                          outgoing=outgoing)
 
@@ -168,6 +183,7 @@ def review_item_reject(*, actor, item: ReviewItem, note: str = "") -> ReviewOutc
         Message.objects.filter(burst_head_id=item.message_id, status=MessageStatus.REVIEW).update(
             status=MessageStatus.IGNORED, status_rule=REJECTED_RULE, handled_by=actor
         )
+        _suggest_on_commit(item.pk)
     return ReviewOutcome(item=ReviewItem.objects.select_related("message", "draft").get(pk=item.pk))
 
 

@@ -188,3 +188,24 @@ def test_two_people_approving_at_once_send_one_reply(world):
     assert sorted(results, key=str) == sorted([409, ReviewItem.objects.get(pk=item.pk).reviewer], key=str)
     assert OutgoingReply.objects.count() == 1 and Reply.objects.filter(source="human").count() == 1
     assert ReviewItem.objects.get(pk=item.pk).status == ReviewStatus.APPROVED
+
+
+def test_an_edited_ai_draft_suggests_a_knowledge_entry_once_committed(world, item, django_capture_on_commit_callbacks):
+    from customer_service.models import KnowledgeSuggestion
+
+    with django_capture_on_commit_callbacks(execute=True):
+        review_item_edit(actor=world.agent, item=item, text="亲，XL有货，身高175建议拍XL～")
+    suggestion = KnowledgeSuggestion.objects.get()
+    assert (suggestion.answer, suggestion.review_item_id) == ("亲，XL有货，身高175建议拍XL～", item.pk)
+
+
+def test_a_rejected_item_suggests_nothing_until_its_decision_commits(world, item, django_capture_on_commit_callbacks):
+    from customer_service.models import KnowledgeSuggestion
+
+    item.draft.source = ReplySource.KB
+    item.draft.save()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        review_item_reject(actor=world.agent, item=item, note="答非所问")
+    assert not KnowledgeSuggestion.objects.exists() and len(callbacks) == 1
+    callbacks[0]()
+    assert KnowledgeSuggestion.objects.get().kind == "new_item"
