@@ -46,7 +46,7 @@ from customer_service.models import (
 from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.pipeline.services import conversation_takeover_start
 from customer_service.shops.selectors import shop_is_workable
-from customer_service.suggestions.services import knowledge_suggestion_record
+from customer_service.suggestions.tasks import knowledge_suggestion_record_task
 from kefu.exceptions import KefuError, PermissionDenied
 
 from .services import ReviewSettings, review_settings_get
@@ -90,16 +90,9 @@ class ReviewOutcome:
 
 
 def _suggest_on_commit(item_id: int) -> None:
-    """Once the decision is committed, what it teaches the knowledge base (a suggestion for the shop admin).
-    A failure there is logged and never undoes or fails the decision."""
-
-    def record():
-        try:
-            knowledge_suggestion_record(item=ReviewItem(pk=item_id))
-        except Exception:
-            logger.exception("Knowledge suggestion for review item %s failed.", item_id)
-
-    transaction.on_commit(record)
+    """Once the decision is committed, record what it teaches the knowledge base (a suggestion for the shop
+    admin), in a task: a failure there (or a broker out of reach, logged) never fails the decision."""
+    transaction.on_commit(lambda: knowledge_suggestion_record_task.delay(item_id), robust=True)
 
 
 def _decide_and_send(*, actor, item: ReviewItem, text: str, edited: bool) -> ReviewOutcome:
