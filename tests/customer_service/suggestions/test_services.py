@@ -95,3 +95,24 @@ def test_the_task_records_what_a_committed_outcome_suggests(world):
     suggestion_id = knowledge_suggestion_record_task.delay(item.pk).get()
     assert KnowledgeSuggestion.objects.get(pk=suggestion_id).answer == ANSWER
     assert knowledge_suggestion_record_task.delay(999_999).get() is None
+
+
+def test_review_decisions_record_their_suggestions_once_committed(world, django_capture_on_commit_callbacks):
+    from customer_service.review.decisions import review_item_edit, review_item_reject
+    from tests.configs.factories import shop_settings_template_ensure
+
+    shop_settings_template_ensure()
+    edited = reviewed(world.shop, status=ReviewStatus.PENDING)
+    edited.message.status = "review"
+    edited.message.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        review_item_edit(actor=world.agent, item=edited, text=ANSWER)
+    suggestion = KnowledgeSuggestion.objects.get()
+    assert suggestion.kind == SuggestionKind.NEW_ITEM and suggestion.answer == ANSWER
+
+    rejected = reviewed(world.shop, status=ReviewStatus.PENDING, source=ReplySource.KB, content="能开发票吗？")
+    rejected.message.status = "review"
+    rejected.message.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        review_item_reject(actor=world.agent, item=rejected, note="答案不对")
+    assert KnowledgeSuggestion.objects.filter(question="能开发票吗？", answer="").exists()
