@@ -89,7 +89,8 @@ ACTIONS = ("ignore", "review", "send", "draft")
 class ProcessOutcome:
     """What one call of :func:`message_process` did.
 
-    ``action``: ``"none"`` (nothing waiting), ``"wait"`` (the burst is not ready before ``answer_at``),
+    ``action``: ``"none"`` (nothing waiting), ``"superseded"`` (a later line's task answers the
+    conversation), ``"wait"`` (the burst is not ready before ``answer_at``),
     ``"busy"`` (another worker holds the burst), ``"lost"`` (the claim was taken back while deciding),
     or the decision's action (``ignore``, ``review``, ``send``, ``draft``, ``error``). ``head_id``: the
     burst's head when one was decided.
@@ -482,6 +483,11 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
     conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
     if conversation_id is None:
         return ProcessOutcome("none")
+    if not force and Message.objects.filter(
+        conversation_id=conversation_id, direction=MessageDirection.BUYER, status=MessageStatus.NEW, pk__gt=message_id
+    ).exists():
+        # A later line's task answers the conversation (every line enqueues one): this one has nothing to add.
+        return ProcessOutcome("superseded")
     decided = None
     for _round in range(MAX_ROUNDS):
         outcome = _process_once(conversation_id, now=now or timezone.now(), force=force)

@@ -91,12 +91,13 @@ def test_fragments_within_the_quiet_window_are_answered_once_with_their_merged_t
     last = say(world, texts[2])
 
     clock.shift(0.2)  # "能保存几天？" ends a question: answered 350 ms after it
-    waiting = message_process(message_id=first.pk)
+    assert message_process(message_id=first.pk).action == "superseded"  # the last line's task answers
+    waiting = message_process(message_id=last.pk)
     assert waiting.action == "wait" and waiting.answer_at == last.received_at + timedelta(milliseconds=350)
     assert statuses(first, second, last) == ["new", "new", "new"]
 
     clock.shift(0.2)
-    done = message_process(message_id=first.pk)
+    done = message_process(message_id=last.pk)
     assert (done.action, done.rule, done.head_id) == ("send", "kb.auto", last.pk)
     reply = Reply.objects.get()
     assert (reply.message_id, reply.text, reply.source) == (last.pk, ANSWER, "kb")
@@ -149,7 +150,7 @@ def test_more_lines_than_a_burst_holds_are_answered_in_two_bursts(world, faq, cl
         lines.append(say(world, f"第{i}个问题？"))
         clock.shift(0.1)
     with on_commit(execute=True):
-        outcome = message_process(message_id=lines[0].pk)  # the first three are a full burst: at once
+        outcome = message_process(message_id=lines[-1].pk)  # the first three are a full burst: at once
     assert outcome.action == "wait"  # for the last two
     assert statuses(*lines) == ["review", "review", "review", "new", "new"]
     clock.shift(1)
@@ -177,7 +178,7 @@ def test_a_blacklisted_buyer_is_ignored_with_the_rule_on_every_line(world, clock
     configure(world, buyer_blacklist=["坏买家"])
     lines = [say(world, "在吗", buyer="坏买家"), say(world, "便宜点", buyer="坏买家")]
     clock.shift(2)
-    assert message_process(message_id=lines[0].pk).action == "ignore"
+    assert message_process(message_id=lines[-1].pk).action == "ignore"
     for line in Message.objects.filter(pk__in=[m.pk for m in lines]):
         assert (line.status, line.status_rule, line.lease_owner) == ("ignored", "blacklist.buyer", "")
     assert not Reply.objects.exists() and not ReviewItem.objects.exists()
@@ -188,7 +189,7 @@ def test_a_refund_goes_to_review_with_its_burst(world, faq, clock):
     clock.shift(0.5)
     last = say(world, "我要退款")
     clock.shift(2)
-    assert message_process(message_id=first.pk).action == "review"
+    assert message_process(message_id=last.pk).action == "review"
     item = ReviewItem.objects.get()
     assert (item.message_id, item.reason, item.status, item.draft) == (last.pk, "intent.refund", "pending", None)
     assert item.deadline_at == first.received_at + timedelta(seconds=180)  # from the burst's first line
