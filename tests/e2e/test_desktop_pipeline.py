@@ -202,3 +202,30 @@ def test_calibration_reads_each_configured_region_of_the_window(qianniu, shop, r
     assert record.readings["readings"]["chat_header"] == "买家小明"
     assert record.readings["outside"] == [] and record.readings["window"][2:] == list(qianniu.size)
     assert JobRecord.objects.get(shop=shop, kind=JobKind.CALIBRATE).status == "completed"
+
+
+def test_the_calibrate_command_prints_each_region_and_writes_the_picture(qianniu, shop, runtime, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from customer_service.desktop.runtime import desktop_runtime_install
+
+    qianniu.buyer("买家小明", "在吗")
+    previous = desktop_runtime_install(runtime)
+    try:
+        out = StringIO()
+        call_command("desktop_calibrate", shop=shop.name, out=tmp_path / "calibration.png", stdout=out)
+        with pytest.raises(CommandError, match="No shop named"):
+            call_command("desktop_calibrate", shop="没有这个店")
+        shop.qianniu_title = "没有这个窗口"
+        shop.save()
+        with pytest.raises(CommandError, match="No window titled"):
+            call_command("desktop_calibrate", shop=shop.name)
+    finally:
+        desktop_runtime_install(previous)
+
+    printed = out.getvalue()
+    assert "chat_header" in printed and "买家小明" in printed and "OUTSIDE" not in printed
+    assert (tmp_path / "calibration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
