@@ -387,6 +387,28 @@ def desktop_send(*, outgoing_id: int, runtime=None) -> str:
     return receipt
 
 
+def desktop_dispatch(*, outgoing_id: int, shop_id: int, created_at) -> bool:
+    """Hand a just-queued reply to the desktop worker (task ``desktop.send_reply``, due after the shop's reply
+    delay) when the shop's desktop is on and not paused. Returns whether it was handed over. The task expires
+    with the next minute: without a desktop worker nothing piles up, and the poll sends what is due."""
+    from kefu.celery import app
+
+    shop = Shop.objects.filter(pk=shop_id, is_active=True).first()
+    if shop is None:
+        return False
+    try:
+        conf = desktop_settings_get(shop=shop)
+    except (ConfigNotFound, RegionError):
+        return False
+    if not conf.runnable or desktop_pause_get(shop=shop) is not None:
+        return False
+    due = created_at + timedelta(seconds=conf.reply_delay_seconds)
+    countdown = max(0.0, (due - timezone.now()).total_seconds())
+    app.send_task("desktop.send_reply", args=(outgoing_id,), queue="desktop", countdown=countdown,
+                  expires=countdown + 60)
+    return True
+
+
 # -- schedules ------------------------------------------------------------------------------------------------
 
 def desktop_schedules_sync(*, shop_ids=None) -> dict:

@@ -35,9 +35,32 @@ def _config_saved(sender, instance, **kwargs):
         _sync_later(instance.shop_id)
 
 
+def _outgoing_saved(sender, instance, created, **kwargs):
+    """A reply queued for a buyer is handed to the desktop worker at once instead of at its next poll (the poll
+    still sends whatever is due, so a lost hand-over only costs that wait)."""
+    if not created:
+        return
+    from django.conf import settings
+
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        return  # run eagerly, the send would type from inside whichever process queued the reply
+    outgoing_id, shop_id, created_at = instance.pk, instance.shop_id, instance.created_at
+
+    def dispatch():
+        from .services import desktop_dispatch
+
+        try:
+            desktop_dispatch(outgoing_id=outgoing_id, shop_id=shop_id, created_at=created_at)
+        except Exception:  # the poll sends it anyway
+            logger.exception("Could not hand outgoing reply %s to the desktop worker", outgoing_id)
+
+    transaction.on_commit(dispatch)
+
+
 def connect() -> None:
     from configs.models import UserConfig
-    from customer_service.models import Shop
+    from customer_service.models import OutgoingReply, Shop
 
     post_save.connect(_shop_saved, sender=Shop, dispatch_uid="desktop_schedule_shop")
+    post_save.connect(_outgoing_saved, sender=OutgoingReply, dispatch_uid="desktop_dispatch_outgoing")
     post_save.connect(_config_saved, sender=UserConfig, dispatch_uid="desktop_schedule_settings")

@@ -192,3 +192,19 @@ def test_the_pause_admin_pauses_and_resumes_through_the_services(world, client):
     client.post(changelist, {"action": "resume_selected", "_selected_action": [pause.pk]})
     assert selectors.desktop_pause_get(shop=world.shop) is None
     assert timezone.now() - DesktopPause.objects.get(pk=pause.pk).resumed_at < timedelta(minutes=1)
+
+
+def test_a_queued_reply_is_handed_to_the_desktop_worker_only_when_its_desktop_is_on_and_not_paused(world):
+    from customer_service.models import OutgoingReply
+    from tests.customer_service.factories import OutgoingReplyFactory
+
+    outgoing = OutgoingReplyFactory(shop=world.shop)
+    hand_over = lambda: services.desktop_dispatch(  # noqa: E731
+        outgoing_id=outgoing.pk, shop_id=world.shop.pk, created_at=outgoing.created_at)
+
+    assert not hand_over()
+    switch_on(world)
+    assert hand_over()
+    services.desktop_pause(shop=world.shop, reason="window_covered")
+    assert not hand_over()
+    assert OutgoingReply.objects.get(pk=outgoing.pk).state == "queued"  # handing over changes nothing
