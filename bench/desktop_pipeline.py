@@ -12,7 +12,7 @@ Measures, and prints with the command to rerun them:
 * a new buyer's line on screen (a badge on the list) → the knowledge answer confirmed by read-back (reply
   delay 0), split into
   line on screen → ingested, ingested → reply queued (the pipeline, including its burst window), queued →
-  confirmed (the next poll's send: focus, paste, Enter, read-back).
+  confirmed (``desktop.send_reply``, handed over when the reply is queued: focus, paste, Enter, read-back).
 
 Run: .venv/bin/python bench/desktop_pipeline.py [--rounds 12] [--idle-seconds 20] [--pings 40]
 """
@@ -130,17 +130,19 @@ def main():
 
         local = DesktopRuntime()
         desktop_poll(shop_id=shop.pk, runtime=local)
-        inproc = []
+        inproc, statuses = [], {}
         for _ in range(args.pings):
             sent = time.perf_counter()
-            desktop_poll(shop_id=shop.pk, runtime=local)
+            status = desktop_poll(shop_id=shop.pk, runtime=local)["status"]
             inproc.append(time.perf_counter() - sent)
+            statuses[status] = statuses.get(status, 0) + 1
         local.close()
         print("\none idle poll (nothing new on the window):")
-        print(f"  in-process desktop_poll:                       {ms(inproc)}")
+        print(f"  in-process desktop_poll:                       {ms(inproc)}  {statuses}")
         print(f"  desktop.poll task sent → result back (Redis):  {ms(trips)}")
 
         # 2. Beat drives the polls; idle CPU of the desktop worker, beat and Redis.
+
         beat = start("beat", "-S", "django_celery_beat.schedulers:DatabaseScheduler", "-l", "warning",
                      "--pidfile", str(work / "beat.pid"), "-s", str(work / "beat-schedule"), name="beat")
         time.sleep(4)
@@ -184,7 +186,7 @@ def main():
         if totals:
             print(f"  on screen → ingested (poll wait + check + OCR + align):  {ms(ingested)}")
             print(f"  ingested → reply queued (pipeline, burst window):        {ms(queued)}")
-            print(f"  queued → confirmed (next poll: paste, Enter, read-back): {ms(sent)}")
+            print(f"  queued → confirmed (send_reply: paste, Enter, read-back): {ms(sent)}")
             print(f"  on screen → confirmed:                                    {ms(totals)}")
         print(f"\nload average at end {os.getloadavg()[0]:.1f}")
         print("command: .venv/bin/python bench/desktop_pipeline.py " + " ".join(sys.argv[1:]))

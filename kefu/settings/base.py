@@ -266,6 +266,10 @@ KEFU_CONFIG_HISTORY_RETENTION_DAYS = env.int("KEFU_CONFIG_HISTORY_RETENTION_DAYS
 # as sent but unconfirmed ("unknown") and goes to a person; it is never sent again on its own.
 KEFU_OUTBOX_SEND_LEASE_SECONDS = env.int("KEFU_OUTBOX_SEND_LEASE_SECONDS", default=120)
 
+# Desktop (customer_service.desktop) ----------------------------------------------
+# The lock file every sender on one PC shares (one keyboard); empty: kefu-desktop-send.lock in the temp folder.
+KEFU_DESKTOP_LOCK_PATH = env("KEFU_DESKTOP_LOCK_PATH", default="")
+
 # Alerts (customer_service.alerts) -----------------------------------------------
 # A resolved problem is announced once it stayed resolved this long; coming back sooner, it is the same outage.
 KEFU_ALERT_RESOLVE_HOLD_SECONDS = env.int("KEFU_ALERT_RESOLVE_HOLD_SECONDS", default=300)
