@@ -194,6 +194,8 @@ def test_the_pause_admin_pauses_and_resumes_through_the_services(world, client):
     assert timezone.now() - DesktopPause.objects.get(pk=pause.pk).resumed_at < timedelta(minutes=1)
 
 
+# Handing over publishes to the broker even when the tests run tasks eagerly (there is no desktop here).
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
 def test_a_queued_reply_is_handed_to_the_desktop_worker_only_when_its_desktop_is_on_and_not_paused(world):
     from customer_service.models import OutgoingReply
     from tests.customer_service.factories import OutgoingReplyFactory
