@@ -124,7 +124,7 @@ def main():
         trips = []
         for _ in range(args.pings):
             sent = time.perf_counter()
-            desktop_poll_task.apply_async(args=(shop.pk,), expires=5).get(timeout=30)
+            desktop_poll_task.apply_async(args=(shop.pk,), expires=5, ignore_result=False).get(timeout=30)
             trips.append(time.perf_counter() - sent)
         from customer_service.desktop.runtime import DesktopRuntime
 

@@ -83,3 +83,37 @@ def desktop(xvfb):
     screen = X11Desktop(xvfb.display)
     yield screen
     screen.close()
+
+
+@pytest.fixture
+def desktop_shop(world, qianniu, settings, tmp_path):
+    """The shop of the fake window, its desktop switched on with the window's regions, a knowledge item that
+    answers QUESTION on its own (auto mode, thresholds at its confidence)."""
+    from configs import services as config_services
+    from knowledge import services as knowledge_services
+    from knowledge.index import forget
+    from knowledge.selectors import knowledge_search
+    from tests.configs.factories import shop_settings_template_ensure
+    from tests.e2e.desktop_harness import ANSWER, QUESTION
+
+    settings.KEFU_DESKTOP_LOCK_PATH = str(tmp_path / "send.lock")
+    forget()
+    shop_settings_template_ensure()
+    world.shop.qianniu_title = qianniu.title
+    world.shop.save()
+    knowledge_services.knowledge_item_create(actor=world.superadmin, shop=world.shop, question=QUESTION,
+                                             answer=ANSWER, keywords=["快递", "中通"],
+                                             similar_questions=["发的什么快递", "用哪家快递"])
+    confidence = min(knowledge_search(shop=world.shop, text=text, k=1)[0].confidence
+                     for text in (QUESTION, "在吗，这款，发什么快递？"))
+    badge = qianniu.layout.get("badge_colour", "#ff3b30")
+    regions = {name: dict(zip("xywh", getattr(qianniu.regions, name).as_list(), strict=True))
+               for name in ("conversation_list", "chat_header", "transcript", "input_box", "send_button")}
+    config_services.shop_settings_update(shop=world.shop, actor=world.superadmin, values={
+        "auto_mode": True, "auto_send_threshold": confidence, "draft_threshold": min(confidence, 0.6),
+        "reply_delay_seconds": 0,
+        "desktop": {"enabled": True, "regions": regions, "window_width": qianniu.size[0],
+                    "window_height": qianniu.size[1], "badge_colour": badge, "readback_timeout_seconds": 2},
+    })
+    yield world.shop
+    forget()

@@ -16,6 +16,9 @@ from customer_service.desktop.geometry import Regions
 
 FAKE_QIANNIU = Path(__file__).with_name("fake_qianniu.py")
 SCREEN = (1280, 800)
+# The buyer's question and the shop's knowledge answer in the tests that go through the reply pipeline.
+QUESTION = "发什么快递？"
+ANSWER = "亲，默认发中通快递，江浙沪次日达哦～"
 
 # A second look: list on the right, bigger type, other colours, another badge red, captions time first,
 # narrower bubbles. kefu sees it only through its regions.

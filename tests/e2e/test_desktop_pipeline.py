@@ -10,7 +10,6 @@ Both window looks run every test (``fake_qianniu`` is parametrised).
 
 import pytest
 
-from configs import services as config_services
 from customer_service.desktop import services
 from customer_service.desktop.runtime import DesktopRuntime
 from customer_service.desktop.selectors import desktop_pause_get
@@ -32,42 +31,14 @@ from customer_service.models import (
     OutgoingState,
     ReviewItem,
 )
-from knowledge import services as knowledge_services
-from knowledge.index import forget
-from knowledge.selectors import knowledge_search
-from tests.configs.factories import shop_settings_template_ensure
+from tests.e2e.desktop_harness import ANSWER, QUESTION
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-QUESTION = "发什么快递？"
-ANSWER = "亲，默认发中通快递，江浙沪次日达哦～"
-
 
 @pytest.fixture
-def shop(world, qianniu, settings, tmp_path):
-    """The shop of the fake window, its desktop switched on with the window's regions, a knowledge item that
-    answers QUESTION on its own (auto mode, thresholds at its confidence)."""
-    settings.KEFU_DESKTOP_LOCK_PATH = str(tmp_path / "send.lock")
-    forget()
-    shop_settings_template_ensure()
-    world.shop.qianniu_title = qianniu.title
-    world.shop.save()
-    knowledge_services.knowledge_item_create(actor=world.superadmin, shop=world.shop, question=QUESTION,
-                                             answer=ANSWER, keywords=["快递", "中通"],
-                                             similar_questions=["发的什么快递", "用哪家快递"])
-    confidence = min(knowledge_search(shop=world.shop, text=text, k=1)[0].confidence
-                     for text in (QUESTION, "在吗，这款，发什么快递？"))
-    badge = qianniu.layout.get("badge_colour", "#ff3b30")
-    regions = {name: dict(zip("xywh", getattr(qianniu.regions, name).as_list(), strict=True))
-               for name in ("conversation_list", "chat_header", "transcript", "input_box", "send_button")}
-    config_services.shop_settings_update(shop=world.shop, actor=world.superadmin, values={
-        "auto_mode": True, "auto_send_threshold": confidence, "draft_threshold": min(confidence, 0.6),
-        "reply_delay_seconds": 0,
-        "desktop": {"enabled": True, "regions": regions, "window_width": qianniu.size[0],
-                    "window_height": qianniu.size[1], "badge_colour": badge, "readback_timeout_seconds": 2},
-    })
-    yield world.shop
-    forget()
+def shop(desktop_shop):
+    return desktop_shop
 
 
 @pytest.fixture
