@@ -119,7 +119,7 @@ def main():
               "--without-gossip", "-l", "warning", name="pipeline-worker")
 
         # 1. One idle poll through the broker, without beat: send, wait for the result.
-        first = desktop_poll_task.apply_async(args=(shop.pk,))
+        first = desktop_poll_task.apply_async(args=(shop.pk,), ignore_result=False)
         first.get(timeout=120)  # the worker's first poll loads the OCR models
         trips = []
         for _ in range(args.pings):
