@@ -12,7 +12,10 @@ How a burst is answered (:func:`message_process`, the ``pipeline.process_message
 3. Lines of the burst that another worker is preparing without the new lines are taken back from it
    (its claim released, ``processing → new``): its reply is cancelled and the burst is answered again
    with every line. The worker notices when it writes its outcome (its lease is gone) and discards it.
-4. The burst's lines are claimed with one conditional UPDATE (``new → processing``) under a lease with
+   Likewise a burst waiting in review that the pipeline put there (no person opened it by hand, the
+   outbox held nothing of it) joins the new lines: its item expires and it is answered again with them.
+4. The burst's lines are claimed with one conditional UPDATE (``new → processing``, ``review →
+   processing`` for a burst taken from review, with its item ``pending → expired``) under a lease with
    a unique owner token; a claim that does not get every line is given back (another worker got
    there first). The latest line becomes the burst's *head*; the others point to it (``burst_head``).
 5. ``message_decide`` decides on the burst's merged text (no transaction, no network beyond the
@@ -41,18 +44,22 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customer_service.models import (
     MESSAGE_STATES,
+    REVIEW_STATES,
     Conversation,
     Message,
     MessageDirection,
     MessageStatus,
     Reply,
     ReplySource,
+    ReviewItem,
+    ReviewStatus,
+    TransitionRefused,
 )
 from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.review.services import review_item_open
@@ -81,6 +88,10 @@ RULE_FAILED = "pipeline.failed"
 RULE_LEASE_EXPIRED = "pipeline.lease_expired"
 RULE_AWAY = "after_hours.away_message"
 RULE_BURST_GREW = "burst.grew"
+RULE_MANUAL_REVIEW = "manual"
+#: Review items that stay with their person when the buyer writes more (the outbox held a reply that may
+#: have reached the buyer).
+NOT_REOPENED_PREFIXES = ("outbox.",)
 
 ACTIONS = ("ignore", "review", "send", "draft")
 
@@ -113,8 +124,9 @@ class _Line:
 
     @property
     def glued(self) -> bool:
-        """Being prepared by a worker, or given back because the burst grew: it waits for the next line."""
-        return self.status == MessageStatus.PROCESSING or (
+        """Being prepared by a worker or a person (in review, not yet answered), or given back because the
+        burst grew: it waits for the next line."""
+        return self.status in (MessageStatus.PROCESSING, MessageStatus.REVIEW) or (
             self.status == MessageStatus.NEW and self.status_rule == RULE_BURST_GREW
         )
 
@@ -200,6 +212,40 @@ def _unanswered(conversation_id: int) -> list[_Line]:
     return [_Line(*row) for row in rows]
 
 
+def _review_to_reopen(conversation_id: int, lines: Sequence[_Line]) -> tuple[int | None, list[_Line]]:
+    """The pending review item of the buyer's latest burst before the waiting lines, and that burst's lines,
+    when the pipeline put it there: the buyer wrote more before a person answered, so it is answered
+    again with the new lines (the item expires). Not an item a person opened by hand, nor one the outbox
+    held (its reply may already have reached the buyer)."""
+    waiting = [line for line in lines if line.status == MessageStatus.NEW]
+    if not waiting or any(line.status == MessageStatus.PROCESSING for line in lines):
+        return None, []
+    before = (
+        Message.objects.filter(conversation_id=conversation_id, direction=MessageDirection.BUYER)
+        .exclude(status=MessageStatus.NEW)
+        .filter(received_at__lte=waiting[0].received_at)
+        .order_by("-received_at", "-id")
+        .values_list("pk", "status", "burst_head_id")
+        .first()
+    )
+    if before is None or before[1] != MessageStatus.REVIEW:
+        return None, []
+    head_id = before[2] or before[0]
+    item = (
+        ReviewItem.objects.filter(message_id=head_id, status=ReviewStatus.PENDING)
+        .values_list("pk", "reason")
+        .first()
+    )
+    if item is None or item[1] == RULE_MANUAL_REVIEW or item[1].startswith(NOT_REOPENED_PREFIXES):
+        return None, []
+    rows = (
+        Message.objects.filter(Q(pk=head_id) | Q(burst_head_id=head_id), status=MessageStatus.REVIEW)
+        .order_by("received_at", "id")
+        .values_list("pk", "content", "received_at", "status", "lease_owner", "status_rule")
+    )
+    return item[0], [_Line(*row) for row in rows]
+
+
 def _burst_to_answer(lines: Sequence[_Line], policy: BurstPolicy) -> _Burst | None:
     """The first burst that holds a waiting line: its lines, whether it is full, and when it is answered."""
     for chunk, full in _chunks(lines, policy):
@@ -246,16 +292,32 @@ def _release(*, owner: str) -> int:
     return released
 
 
-def _claim(chunk: Sequence[_Line], *, full: bool, now: datetime, seen_id: int) -> Claim | None:
-    """Claim every line of ``chunk`` (all waiting) at once, or none of them."""
+def _claim(
+    chunk: Sequence[_Line], *, full: bool, now: datetime, seen_id: int, reopen_item_id: int | None = None
+) -> Claim | None:
+    """Claim every line of ``chunk`` at once, or none of them: the waiting lines, and the lines of the
+    review item ``reopen_item_id`` (which expires in the same transaction)."""
     assert MESSAGE_STATES.allows(MessageStatus.NEW, MessageStatus.PROCESSING)
+    assert MESSAGE_STATES.allows(MessageStatus.REVIEW, MessageStatus.PROCESSING)
     owner = uuid.uuid4().hex
     ids = [line.pk for line in chunk]
+    in_review = [line.pk for line in chunk if line.status == MessageStatus.REVIEW]
+    lease = {"status": MessageStatus.PROCESSING, "lease_owner": owner,
+             "lease_until": now + timedelta(seconds=LEASE_SECONDS), "burst_head": None}
     with transaction.atomic():
-        claimed = Message.objects.filter(pk__in=ids, status=MessageStatus.NEW).update(
-            status=MessageStatus.PROCESSING, lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS),
-            burst_head=None,
-        )
+        claimed = 0
+        if in_review:
+            if reopen_item_id is None:
+                return None
+            try:
+                REVIEW_STATES.transition(ReviewItem, pk=reopen_item_id, old=ReviewStatus.PENDING,
+                                         new=ReviewStatus.EXPIRED, note=_("The buyer wrote more: answered again."))
+            except TransitionRefused:
+                return None  # a person acted on it first
+            claimed += Message.objects.filter(pk__in=in_review, status=MessageStatus.REVIEW).update(**lease)
+        claimed += Message.objects.filter(
+            pk__in=[pk for pk in ids if pk not in in_review], status=MessageStatus.NEW
+        ).update(**lease)
         if claimed != len(ids):
             # Another worker took some of these lines: give ours back, theirs will be answered with them.
             transaction.set_rollback(True)
@@ -449,7 +511,8 @@ def _process_once(conversation_id: int, *, now: datetime, force: bool) -> Proces
         return ProcessOutcome("none")
     shop = Conversation.objects.select_related("shop").get(pk=conversation_id).shop
     policy = burst_policy_get(shop=shop)
-    burst = _burst_to_answer(lines, policy)
+    reopen_item_id, in_review = _review_to_reopen(conversation_id, lines)
+    burst = _burst_to_answer([*in_review, *lines], policy)
     if not force and now < burst.answer_at:
         return ProcessOutcome("wait", answer_at=burst.answer_at)
     if burst.taken:
@@ -460,10 +523,12 @@ def _process_once(conversation_id: int, *, now: datetime, force: bool) -> Proces
         burst = _burst_to_answer(lines, policy)
         if burst is None or burst.taken:
             return ProcessOutcome("busy")
+        reopen_item_id = None
     seen_id = max(line.pk for line in lines)
-    claim = _claim(burst.lines, full=burst.full, now=now, seen_id=seen_id)
+    claim = _claim(burst.lines, full=burst.full, now=now, seen_id=seen_id, reopen_item_id=reopen_item_id)
     if claim is None:
-        return ProcessOutcome("busy")
+        # Another worker claimed first, or a person acted on the review item first (then: again without it).
+        return ProcessOutcome("retry" if reopen_item_id else "busy")
     try:
         return _decide_and_act(claim, now=now)
     except _ClaimLost:
@@ -495,7 +560,8 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
             return outcome
         if outcome.action in ("none", "busy"):
             return decided or outcome
-        decided = outcome
+        if outcome.action != "retry":
+            decided = outcome
     # Still more to do: a fresh task carries on.
     conversation_schedule(conversation_id=conversation_id)
     return decided

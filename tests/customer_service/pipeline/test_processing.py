@@ -341,3 +341,67 @@ def test_many_threads_processing_one_conversation_give_exactly_one_reply(world, 
     assert Reply.objects.count() == 1 and OutgoingReply.objects.count() == 1
     assert statuses(*lines) == ["answered", "answered"]
     assert outcomes.count("send") == 1
+
+
+# --- a burst waiting in review when the buyer writes more -------------------------------------------
+
+
+def test_a_line_after_a_burst_in_review_joins_it_and_the_item_is_answered_again(world, clock, on_commit):
+    shop_settings_template_ensure()
+    first = say(world, "在吗")
+    clock.shift(0.5)
+    refund = say(world, "我要退款")
+    clock.shift(2)
+    message_process(message_id=refund.pk)
+    old_item = ReviewItem.objects.get()
+    clock.shift(30)  # nobody has answered yet; the buyer adds the order number
+    more = say(world, "订单号是123456。")
+    clock.shift(1)
+    with on_commit(execute=True):
+        assert message_process(message_id=more.pk).action == "review"
+    old_item.refresh_from_db()
+    assert old_item.status == "expired"
+    item = ReviewItem.objects.get(status="pending")
+    assert (item.message_id, item.reason) == (more.pk, "intent.refund")
+    assert item.deadline_at == first.received_at + timedelta(seconds=180)  # still from the first line
+    assert statuses(first, refund, more) == ["review", "review", "review"]
+    assert {m.burst_head_id for m in Message.objects.filter(pk__in=[first.pk, refund.pk])} == {more.pk}
+
+
+def test_a_message_a_person_sent_to_review_stays_with_them(world, clock, on_commit):
+    from customer_service.pipeline.services import message_review_request
+
+    shop_settings_template_ensure()
+    configure(world, buyer_blacklist=["小明"])
+    line = say(world, "在吗")
+    clock.shift(2)
+    message_process(message_id=line.pk)  # ignored: blacklisted
+    manual = message_review_request(actor=world.agent, message=Message.objects.get(pk=line.pk))
+    clock.shift(30)
+    more = say(world, "你好？")
+    clock.shift(2)
+    message_process(message_id=more.pk)
+    manual.refresh_from_db()
+    assert manual.status == "pending" and Message.objects.get(pk=line.pk).status == "review"
+    assert Message.objects.get(pk=more.pk).burst_head_id is None
+
+
+def test_a_review_item_a_person_decided_first_is_not_taken_back(world, clock):
+    shop_settings_template_ensure()
+    refund = say(world, "我要退款")
+    clock.shift(2)
+    message_process(message_id=refund.pk)
+    item = ReviewItem.objects.get()
+    clock.shift(30)
+    more = say(world, "快点处理。")
+    lines = processing._unanswered(more.conversation_id)
+    item_id, in_review = processing._review_to_reopen(more.conversation_id, lines)
+    assert (item_id, [line.pk for line in in_review]) == (item.pk, [refund.pk])
+    ReviewItem.objects.filter(pk=item.pk).update(status="rejected")  # the person was first
+    assert processing._claim([*in_review, *lines], full=False, now=processing.timezone.now(), seen_id=more.pk,
+                             reopen_item_id=item_id) is None
+    assert statuses(refund, more) == ["review", "new"]
+    clock.shift(2)
+    message_process(message_id=more.pk)
+    assert Message.objects.get(pk=more.pk).burst_head_id is None
+    assert Message.objects.get(pk=refund.pk).status == "review"
