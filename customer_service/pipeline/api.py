@@ -1,7 +1,8 @@
 """API of the reply pipeline: messages in (idempotent ingest) and the conversations they belong to."""
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -31,6 +32,7 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class ShopOfMineField(serializers.PrimaryKeyRelatedField):
     """A shop the person works in; any other id answers like one nobody has."""
 

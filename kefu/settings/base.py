@@ -214,6 +214,9 @@ SPECTACULAR_SETTINGS = {
         "BudgetScopeEnum": "billing.choices.BudgetScope",
         "ConfigScopeEnum": "configs.choices.ConfigScope",
         "ReviewStatusEnum": "customer_service.models.review.ReviewStatus",
+        "AlertKindEnum": "customer_service.models.alerts.AlertKind",
+        "AlertChannelKindEnum": "customer_service.models.alerts.AlertChannelKind",
+        "SuggestionKindEnum": "customer_service.models.suggestions.SuggestionKind",
     },
 }
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
