@@ -576,7 +576,9 @@ def message_draft_finish(
     transaction. If the buyer wrote more meanwhile, the draft is discarded and the burst processed
     again with every line. Returns ``"review"``, ``"lost"`` or ``"grew"``.
     """
-    from .drafting import reply_draft
+    from customer_service.alerts.checks import alert_providers_outcome
+
+    from .drafting import ERROR_FAILED, reply_draft
 
     claim = _claim_load(head_id=head_id, owner=owner, seen_id=seen_id or head_id)
     if claim is None:
@@ -591,6 +593,8 @@ def message_draft_finish(
     except Exception as exc:
         _fail(claim, exc, now=timezone.now())
         return "review"
+    if draft.text or draft.error_rule == ERROR_FAILED:  # every provider failing raises providers_down; a draft ends it
+        alert_providers_outcome(shop=head.shop, all_failed=not draft.text, error=draft.error)
 
     def write():
         if draft.text:
