@@ -3,12 +3,17 @@ one click; its agents see them."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from customer_service.models import KnowledgeSuggestion, SuggestionStatus
-from customer_service.shops.selectors import is_shop_admin_anywhere
+from customer_service.models import KnowledgeSuggestion, SuggestionKind, SuggestionStatus
+from customer_service.shops.selectors import is_shop_admin_anywhere, shop_is_manageable
 from kefu.admin import ScopedModelAdmin
-from kefu.exceptions import KefuError
+from kefu.exceptions import KefuError, PermissionDenied
 
 from . import services
 
@@ -36,6 +41,64 @@ class KnowledgeSuggestionAdmin(ScopedModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_list_display(self, request):
+        # The decision buttons need the person (which shops they manage): a column made per request.
+        def decide(obj):
+            return self._decide_buttons(request, obj)
+
+        decide.short_description = _("decide")
+        return [*super().get_list_display(request), decide]
+
+    def _decide_buttons(self, request, obj):
+        """Accept / Dismiss in one click for a pending row of a shop the person manages (the buttons post the
+        list's own form, with its CSRF token, to this row's decision URL). A new entry without an answer links
+        to its page, where the admin writes it."""
+        if obj.status != SuggestionStatus.PENDING or not shop_is_manageable(user=request.user, shop=obj.shop_id):
+            return ""
+        name = "admin:customer_service_knowledgesuggestion_%s"
+        query = f"?{request.GET.urlencode()}" if request.GET else ""  # back to the list as filtered
+        if obj.kind == SuggestionKind.NEW_ITEM and not obj.answer.strip():
+            return format_html('<a class="button" href="{}">{}</a>', reverse(name % "change", args=[obj.pk]),
+                               _("Write the answer"))
+        return format_html(
+            '<button type="submit" class="button default" formaction="{}" formmethod="post" '
+            'data-decide="accept">{}</button> '
+            '<button type="submit" class="button" formaction="{}" formmethod="post" data-decide="dismiss">{}</button>',
+            reverse(name % "accept", args=[obj.pk]) + query, _("Accept"),
+            reverse(name % "dismiss", args=[obj.pk]) + query, _("Dismiss"))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/accept/", wrap(self.accept_view), name="customer_service_knowledgesuggestion_accept"),
+            path("<int:object_id>/dismiss/", wrap(self.dismiss_view),
+                 name="customer_service_knowledgesuggestion_dismiss"),
+            *super().get_urls(),
+        ]
+
+    def _decide_view(self, request, object_id, service, done_message):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        suggestion = get_object_or_404(self.get_queryset(request), pk=object_id)
+        try:
+            service(actor=request.user, suggestion=suggestion)
+        except PermissionDenied as exc:
+            raise DjangoPermissionDenied(exc.message) from exc
+        except KefuError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, done_message % {"question": suggestion.question[:40]}, messages.SUCCESS)
+        changelist = reverse("admin:customer_service_knowledgesuggestion_changelist")
+        return HttpResponseRedirect(changelist + (f"?{request.GET.urlencode()}" if request.GET else ""))
+
+    def accept_view(self, request, object_id):
+        return self._decide_view(request, object_id, services.knowledge_suggestion_accept,
+                                 _("Accepted “%(question)s”: the knowledge base answers it now."))
+
+    def dismiss_view(self, request, object_id):
+        return self._decide_view(request, object_id, services.knowledge_suggestion_dismiss,
+                                 _("Dismissed “%(question)s”."))
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superadmin
@@ -68,9 +131,6 @@ class KnowledgeSuggestionAdmin(ScopedModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
 
     def response_change(self, request, obj):
-        from django.http import HttpResponseRedirect
-        from django.urls import reverse
-
         return HttpResponseRedirect(reverse("admin:customer_service_knowledgesuggestion_changelist"))
 
     def _each(self, request, queryset, service, done_message):

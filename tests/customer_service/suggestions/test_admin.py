@@ -46,3 +46,46 @@ def test_an_agent_sees_the_suggestions_but_cannot_decide(world, client, suggesti
     assert 'name="_accept"' not in client.get(url).content.decode()
     assert client.post(url, {"question": "x", "answer": "y", "_accept": "1"}).status_code == 403
     assert KnowledgeSuggestion.objects.get().status == SuggestionStatus.PENDING
+
+
+def test_the_list_accepts_a_row_in_one_click_and_keeps_its_filters(world, client, suggestion):
+    client.force_login(world.shop_admin)
+    listing = reverse("admin:customer_service_knowledgesuggestion_changelist")
+    page = client.get(listing, {"status__exact": "pending"}).content.decode()
+    accept = reverse("admin:customer_service_knowledgesuggestion_accept", args=[suggestion.pk])
+    assert f'formaction="{accept}?status__exact=pending"' in page
+    response = client.post(f"{accept}?status__exact=pending")
+    assert response.status_code == 302 and response["Location"] == f"{listing}?status__exact=pending"
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestionStatus.ACCEPTED and suggestion.created_item.answer == ANSWER
+    again = client.post(accept, follow=True).content.decode()
+    assert "already decided" in again  # a second click is a readable message, not an error page
+    assert 'data-decide="accept"' not in client.get(listing).content.decode()
+
+
+def test_the_list_dismisses_a_row_in_one_click(world, client, suggestion):
+    client.force_login(world.shop_admin)
+    client.post(reverse("admin:customer_service_knowledgesuggestion_dismiss", args=[suggestion.pk]))
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestionStatus.DISMISSED
+
+
+def test_a_new_entry_without_an_answer_links_to_its_page_instead_of_accepting(world, client):
+    rejected = knowledge_suggestion_record(item=reviewed(world.shop, status=ReviewStatus.REJECTED,
+                                                         source=ReplySource.KB))
+    client.force_login(world.shop_admin)
+    page = client.get(reverse("admin:customer_service_knowledgesuggestion_changelist")).content.decode()
+    change = reverse("admin:customer_service_knowledgesuggestion_change", args=[rejected.pk])
+    assert f'<a class="button" href="{change}">Write the answer</a>' in page and 'data-decide="accept"' not in page
+
+
+@pytest.mark.parametrize("person", ["agent", "outsider"])
+def test_only_the_shops_admin_may_use_the_one_click_decisions(world, client, suggestion, person):
+    client.force_login(getattr(world, person))
+    assert 'data-decide' not in client.get(
+        reverse("admin:customer_service_knowledgesuggestion_changelist")).content.decode()
+    for decision in ("accept", "dismiss"):
+        url = reverse(f"admin:customer_service_knowledgesuggestion_{decision}", args=[suggestion.pk])
+        assert client.post(url).status_code in (403, 404)
+        assert client.get(url).status_code in (404, 405)
+    assert KnowledgeSuggestion.objects.get().status == SuggestionStatus.PENDING
