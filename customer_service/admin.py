@@ -6,4 +6,5 @@ from customer_service.outbox import admin as outbox_admin  # noqa: F401
 from customer_service.pipeline import admin as pipeline_admin  # noqa: F401
 from customer_service.review import admin as review_admin  # noqa: F401
 from customer_service.shops import admin as shops_admin  # noqa: F401
+from customer_service.statistics import admin as statistics_admin  # noqa: F401
 from customer_service.suggestions import admin as suggestions_admin  # noqa: F401
