@@ -7,7 +7,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from customer_service.models import DailyStatistics, Shop
-from kefu.admin import ScopedModelAdmin
+from kefu.admin import ReadOnlyAdminMixin, ScopedModelAdmin
 from kefu.exceptions import KefuError
 
 from .dashboard import chart_export, picked_days, shop_charts_context
@@ -19,7 +19,9 @@ CONTENT_TYPES = {
 
 
 @admin.register(DailyStatistics)
-class DailyStatisticsAdmin(ScopedModelAdmin):
+class DailyStatisticsAdmin(ReadOnlyAdminMixin, ScopedModelAdmin):
+    """Computed by the roll-up: shown, never edited here."""
+
     list_display = ["day", "shop", "messages", "auto_answered", "shown_auto_rate", "reviewed", "shown_accuracy",
                     "shown_rate_3", "first_reply_median_seconds", "ai_cost", "computed_at"]
     list_filter = ["shop", "day"]
@@ -38,15 +40,6 @@ class DailyStatisticsAdmin(ScopedModelAdmin):
     @admin.display(description=_("3-minute response rate"))
     def shown_rate_3(self, obj):
         return _percent(obj.response_rate_3_minutes)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # computed by the roll-up
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
