@@ -6,6 +6,7 @@ chart's table (the day and its series) is what the CSV / XLSX export of the char
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -203,3 +204,73 @@ def chart_svg(chart: Chart, entries: list[dict], *, width: int = 720, height: in
         lines=mark_safe("".join(lines)),  # noqa: S308 - each built by format_html
         labels=labels,
     )
+
+
+def calibration_svg(calibration, *, width: int = 720, height: int = 260) -> SafeString:
+    """The precision curve of a shop's reviewed answers over the thresholds: the precision (a point each), its
+    95 % interval (a band), the target (dashed), the current threshold (grey) and the suggestion (green)."""
+    pad_left, pad_right, pad_top, pad_bottom = 44, 16, 24, 28
+    plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
+    points = calibration.points
+    first, last = points[0].threshold, points[-1].threshold
+    known = [p for p in points if p.precision is not None]
+    floor = min([calibration.target - 0.05, *(p.low for p in known)], default=0.5)
+    floor = max(0.0, math.floor(floor * 20) / 20)
+
+    def x_of(threshold):
+        return pad_left + (threshold - first) / (last - first) * plot_w
+
+    def y_of(value):
+        return pad_top + (1 - (value - floor) / (1 - floor)) * plot_h
+
+    band = " ".join([*(f"{x_of(p.threshold):.1f},{y_of(p.high):.1f}" for p in known),
+                     *(f"{x_of(p.threshold):.1f},{y_of(p.low):.1f}" for p in reversed(known))])
+    line = " ".join(f"{x_of(p.threshold):.1f},{y_of(p.precision):.1f}" for p in known)
+    dots = format_html_join("", '<circle class="calibration-point" cx="{}" cy="{}" r="2.5" fill="{}" '
+                                'data-threshold="{}" data-precision="{}" data-low="{}" data-high="{}" '
+                                'data-answers="{}"><title>{}</title></circle>',
+                            ((_f(x_of(p.threshold)), _f(y_of(p.precision)), BLUE, p.threshold, f"{p.precision:.4f}",
+                              f"{p.low:.4f}", f"{p.high:.4f}", p.answers, _point_title(p))
+                             for p in known))
+    marks = []
+    for threshold, color, label in ((calibration.current, GREY, _("current")),
+                                    (calibration.suggested, GREEN, _("suggested"))):
+        if threshold is not None and first <= threshold <= last:
+            marks.append(format_html(
+                '<line class="calibration-mark" data-mark="{}" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" '
+                'stroke-width="2"/><text x="{}" y="{}" font-size="10" fill="{}">{} {}</text>',
+                "current" if color == GREY else "suggested", _f(x_of(threshold)), pad_top, _f(x_of(threshold)),
+                pad_top + plot_h, color, _f(x_of(threshold) + 3), pad_top + 10 + 12 * len(marks), color, label,
+                f"{threshold:.2f}",
+            ))
+    ticks = format_html_join("", '<text x="{}" y="{}" font-size="10" text-anchor="middle" fill="#666">{}</text>',
+                             ((_f(x_of(t)), height - 10, f"{t:.2f}") for t in THRESHOLD_TICKS if first <= t <= last))
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="calibration-chart" width="{w}" height="{h}" '
+        'viewBox="0 0 {w} {h}" style="width: 100%; max-width: {w}px; height: auto;" role="img" aria-label="{aria}">'
+        '<text x="{pl}" y="14" font-size="11"><tspan fill="{blue}">● {precision}</tspan>  '
+        '<tspan fill="#9cc3d5">■ {interval}</tspan>  <tspan fill="{red}">- - {target_label} {target}</tspan></text>'
+        '<text x="4" y="{top_y}" font-size="10" fill="#666">100%</text>'
+        '<text x="4" y="{base}" font-size="10" fill="#666">{floor}</text>'
+        '<line x1="{pl}" y1="{base}" x2="{right}" y2="{base}" stroke="#999"/>'
+        '<polygon class="calibration-band" points="{band}" fill="#9cc3d5" fill-opacity="0.5"/>'
+        '<polyline points="{line}" fill="none" stroke="{blue}" stroke-width="2"/>'
+        '<line class="calibration-target" x1="{pl}" y1="{ty}" x2="{right}" y2="{ty}" stroke="{red}" '
+        'stroke-dasharray="6 4"/>'
+        "{marks}{dots}{ticks}</svg>",
+        w=width, h=height, aria=_("precision at each auto-send threshold"), pl=pad_left, blue=BLUE, red=RED,
+        precision=_("precision"), interval=_("interval (95%)"), target_label=_("target"),
+        target=f"{calibration.target:.1%}", top_y=pad_top + 4, base=_f(pad_top + plot_h),
+        floor=f"{floor:.0%}", right=width - pad_right, band=band, line=line, ty=_f(y_of(calibration.target)),
+        marks=mark_safe("".join(marks)),  # noqa: S308 - each built by format_html
+        dots=dots, ticks=ticks,
+    )
+
+
+def _point_title(p) -> str:
+    return _("≥ %(t).2f: %(right)d of %(n)d right, precision %(p).1f%% (95%%: %(low).1f–%(high).1f%%)") % {
+        "t": p.threshold, "right": p.right, "n": p.answers, "p": p.precision * 100, "low": p.low * 100,
+        "high": p.high * 100}
+
+
+THRESHOLD_TICKS = tuple(round(0.5 + 0.05 * n, 2) for n in range(10))

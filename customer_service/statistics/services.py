@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import UsageRecord
+from configs.services.shop_settings import shop_settings_update
 from customer_service.models import (
     DailyStatistics,
     Message,
@@ -50,6 +51,7 @@ from customer_service.models import (
 )
 from kefu.exceptions import KefuError
 
+from .calibration import Calibration, CalibrationError, shop_calibration_get
 from .rounds import ANSWER, ANSWER_HORIZON, BUYER, ROUND_GAP, conversation_rounds, median_seconds, p95_seconds
 
 CHUNK_DAYS = 7  # days read at once per shop: bounds the memory one roll-up step holds
@@ -233,3 +235,31 @@ def daily_statistics_rollup_recent(*, now: datetime | None = None) -> int:
     """Roll up yesterday and today (local): what the beat task runs."""
     today = timezone.localdate(now or timezone.now())
     return daily_statistics_rollup(date_from=today - timedelta(days=1), date_to=today)
+
+
+@transaction.atomic
+def shop_threshold_apply(*, actor, shop, threshold: float | None = None, ip: str | None = None,
+                         user_agent: str = "") -> Calibration:
+    """Set ``shop``'s auto-send threshold to ``threshold`` (default: the suggestion computed now), as a new
+    version of its settings (rollback-able from their history), and return the calibration it came from.
+
+    Raises CalibrationError when there is no suggestion to apply, ConfigPermissionDenied unless ``actor``
+    administers the shop, ConfigValidationError when the value does not fit the settings (e.g. below the
+    draft threshold).
+    """
+    calibration = shop_calibration_get(shop=shop)
+    value = calibration.suggested if threshold is None else threshold
+    if value is None:
+        raise CalibrationError(_("There is no suggested threshold to apply: %(reason)s")
+                               % {"reason": calibration.reason})
+    if not 0 <= value <= 1:
+        raise CalibrationError(_("A threshold lies between 0 and 1."), code="calibration_invalid")
+    point = next((p for p in calibration.points if p.threshold == round(value, 2)), None)
+    if point is not None and point.low is not None:
+        reason = _("Calibrated auto-send threshold %(t).2f from %(n)d reviewed answers (precision at least %(low)s "
+                   "with 95 %% confidence).") % {"t": value, "n": calibration.reviewed, "low": f"{point.low:.2%}"}
+    else:
+        reason = _("Auto-send threshold %(t).2f set from the calibration page.") % {"t": value}
+    shop_settings_update(shop=shop, actor=actor, values={"auto_send_threshold": value}, reason=reason, ip=ip,
+                         user_agent=user_agent)
+    return calibration

@@ -44,6 +44,7 @@ DEFAULTS = {
         "poll_interval_seconds": 1, "submit": "enter", "readback_timeout_seconds": 8, "drift_polls": 3,
         "min_ocr_confidence": 0.7, "unconfirmed_sends": 2, "debug_captures": False, "capture_retention_hours": 72,
     },
+    "auto_send_calibration": {"target_precision": 0.98, "min_reviewed": 100},
 }
 
 

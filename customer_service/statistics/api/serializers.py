@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from customer_service.models import DailyStatistics
+from kefu.api.fields import IdField
 
 from ..selectors import COUNTS, RATES
 
@@ -35,3 +36,38 @@ StatisticsSummarySerializer = type("StatisticsSummarySerializer", (serializers.S
     "first_reply_median_seconds_max": serializers.FloatField(allow_null=True),
     "first_reply_p95_seconds_max": serializers.FloatField(allow_null=True),
 })
+
+
+class ThresholdQuerySerializer(serializers.Serializer):
+    shop = IdField(help_text="the shop whose review outcomes to read")
+
+
+class ThresholdApplySerializer(serializers.Serializer):
+    shop = IdField()
+    threshold = serializers.FloatField(
+        required=False, min_value=0, max_value=1,
+        help_text="The auto-send threshold to set; omitted: the suggestion computed now.",
+    )
+
+
+class ThresholdPointSerializer(serializers.Serializer):
+    threshold = serializers.FloatField()
+    answers = serializers.IntegerField(help_text="reviewed answers with a confidence at least the threshold")
+    right = serializers.IntegerField(help_text="of which approved unedited")
+    precision = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="Wilson 95 % lower bound")
+    high = serializers.FloatField(allow_null=True, help_text="Wilson 95 % upper bound")
+
+
+class CalibrationSerializer(serializers.Serializer):
+    """A shop's precision at each auto-send threshold from review outcomes, and the suggested threshold: the
+    lowest whose lower bound reaches the target, once ``min_reviewed`` answers were reviewed."""
+
+    shop = serializers.IntegerField(source="shop_id")
+    reviewed = serializers.IntegerField()
+    target = serializers.FloatField()
+    min_reviewed = serializers.IntegerField()
+    current = serializers.FloatField()
+    suggested = serializers.FloatField(allow_null=True)
+    reason = serializers.CharField()
+    points = ThresholdPointSerializer(many=True)

@@ -1,14 +1,24 @@
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import filters
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from customer_service.models import DailyStatistics
+from customer_service.models import DailyStatistics, Shop
 from kefu.api.filters import FilterSet
 from kefu.api.viewsets import ScopedReadOnlyViewSet
+from kefu.exceptions import NotFound
 
+from ..calibration import shop_calibration_get
 from ..selectors import statistics_totals
-from .serializers import DailyStatisticsSerializer, StatisticsSummarySerializer
+from ..services import shop_threshold_apply
+from .serializers import (
+    CalibrationSerializer,
+    DailyStatisticsSerializer,
+    StatisticsSummarySerializer,
+    ThresholdApplySerializer,
+    ThresholdQuerySerializer,
+)
 
 
 class DailyStatisticsFilterSet(FilterSet):
@@ -40,3 +50,31 @@ class DailyStatisticsViewSet(ScopedReadOnlyViewSet):
         totals = statistics_totals(rows)
         totals["rows"] = rows.count()
         return Response(StatisticsSummarySerializer(totals).data)
+
+    def _shop(self, pk) -> Shop:
+        shop = Shop.objects.for_user(self.request.user).filter(pk=pk).first()
+        if shop is None:
+            raise NotFound(_("No such shop."))
+        return shop
+
+    @extend_schema(parameters=[ThresholdQuerySerializer], responses=CalibrationSerializer)
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def threshold(self, request):
+        """The shop's precision at each auto-send threshold from review outcomes (approved unedited = right,
+        edited or rejected = wrong), with Wilson 95 % bounds, and the suggested threshold."""
+        params = ThresholdQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        shop = self._shop(params.validated_data["shop"])
+        return Response(CalibrationSerializer(shop_calibration_get(shop=shop)).data)
+
+    @extend_schema(request=ThresholdApplySerializer, responses=CalibrationSerializer)
+    @action(detail=False, methods=["post"], url_path="threshold/apply", filter_backends=[], pagination_class=None)
+    def threshold_apply(self, request):
+        """Set the shop's auto-send threshold (default: the suggestion) as a new version of its settings, which
+        the config history rolls back. Shop admins and superadmins."""
+        body = ThresholdApplySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        shop = self._shop(body.validated_data["shop"])
+        shop_threshold_apply(actor=request.user, shop=shop, threshold=body.validated_data.get("threshold"),
+                             ip=request.META.get("REMOTE_ADDR"))
+        return Response(CalibrationSerializer(shop_calibration_get(shop=shop)).data)
