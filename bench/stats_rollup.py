@@ -34,7 +34,7 @@ SELECT now(), now(), c.shop_id, c.id, 'buyer', '这款有XL吗？', 'api', 'b' |
 FROM generate_series(1, %(messages)s) n
 JOIN customer_service_conversation c ON c.id = %(first_conversation)s + (n * 7919) %% %(all_conversations)s;
 
--- A knowledge answer for every line with n % 6 in (0, 1, 2, 3); confirmed sends for answered lines.
+-- A reply for every answered line (knowledge) and every line in review (AI draft); confirmed sends.
 INSERT INTO customer_service_reply (created_at, updated_at, message_id, source, text, confidence, matched_phrasing,
     rule, reason)
 SELECT now(), now(), m.id, CASE WHEN m.status = 'review' THEN 'ai' ELSE 'kb' END, '亲，有的哦～',
@@ -62,7 +62,7 @@ INSERT INTO customer_service_message (created_at, updated_at, shop_id, conversat
     external_id, status, status_rule, status_detail, received_at, attempts, lease_owner)
 SELECT now(), now(), m.shop_id, m.conversation_id, 'seller', '好的', 'qianniu', 's' || m.id, 'answered', '', '',
        m.received_at + (m.id %% 600) * interval '1 second', 0, ''
-FROM customer_service_message m WHERE m.status = 'review' AND m.id %% 2 = 0;
+FROM customer_service_message m WHERE m.status = 'review' AND (m.id / 6) %% 2 = 0;
 
 INSERT INTO billing_usagerecord (created_at, day, request_id, attempt, model_id, config_name, shop_id, usage_type,
     input_tokens, output_tokens, images, cost, latency_ms, status, error_code, error_text)
@@ -80,6 +80,7 @@ def main():
     parser.add_argument("--shops", type=int, default=20)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--conversations", type=int, default=2000, help="per shop")
+    parser.add_argument("--profile", action="store_true", help="print where the warm run spends its time")
     parser.add_argument("--postgres-url", default=os.environ.get("KEFU_BENCH_POSTGRES_URL"))
     args = parser.parse_args()
 
@@ -123,7 +124,7 @@ def run(args):
     shops = [Shop.objects.create(name=f"bench-{n}", qianniu_title=f"bench-{n}") for n in range(args.shops)]
     Shop.objects.filter(pk__in=[s.pk for s in shops]).update(created_at=start - timedelta(days=1))
     provider = Provider.objects.first() or Provider.objects.create(code="custom", name="bench")
-    model = AIModel.objects.create(provider=provider, code="bench-model", display_name="bench")
+    model = AIModel.objects.create(provider=provider, code="bench-model", name="bench")
 
     began = time.perf_counter()
     with connection.cursor() as cursor:
@@ -140,9 +141,20 @@ def run(args):
           f"shops and {args.days} days in {filled:.1f} s")
 
     for run_name in ("cold", "warm"):
+        profiler = None
+        if args.profile and run_name == "warm":
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         began = time.perf_counter()
         rows = daily_statistics_rollup(date_from=first, date_to=today)
         took = time.perf_counter() - began
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         print(f"roll-up ({run_name}): {rows} shop-day rows from {buyer:,} buyer lines in {took:.1f} s "
               f"({buyer / took:,.0f} lines/s)")
     total = sum(DailyStatistics.objects.values_list("messages", flat=True))

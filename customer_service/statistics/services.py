@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -82,7 +82,9 @@ class _DayIndex:
 
     def __init__(self, days: list[date]):
         self.days = days
-        self.starts = [day_start(day) for day in days] + [day_start(days[-1] + timedelta(days=1))]
+        # In UTC, as the database's moments come: comparing aware times of one fixed zone is cheap, of
+        # Asia/Shanghai's zoneinfo it asks for the offset each time.
+        self.starts = [day_start(day).astimezone(UTC) for day in [*days, days[-1] + timedelta(days=1)]]
 
     def __call__(self, moment: datetime) -> date | None:
         index = bisect.bisect_right(self.starts, moment) - 1
