@@ -1,13 +1,13 @@
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import filters
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from customer_service.models import DailyStatistics, Shop
 from kefu.api.filters import FilterSet
 from kefu.api.viewsets import ScopedReadOnlyViewSet
-from kefu.exceptions import NotFound
 
 from ..calibration import shop_calibration_get
 from ..selectors import statistics_totals
@@ -52,9 +52,10 @@ class DailyStatisticsViewSet(ScopedReadOnlyViewSet):
         return Response(StatisticsSummarySerializer(totals).data)
 
     def _shop(self, pk) -> Shop:
+        # A shop the person does not see is answered like an id nobody has: a field error, as body ids are.
         shop = Shop.objects.for_user(self.request.user).filter(pk=pk).first()
         if shop is None:
-            raise NotFound(_("No such shop."))
+            raise serializers.ValidationError({"shop": [_("No such shop.")]})
         return shop
 
     @extend_schema(parameters=[ThresholdQuerySerializer], responses=CalibrationSerializer)

@@ -169,7 +169,8 @@ def test_the_api_reports_the_curve_and_applies_for_shop_admins_only(world, clien
 
     assert client_for(world.agent).post("/api/statistics/threshold/apply", {"shop": world.shop.pk},
                                         format="json").status_code == 403
-    assert client_for(world.outsider).get("/api/statistics/threshold/", {"shop": world.shop.pk}).status_code == 404
+    foreign = client_for(world.outsider).get("/api/statistics/threshold/", {"shop": world.shop.pk})
+    assert foreign.status_code == 400 and "shop" in foreign.json()["detail"]  # like an id nobody has
     assert client_for(world.shop_admin).get("/api/statistics/threshold/", {"shop": "x"}).status_code == 400
     applied = client_for(world.shop_admin).post("/api/statistics/threshold/apply", {"shop": world.shop.pk},
                                                 format="json")
