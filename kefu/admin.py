@@ -5,7 +5,7 @@ import functools
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import DataError, transaction
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +59,17 @@ def checks_own_permissions(action):
     (e.g. a history row's rollback changes the config): it gets every selected visible row."""
     action.checks_own_permissions = True
     return action
+
+
+def _provably_empty(queryset) -> bool:
+    """Whether ``queryset`` can hold no row whatever the table holds (``none()``, ``pk__in=[]``), without a query."""
+    if queryset.query.is_empty():
+        return True
+    try:
+        queryset.query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
+        return True
+    return False
 
 
 class ScopedModelAdmin(admin.ModelAdmin):
@@ -152,13 +163,13 @@ class ScopedModelAdmin(admin.ModelAdmin):
         if obj is not None:
             return manageable.filter(pk=obj.pk).exists()
         # Whether the person may change rows of this kind at all. Asked for every model on every
-        # admin page (the sidebar), twice (change, delete): answered once per request. A
-        # superadmin may change every kind whose rows are not read-only by construction (history,
-        # usage), rows or not yet: a fresh site's changelists say "change", not "view".
+        # admin page (the sidebar), twice (change, delete): answered once per request, and from
+        # the filter alone, without a query: anyone may change a kind whose rows they manage,
+        # rows or not yet (a shop admin's first FAQ, a fresh site's first price), so a kind
+        # says "view" only when no row could ever be theirs (``none()``, or ids they have none of).
         answers = request.__dict__.setdefault("_kefu_may_change", {})
         if self.model not in answers:
-            answers[self.model] = (not manageable.query.is_empty() if request.user.is_superadmin
-                                   else manageable.exists())
+            answers[self.model] = not _provably_empty(manageable)
         return answers[self.model]
 
     def has_delete_permission(self, request, obj=None):
