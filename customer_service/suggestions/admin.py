@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +16,7 @@ from customer_service.shops.selectors import is_shop_admin_anywhere, shop_is_man
 from kefu.admin import ScopedModelAdmin
 from kefu.exceptions import KefuError, PermissionDenied
 
-from . import services
+from . import selectors, services
 
 
 class KnowledgeSuggestionForm(forms.ModelForm):
@@ -38,6 +39,7 @@ class KnowledgeSuggestionAdmin(ScopedModelAdmin):
               "created_item", "decided_by", "decided_at", "created_at"]
     actions = ["accept_selected", "dismiss_selected"]
     change_form_template = "admin/customer_service/knowledgesuggestion/change_form.html"
+    change_list_template = "admin/customer_service/knowledgesuggestion/change_list.html"
 
     def has_add_permission(self, request):
         return False
@@ -74,8 +76,22 @@ class KnowledgeSuggestionAdmin(ScopedModelAdmin):
             path("<int:object_id>/accept/", wrap(self.accept_view), name="customer_service_knowledgesuggestion_accept"),
             path("<int:object_id>/dismiss/", wrap(self.dismiss_view),
                  name="customer_service_knowledgesuggestion_dismiss"),
+            path("by-entry/", wrap(self.by_entry_view), name="customer_service_knowledgesuggestion_by_entry"),
             *super().get_urls(),
         ]
+
+    def by_entry_view(self, request):
+        """The suggestions the person sees, counted per knowledge entry (which entries buyers keep asking in
+        other words, which answers people keep correcting)."""
+        if not self.has_view_permission(request):
+            raise DjangoPermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Suggestions by knowledge entry"),
+            "rows": selectors.knowledge_suggestion_counts_by_entry(user=request.user),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/customer_service/knowledgesuggestion/by_entry.html", context)
 
     def _decide_view(self, request, object_id, service, done_message):
         if request.method != "POST":

@@ -89,3 +89,34 @@ def test_only_the_shops_admin_may_use_the_one_click_decisions(world, client, sug
         assert client.post(url).status_code in (403, 404)
         assert client.get(url).status_code in (404, 405)
     assert KnowledgeSuggestion.objects.get().status == SuggestionStatus.PENDING
+
+
+def test_suggestions_are_counted_per_knowledge_entry(world, client, django_assert_num_queries):
+    from customer_service.suggestions.selectors import knowledge_suggestion_counts_by_entry
+    from knowledge.services import knowledge_item_create
+
+    entry = knowledge_item_create(actor=world.shop_admin, shop=world.shop, question="蛋糕能放多久？", answer=ANSWER)
+    other = knowledge_item_create(actor=world.outsider, shop=world.other_shop, question="保修多久？", answer="一年")
+    for content in ("你们的蛋糕可以冷冻保存多久？", "你們的蛋糕 可以冷凍保存多久?", "蛋糕冷藏几天？"):
+        knowledge_suggestion_record(item=reviewed(world.shop, status=ReviewStatus.EDITED, final_text=ANSWER,
+                                                  content=content))  # another entry's answer: its phrasings
+    knowledge_suggestion_record(item=reviewed(world.shop, status=ReviewStatus.REJECTED, source=ReplySource.KB,
+                                              content="蛋糕可以邮寄吗？", knowledge_item=entry))  # its answer rejected
+    knowledge_suggestion_record(item=reviewed(world.other_shop, status=ReviewStatus.REJECTED, source=ReplySource.KB,
+                                              content="能保修吗？", knowledge_item=other))
+    knowledge_suggestion_record(item=reviewed(world.shop, status=ReviewStatus.EDITED, final_text="全新的回答",
+                                              content="有无糖的吗？"))  # an AI draft corrected: no entry
+
+    knowledge_suggestion_counts_by_entry(user=world.shop_admin)  # the person's shop roles are read once
+    with django_assert_num_queries(2):
+        rows = knowledge_suggestion_counts_by_entry(user=world.shop_admin)
+    assert [(r.item, r.phrasings, r.corrections, r.times, r.pending) for r in rows] == [(entry, 2, 1, 4, 3)]
+    everything = knowledge_suggestion_counts_by_entry(user=world.superadmin)
+    assert [(r.item, r.times) for r in everything] == [(entry, 4), (other, 1)]
+
+    client.force_login(world.agent)
+    url = reverse("admin:customer_service_knowledgesuggestion_by_entry")
+    assert url in client.get(reverse("admin:customer_service_knowledgesuggestion_changelist")).content.decode()
+    page = client.get(url).content.decode()
+    assert f'data-entry="{entry.pk}"' in page and f'data-entry="{other.pk}"' not in page
+    assert '<td class="times">4</td>' in page and '<td class="corrections">1</td>' in page
