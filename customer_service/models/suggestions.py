@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputTextField
@@ -19,7 +20,7 @@ class SuggestionKind(models.TextChoices):
 
 
 class SuggestionStatus(models.TextChoices):
-    PENDING = "pending", _("pending")
+    PENDING = "pending", pgettext_lazy("knowledge suggestion", "pending")
     ACCEPTED = "accepted", _("accepted")
     DISMISSED = "dismissed", _("dismissed")
 

@@ -34,7 +34,7 @@ def test_a_shop_admin_accepts_a_counted_suggestion_in_one_click(world, browser, 
     browser.get(f"{live_server.url}/admin/customer_service/knowledgesuggestion/?status__exact=pending")
 
     row = browser.find_element(By.XPATH, f"//tr[.//a[contains(@href, '/{suggestion.pk}/change/')]]")
-    assert QUESTION in row.text and "新增问答" in row.text
+    assert QUESTION in row.text and "新增问答" in row.text and "待处理" in row.text
     assert row.find_element(By.CSS_SELECTOR, "td.field-count").text == "2"
     accept = row.find_element(By.CSS_SELECTOR, "button[data-decide=accept]")
     assert accept.text == "采纳"
