@@ -140,6 +140,7 @@ class Claim:
     line_ids: tuple[int, ...]
     full: bool
     seen_id: int
+    texts: tuple[str, ...] = ()
 
     @property
     def head_id(self) -> int:
@@ -322,8 +323,10 @@ def _claim(
             # Another worker took some of these lines: give ours back, theirs will be answered with them.
             transaction.set_rollback(True)
             return None
-        Message.objects.filter(pk__in=ids[:-1]).update(burst_head_id=ids[-1])
-    return Claim(owner=owner, line_ids=tuple(ids), full=full, seen_id=seen_id)
+        if len(ids) > 1:
+            Message.objects.filter(pk__in=ids[:-1]).update(burst_head_id=ids[-1])
+    return Claim(owner=owner, line_ids=tuple(ids), full=full, seen_id=seen_id,
+                 texts=tuple(line.content for line in chunk))
 
 
 def _hold(claim: Claim, *, until: datetime) -> bool:
@@ -338,13 +341,14 @@ def _hold(claim: Claim, *, until: datetime) -> bool:
 def _burst_grew(claim: Claim) -> bool:
     """Whether a buyer line arrived that belongs to this burst: a waiting line older than the head (a
     race with another claim), or, the burst not being full, a line that arrived after the claim."""
-    head = Message.objects.values("conversation_id", "received_at").get(pk=claim.head_id)
-    waiting = Message.objects.filter(
-        conversation_id=head["conversation_id"], direction=MessageDirection.BUYER, status=MessageStatus.NEW
-    ).exclude(pk__in=claim.line_ids)
-    if waiting.filter(received_at__lte=head["received_at"]).exists():
-        return True
-    return not claim.full and waiting.filter(pk__gt=claim.seen_id).exists()
+    head = Message.objects.filter(pk=claim.head_id)
+    grew = Q(received_at__lte=head.values("received_at")[:1])
+    if not claim.full:
+        grew |= Q(pk__gt=claim.seen_id)
+    return Message.objects.filter(
+        grew, conversation_id=head.values("conversation_id")[:1], direction=MessageDirection.BUYER,
+        status=MessageStatus.NEW,
+    ).exclude(pk__in=claim.line_ids).exists()
 
 
 def _claim_load(*, head_id: int, owner: str, seen_id: int) -> Claim | None:
@@ -359,7 +363,8 @@ def _claim_load(*, head_id: int, owner: str, seen_id: int) -> Claim | None:
     policy = burst_policy_get(shop=shop)
     chars = sum(len(content.strip()) for _pk, content in rows)
     return Claim(owner=owner, line_ids=tuple(pk for pk, _content in rows),
-                 full=len(rows) >= policy.max_lines or chars >= policy.max_chars, seen_id=seen_id)
+                 full=len(rows) >= policy.max_lines or chars >= policy.max_chars, seen_id=seen_id,
+                 texts=tuple(content for _pk, content in rows))
 
 
 # Outcomes ------------------------------------------------------------------------------------------
@@ -425,14 +430,13 @@ def _send_away_message(claim: Claim, text: str, *, now: datetime) -> None:
     outgoing_reply_enqueue(reply=reply, answers_message=False)
 
 
-def _act(claim: Claim, decision, *, now: datetime) -> None:
+def _act(claim: Claim, decision, *, head: Message, now: datetime) -> None:
     """Write the outcome of an ignore / review / send decision (inside :func:`_write`)."""
     if decision.action == "ignore":
         _finish_lines(claim, status=MessageStatus.IGNORED, rule=decision.rule, detail=str(decision.reason))
     elif decision.action == "review":
         _to_review(claim, reason=decision.rule, detail=str(decision.reason))
     elif decision.action == "send":
-        head = Message.objects.select_related("shop", "conversation").get(pk=claim.head_id)
         reply = Reply.objects.create(
             message=head, source=decision.reply_source or ReplySource.KB, text=decision.reply_text,
             confidence=decision.confidence, knowledge_item_id=decision.knowledge_item_id,
@@ -477,8 +481,7 @@ def _decide_and_act(claim: Claim, *, now: datetime) -> ProcessOutcome:
     from .decision import message_decide
 
     head = Message.objects.select_related("shop", "conversation").get(pk=claim.head_id)
-    contents = dict(Message.objects.filter(pk__in=claim.line_ids).values_list("pk", "content"))
-    text = burst_text(contents[pk] for pk in claim.line_ids)
+    text = burst_text(claim.texts)
     try:
         decision = message_decide(message=head, text=text, now=now)
         if decision.action == "draft":
@@ -497,7 +500,7 @@ def _decide_and_act(claim: Claim, *, now: datetime) -> ProcessOutcome:
             args = (claim.head_id, claim.owner, text, payload, claim.seen_id)
             transaction.on_commit(lambda: message_draft_task.apply_async(args=args, queue="llm"))
         else:
-            _write(claim, lambda: _act(claim, decision, now=now), now=now)
+            _write(claim, lambda: _act(claim, decision, head=head, now=now), now=now)
     except (_ClaimLost, _BurstGrew):
         raise
     except Exception as exc:
