@@ -75,10 +75,17 @@ def review_item_open(
             pending.draft = draft or pending.draft
             pending.save(update_fields=["reason", "reason_detail", "draft", "updated_at"])
             return pending
-        first_line_at = burst_messages(message).aggregate(first=Min("received_at"))["first"] or timezone.now()
+        burst = burst_messages(message)
+        first_line_at = burst.aggregate(first=Min("received_at"))["first"] or timezone.now()
+        # A burst answered again after the buyer wrote more keeps its clock, and a buyer already told to
+        # wait for it is not told twice.
+        holding_sent_at = (
+            ReviewItem.objects.filter(message__in=burst, holding_sent_at__isnull=False)
+            .order_by("-holding_sent_at").values_list("holding_sent_at", flat=True).first()
+        )
         return ReviewItem.objects.create(
             shop=message.shop, message=message, draft=draft, reason=reason, reason_detail=reason_detail,
-            deadline_at=first_line_at + timedelta(seconds=settings.deadline_seconds),
+            deadline_at=first_line_at + timedelta(seconds=settings.deadline_seconds), holding_sent_at=holding_sent_at,
         )
 
 

@@ -38,3 +38,21 @@ def test_a_second_reason_for_a_pending_message_keeps_one_item_and_its_deadline(w
     assert second.pk == first.pk
     assert ReviewItem.objects.filter(message=message).count() == 1
     assert (second.reason, second.deadline_at) == ("safety.contact.wechat", first.deadline_at)
+
+
+def test_a_burst_reopened_with_a_later_line_keeps_the_holding_reply_already_sent(world):
+    from customer_service.models import MESSAGE_STATES, Message
+
+    first = MessageFactory(conversation__shop=world.shop, status=MessageStatus.PROCESSING)
+    old_item = review_item_open(message=first, reason="kb.none")
+    sent_at = timezone.now()
+    ReviewItem.objects.filter(pk=old_item.pk).update(holding_sent_at=sent_at, status=ReviewStatus.EXPIRED)
+    later = MessageFactory(conversation=first.conversation, status=MessageStatus.PROCESSING)
+    Message.objects.filter(pk=first.pk).update(burst_head=later)
+    MESSAGE_STATES.transition(Message, pk=first.pk, old=MessageStatus.REVIEW, new=MessageStatus.PROCESSING)
+
+    item = review_item_open(message=later, reason="kb.none")
+
+    assert item.pk != old_item.pk
+    assert item.holding_sent_at == sent_at
+    assert item.deadline_at == old_item.deadline_at
