@@ -44,8 +44,8 @@ test: system-packages $(VENV)/.dev-installed
 	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=kefu.settings.test $(PY) manage.py makemigrations --check --dry-run
 	@status=0; \
-	echo "=== pass 1/2: SQLite ==="; $(PY) -m pytest --db=sqlite $(PYTEST_ARGS) || status=1; \
-	echo "=== pass 2/2: PostgreSQL ==="; $(PY) -m pytest --db=postgres --create-db $(PYTEST_ARGS) || status=1; \
+	echo "=== pass 1/2: SQLite ==="; $(PY) -m pytest --db=sqlite --one-pass-each $(PYTEST_ARGS) || status=1; \
+	echo "=== pass 2/2: PostgreSQL ==="; $(PY) -m pytest --db=postgres --create-db --one-pass-each $(PYTEST_ARGS) || status=1; \
 	exit $$status
 
 test-sqlite: $(VENV)/.dev-installed

@@ -134,6 +134,8 @@ _postgres: PostgresServer | None = None
 def pytest_addoption(parser):
     parser.addoption("--db", choices=["sqlite", "postgres"], default=os.environ.get("KEFU_TEST_DB", "sqlite"),
                      help="database the suite runs on (postgres starts a server in a temporary directory)")
+    parser.addoption("--one-pass-each", action="store_true",
+                     help="one of make test's two passes: tests in ONE_PASS run on their own database only")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -165,3 +167,27 @@ def pytest_report_header(config):
     if _postgres:
         return f"kefu database: PostgreSQL {_postgres.url} (pgvector: {_postgres.has_pgvector}); CI={IN_CI}"
     return f"kefu database: SQLite; CI={IN_CI}"
+
+
+# `make test` runs the suite twice, on SQLite then on PostgreSQL. These tests exercise what does not depend on
+# the database (the API schema, real windows, a real browser, `make run`) or the production pair (the fault
+# test: PostgreSQL with Redis), so with --one-pass-each they run in one of the two passes only.
+ONE_PASS = {
+    "tests/test_schemathesis.py": "sqlite",
+    "tests/e2e/": "sqlite",
+    "tests/customer_service/outbox/test_fault.py": "postgres",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--one-pass-each"):
+        return
+    database = config.getoption("--db")
+    keep, elsewhere = [], []
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        wanted = next((db for prefix, db in ONE_PASS.items() if path.startswith(prefix)), database)
+        (keep if wanted == database else elsewhere).append(item)
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = keep
