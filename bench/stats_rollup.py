@@ -32,7 +32,7 @@ SELECT now(), now(), c.shop_id, c.id, 'buyer', '这款有XL吗？', 'api', 'b' |
        (ARRAY['answered','answered','answered','review','ignored','new'])[1 + n %% 6], '', '',
        %(start)s::timestamptz + ((n - 1)::float / %(messages)s) * (%(days)s * interval '1 day'), 0, ''
 FROM generate_series(1, %(messages)s) n
-JOIN customer_service_conversation c ON c.id = %(first_conversation)s + (n * 7919) %% %(all_conversations)s;
+JOIN customer_service_conversation c ON c.id = %(first_conversation)s + (n::bigint * 7919) %% %(all_conversations)s;
 
 -- A reply for every answered line (knowledge) and every line in review (AI draft); confirmed sends.
 INSERT INTO customer_service_reply (created_at, updated_at, message_id, source, text, confidence, matched_phrasing,
