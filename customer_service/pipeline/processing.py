@@ -260,10 +260,11 @@ def _burst_to_answer(lines: Sequence[_Line], policy: BurstPolicy) -> _Burst | No
 
 
 # Scheduling ----------------------------------------------------------------------------------------
-def conversation_schedule(*, conversation_id: int, now: datetime | None = None) -> datetime | None:
+def conversation_schedule(*, conversation_id: int, now: datetime | None = None, shop=None) -> datetime | None:
     """Enqueue the processing of the conversation's waiting lines at their burst's answer time.
 
-    Returns that time (None when nothing waits). Called after the commit that recorded a line.
+    Returns that time (None when nothing waits). Called after the commit that recorded a line; ``shop``:
+    the conversation's shop when the caller has it (one query less).
     """
     from .tasks import message_process_task
 
@@ -272,7 +273,8 @@ def conversation_schedule(*, conversation_id: int, now: datetime | None = None) 
     waiting = [line for line in lines if line.status == MessageStatus.NEW]
     if not waiting:
         return None
-    shop = Conversation.objects.select_related("shop").get(pk=conversation_id).shop
+    if shop is None:
+        shop = Conversation.objects.select_related("shop").get(pk=conversation_id).shop
     burst = _burst_to_answer(lines, burst_policy_get(shop=shop))
     answer_at = burst.answer_at if burst else now
     countdown = max(0.0, (answer_at - now).total_seconds())
@@ -508,11 +510,10 @@ def _decide_and_act(claim: Claim, *, now: datetime) -> ProcessOutcome:
     return ProcessOutcome(decision.action, head_id=claim.head_id, rule=decision.rule)
 
 
-def _process_once(conversation_id: int, *, now: datetime, force: bool) -> ProcessOutcome:
+def _process_once(conversation_id: int, *, now: datetime, force: bool, shop) -> ProcessOutcome:
     lines = _unanswered(conversation_id)
     if not any(line.status == MessageStatus.NEW for line in lines):
         return ProcessOutcome("none")
-    shop = Conversation.objects.select_related("shop").get(pk=conversation_id).shop
     policy = burst_policy_get(shop=shop)
     reopen_item_id, in_review = _review_to_reopen(conversation_id, lines)
     burst = _burst_to_answer([*in_review, *lines], policy)
@@ -548,9 +549,10 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
     ``force`` answers a burst before its quiet window has passed (no scheduler to come back later,
     e.g. tasks run eagerly). See the module docstring for the steps.
     """
-    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
-    if conversation_id is None:
+    message = Message.objects.select_related("shop").filter(pk=message_id).first()
+    if message is None:
         return ProcessOutcome("none")
+    conversation_id = message.conversation_id
     if not force and Message.objects.filter(
         conversation_id=conversation_id, direction=MessageDirection.BUYER, status=MessageStatus.NEW, pk__gt=message_id
     ).exists():
@@ -558,7 +560,7 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
         return ProcessOutcome("superseded")
     decided = None
     for _round in range(MAX_ROUNDS):
-        outcome = _process_once(conversation_id, now=now or timezone.now(), force=force)
+        outcome = _process_once(conversation_id, now=now or timezone.now(), force=force, shop=message.shop)
         if outcome.action == "wait":
             return outcome
         if outcome.action in ("none", "busy"):
@@ -566,7 +568,7 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
         if outcome.action != "retry":
             decided = outcome
     # Still more to do: a fresh task carries on.
-    conversation_schedule(conversation_id=conversation_id)
+    conversation_schedule(conversation_id=conversation_id, shop=message.shop)
     return decided
 
 

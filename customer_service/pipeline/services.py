@@ -76,7 +76,7 @@ def conversation_takeover_start(*, conversation: Conversation, now: datetime | N
     return until
 
 
-def _schedule(conversation_id: int) -> None:
+def _schedule(conversation_id: int, shop: Shop) -> None:
     """Enqueue the conversation's processing; a broker that cannot be reached leaves the line waiting for
     the lease sweep (it is committed already: the sender must not be told it failed)."""
     from kombu.exceptions import KombuError
@@ -84,7 +84,7 @@ def _schedule(conversation_id: int) -> None:
     from .processing import conversation_schedule
 
     try:
-        conversation_schedule(conversation_id=conversation_id)
+        conversation_schedule(conversation_id=conversation_id, shop=shop)
     except (KombuError, OSError):
         logger.exception("processing of conversation %s not enqueued; the lease sweep will", conversation_id)
 
@@ -129,8 +129,11 @@ def message_ingest(
         return existing, False
 
     now = timezone.now()
+    # A saved shop is the caller's row: checking that it exists is a query per model for nothing.
+    known_shop = ["shop"] if getattr(shop, "pk", None) is not None else []
     conversation = Conversation(shop=shop, buyer_id=buyer_id)
-    full_clean(conversation, code="validation_error", validate_unique=False, validate_constraints=False)
+    full_clean(conversation, code="validation_error", exclude=known_shop, validate_unique=False,
+               validate_constraints=False)
     message = Message(
         shop=shop, direction=direction, content=content, source=source, external_id=external_id,
         sent_at=sent_at, received_at=now,
@@ -138,7 +141,7 @@ def message_ingest(
     if not (content or "").strip():
         raise KefuError(_("content: the message is empty."), code="validation_error",
                         detail={"content": [_("The message is empty.")]})
-    full_clean(message, code="validation_error", exclude=["conversation"], validate_unique=False,
+    full_clean(message, code="validation_error", exclude=["conversation", *known_shop], validate_unique=False,
                validate_constraints=False)
 
     try:
@@ -156,7 +159,7 @@ def message_ingest(
             if message.status_rule == RULE_SELLER_TAKEOVER:
                 conversation_takeover_start(conversation=conversation, now=now)
             if direction == MessageDirection.BUYER:
-                transaction.on_commit(lambda: _schedule(conversation.pk))
+                transaction.on_commit(lambda: _schedule(conversation.pk, shop))
     except IntegrityError:
         # Another sender recorded the same external id first: theirs is the message.
         existing = Message.objects.filter(shop=shop, external_id=external_id).first()
