@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,7 +52,18 @@ from customer_service.models import (
 from kefu.exceptions import KefuError
 
 from .calibration import Calibration, CalibrationError, shop_calibration_get
-from .rounds import ANSWER, ANSWER_HORIZON, BUYER, ROUND_GAP, conversation_rounds, median_seconds, p95_seconds
+from .rounds import (
+    ANSWER,
+    ANSWER_HORIZON,
+    BUYER,
+    RATED_FROM,
+    RESPONSE_LIMIT,
+    ROUND_GAP,
+    SHANGHAI,
+    conversation_rounds,
+    median_seconds,
+    p95_seconds,
+)
 
 CHUNK_DAYS = 7  # days read at once per shop: bounds the memory one roll-up step holds
 MAX_RANGE_DAYS = 3660
@@ -91,14 +102,25 @@ class _DayIndex:
         return self.days[index] if 0 <= index < len(self.days) else None
 
 
-def shop_day_figures(*, shop, first: date, last: date) -> dict[date, dict]:
-    """Every figure of ``shop`` for each local day ``first``..``last`` (reads only)."""
-    days = _days(first, last)
-    day_of = _DayIndex(days)
-    start, end = day_of.starts[0], day_of.starts[-1]
+def _empty_figures(days: list[date]) -> dict[date, dict]:
     figures = {day: dict.fromkeys(FIGURES, 0) for day in days}
     for row in figures.values():
         row.update(first_reply_median_seconds=None, first_reply_p95_seconds=None, ai_cost=Decimal("0"))
+    return figures
+
+
+def shop_day_figures(*, shop, first: date, last: date) -> dict[date, dict]:
+    """Every figure of ``shop`` for each local day ``first``..``last`` (reads only).
+
+    On PostgreSQL the database counts and finds the rounds (:func:`_shop_day_figures_sql`); elsewhere
+    (SQLite) the rows are read and counted here. Both follow the same rules and give the same figures.
+    """
+    if connection.vendor == "postgresql":
+        return _shop_day_figures_sql(shop=shop, first=first, last=last)
+    days = _days(first, last)
+    day_of = _DayIndex(days)
+    start, end = day_of.starts[0], day_of.starts[-1]
+    figures = _empty_figures(days)
 
     # Heads may be received a little after the day's end (a burst across midnight): read a margin.
     head_window = {"message__received_at__gte": start, "message__received_at__lt": end + ANSWER_HORIZON}
@@ -185,12 +207,126 @@ def shop_day_figures(*, shop, first: date, last: date) -> dict[date, dict]:
     for created_at in unknown.iterator(chunk_size=5000):
         figures[day_of(created_at)]["unknown_sends"] += 1
 
+    _add_ai_cost(figures, shop=shop, first=first, last=last)
+    return figures
+
+
+def _add_ai_cost(figures: dict[date, dict], *, shop, first: date, last: date) -> None:
     costs = (
         UsageRecord.objects.filter(shop=shop, day__gte=first, day__lte=last)
         .values("day").annotate(cost=Sum("cost")).order_by()
     )
     for entry in costs:
         figures[entry["day"]]["ai_cost"] = entry["cost"] or Decimal("0")
+
+
+# The same figures counted by PostgreSQL. Lines are grouped by their local day; a line's head is
+# ``COALESCE(burst_head_id, id)``. Rounds follow ``rounds.conversation_rounds``: the events of a
+# conversation (buyer lines kind 1, answers kind 0) in (moment, kind) order; a buyer line starts a round
+# when the event before it is an answer, or none, or a buyer line more than ROUND_GAP earlier; the running
+# count of starts numbers the rounds, and a round's first answer is the first kind-0 event of its number.
+# Response times leave the database as whole microseconds (as ``timedelta`` holds them) so the median and
+# p95 are computed by the same Python functions as on the other path.
+LINES_SQL = """
+SELECT (m.received_at AT TIME ZONE %(tz)s)::date AS day,
+       count(*),
+       count(DISTINCT m.conversation_id),
+       count(*) FILTER (WHERE m.status = %(answered)s AND NOT EXISTS (
+           SELECT 1 FROM {review} r WHERE r.message_id = COALESCE(m.burst_head_id, m.id))),
+       count(*) FILTER (WHERE m.status = %(ignored)s),
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM {reply} p WHERE p.message_id = COALESCE(m.burst_head_id, m.id) AND p.source = %(kb)s))
+FROM {message} m
+WHERE m.shop_id = %(shop)s AND m.direction = %(buyer)s AND m.received_at >= %(start)s AND m.received_at < %(end)s
+GROUP BY 1
+"""
+
+ROUNDS_SQL = """
+WITH events AS (
+    SELECT conversation_id, received_at AS at, 1 AS kind FROM {message}
+    WHERE shop_id = %(shop)s AND direction = %(buyer)s AND received_at >= %(lookback)s AND received_at < %(end)s
+    UNION ALL
+    SELECT conversation_id, received_at, 0 FROM {message}
+    WHERE shop_id = %(shop)s AND direction = %(seller)s AND received_at >= %(lookback)s AND received_at < %(horizon)s
+    UNION ALL
+    SELECT conversation_id, finished_at, 0 FROM {outgoing}
+    WHERE shop_id = %(shop)s AND state = %(confirmed)s AND finished_at >= %(lookback)s AND finished_at < %(horizon)s
+), flagged AS (
+    SELECT conversation_id, at, kind,
+           CASE WHEN kind = 1 AND (lag(kind) OVER w IS NULL OR lag(kind) OVER w = 0
+                                   OR at - lag(at) OVER w > %(gap)s) THEN 1 ELSE 0 END AS starts
+    FROM events
+    WINDOW w AS (PARTITION BY conversation_id ORDER BY at, kind)
+), numbered AS (
+    SELECT conversation_id, at, kind, starts,
+           sum(starts) OVER (PARTITION BY conversation_id ORDER BY at, kind ROWS UNBOUNDED PRECEDING) AS round
+    FROM flagged
+), rounds AS (
+    SELECT min(at) FILTER (WHERE starts = 1) AS start, min(at) FILTER (WHERE kind = 0) AS answered_at
+    FROM numbered WHERE round > 0
+    GROUP BY conversation_id, round
+), timed AS (
+    SELECT (start AT TIME ZONE %(tz)s)::date AS day,
+           (start AT TIME ZONE %(rated_tz)s)::time >= %(rated_from)s AS rated,
+           CASE WHEN answered_at - start <= %(horizon_interval)s
+                THEN (extract(epoch FROM answered_at - start) * 1000000)::bigint END AS response
+    FROM rounds WHERE start >= %(start)s AND start < %(end)s
+)
+SELECT day, count(*), count(response), count(*) FILTER (WHERE rated),
+       count(*) FILTER (WHERE rated AND response <= %(limit)s),
+       array_agg(response) FILTER (WHERE response IS NOT NULL)
+FROM timed GROUP BY day
+"""
+
+REVIEW_SQL = """
+SELECT (m.received_at AT TIME ZONE %(tz)s)::date, r.status, count(*)
+FROM {review} r JOIN {message} m ON m.id = r.message_id
+WHERE r.shop_id = %(shop)s AND r.status = ANY(%(outcomes)s) AND m.received_at >= %(start)s AND m.received_at < %(end)s
+GROUP BY 1, 2
+"""
+
+UNKNOWN_SQL = """
+SELECT (created_at AT TIME ZONE %(tz)s)::date, count(*) FROM {outgoing}
+WHERE shop_id = %(shop)s AND state = %(unknown)s AND created_at >= %(start)s AND created_at < %(end)s
+GROUP BY 1
+"""
+
+
+def _shop_day_figures_sql(*, shop, first: date, last: date) -> dict[date, dict]:
+    days = _days(first, last)
+    figures = _empty_figures(days)
+    start, end = day_start(first), day_start(last + timedelta(days=1))
+    tables = {"message": Message._meta.db_table, "review": ReviewItem._meta.db_table,
+              "reply": Reply._meta.db_table, "outgoing": OutgoingReply._meta.db_table}
+    params = {
+        "tz": timezone.get_current_timezone_name(), "rated_tz": SHANGHAI.key, "rated_from": RATED_FROM,
+        "shop": shop.pk, "start": start, "end": end, "lookback": start - ROUND_GAP, "horizon": end + ANSWER_HORIZON,
+        "gap": ROUND_GAP, "horizon_interval": ANSWER_HORIZON, "limit": RESPONSE_LIMIT // timedelta(microseconds=1),
+        "buyer": MessageDirection.BUYER.value, "seller": MessageDirection.SELLER.value,
+        "answered": MessageStatus.ANSWERED.value, "ignored": MessageStatus.IGNORED.value,
+        "kb": ReplySource.KB.value, "confirmed": OutgoingState.CONFIRMED.value,
+        "unknown": OutgoingState.UNKNOWN.value, "outcomes": [status.value for status in REVIEW_OUTCOMES],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(LINES_SQL.format(**tables), params)
+        for day, messages, conversations, auto_answered, ignored, kb_hits in cursor.fetchall():
+            figures[day].update(messages=messages, conversations=conversations, auto_answered=auto_answered,
+                                ignored=ignored, kb_hits=kb_hits)
+        cursor.execute(ROUNDS_SQL.format(**tables), params)
+        for day, rounds, answered, rated, rated_in_time, responses in cursor.fetchall():
+            values = [micros / 1_000_000 for micros in responses or ()]
+            figures[day].update(
+                rounds=rounds, rounds_answered=answered, rounds_rated=rated, rounds_rated_in_3_minutes=rated_in_time,
+                first_reply_median_seconds=median_seconds(values), first_reply_p95_seconds=p95_seconds(values),
+            )
+        cursor.execute(REVIEW_SQL.format(**tables), params)
+        for day, status, count in cursor.fetchall():
+            figures[day]["reviewed"] += count
+            figures[day][REVIEW_OUTCOMES[status]] = count
+        cursor.execute(UNKNOWN_SQL.format(**tables), params)
+        for day, count in cursor.fetchall():
+            figures[day]["unknown_sends"] = count
+    _add_ai_cost(figures, shop=shop, first=first, last=last)
     return figures
 
 
