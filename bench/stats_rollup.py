@@ -160,6 +160,14 @@ def run(args):
     total = sum(DailyStatistics.objects.values_list("messages", flat=True))
     assert total == buyer, (total, buyer)
     print(f"check: the rows add up to {total:,} buyer lines")
+    # The SQL figures against the rows-in-Python path's (the one SQLite uses) for a few shops and days.
+    from customer_service.statistics.services import _shop_day_figures_python, shop_day_figures
+
+    sample = (first + timedelta(days=args.days // 2), min(today, first + timedelta(days=args.days // 2 + 2)))
+    for shop in shops[:2]:
+        sql = shop_day_figures(shop=shop, first=sample[0], last=sample[1])
+        assert sql == _shop_day_figures_python(shop=shop, first=sample[0], last=sample[1]), shop
+    print(f"check: SQL figures equal the Python path's for 2 shops, {sample[0]}..{sample[1]}")
     print("rerun: .venv/bin/python bench/stats_rollup.py " + " ".join(sys.argv[1:]))
 
 

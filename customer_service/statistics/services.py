@@ -66,6 +66,8 @@ from .rounds import (
 )
 
 CHUNK_DAYS = 7  # days read at once per shop: bounds the memory one roll-up step holds
+# On PostgreSQL the rows stay in the database: a longer step reads the look-back and horizon less often.
+CHUNK_DAYS_SQL = 31
 MAX_RANGE_DAYS = 3660
 FIGURES = [
     "messages", "conversations", "auto_answered", "kb_hits", "ignored", "reviewed", "approved", "edited",
@@ -117,6 +119,10 @@ def shop_day_figures(*, shop, first: date, last: date) -> dict[date, dict]:
     """
     if connection.vendor == "postgresql":
         return _shop_day_figures_sql(shop=shop, first=first, last=last)
+    return _shop_day_figures_python(shop=shop, first=first, last=last)
+
+
+def _shop_day_figures_python(*, shop, first: date, last: date) -> dict[date, dict]:
     days = _days(first, last)
     day_of = _DayIndex(days)
     start, end = day_of.starts[0], day_of.starts[-1]
@@ -221,22 +227,31 @@ def _add_ai_cost(figures: dict[date, dict], *, shop, first: date, last: date) ->
 
 
 # The same figures counted by PostgreSQL. Lines are grouped by their local day; a line's head is
-# ``COALESCE(burst_head_id, id)``. Rounds follow ``rounds.conversation_rounds``: the events of a
-# conversation (buyer lines kind 1, answers kind 0) in (moment, kind) order; a buyer line starts a round
+# ``COALESCE(burst_head_id, id)``; the heads that went to review or got a knowledge-base reply are read
+# from the same window as on the other path (received up to ANSWER_HORIZON after the range).
+# Rounds follow ``rounds.conversation_rounds``: the events of a conversation (buyer lines kind 1,
+# answers kind 0) in (moment, kind) order; a buyer line starts a round
 # when the event before it is an answer, or none, or a buyer line more than ROUND_GAP earlier; the running
 # count of starts numbers the rounds, and a round's first answer is the first kind-0 event of its number.
 # Response times leave the database as whole microseconds (as ``timedelta`` holds them) so the median and
 # p95 are computed by the same Python functions as on the other path.
 LINES_SQL = """
+WITH reviewed AS (
+    SELECT DISTINCT r.message_id FROM {review} r JOIN {message} h ON h.id = r.message_id
+    WHERE r.shop_id = %(shop)s AND h.received_at >= %(start)s AND h.received_at < %(horizon)s
+), kb AS (
+    SELECT DISTINCT p.message_id FROM {reply} p JOIN {message} h ON h.id = p.message_id
+    WHERE h.shop_id = %(shop)s AND p.source = %(kb)s AND h.received_at >= %(start)s AND h.received_at < %(horizon)s
+)
 SELECT (m.received_at AT TIME ZONE %(tz)s)::date AS day,
        count(*),
        count(DISTINCT m.conversation_id),
-       count(*) FILTER (WHERE m.status = %(answered)s AND NOT EXISTS (
-           SELECT 1 FROM {review} r WHERE r.message_id = COALESCE(m.burst_head_id, m.id))),
+       count(*) FILTER (WHERE m.status = %(answered)s AND reviewed.message_id IS NULL),
        count(*) FILTER (WHERE m.status = %(ignored)s),
-       count(*) FILTER (WHERE EXISTS (
-           SELECT 1 FROM {reply} p WHERE p.message_id = COALESCE(m.burst_head_id, m.id) AND p.source = %(kb)s))
+       count(kb.message_id)
 FROM {message} m
+LEFT JOIN reviewed ON reviewed.message_id = COALESCE(m.burst_head_id, m.id)
+LEFT JOIN kb ON kb.message_id = COALESCE(m.burst_head_id, m.id)
 WHERE m.shop_id = %(shop)s AND m.direction = %(buyer)s AND m.received_at >= %(start)s AND m.received_at < %(end)s
 GROUP BY 1
 """
@@ -347,11 +362,12 @@ def daily_statistics_rollup(
     if (date_to - date_from).days >= MAX_RANGE_DAYS:
         raise StatisticsError(_("Roll up at most %(n)d days at once.") % {"n": MAX_RANGE_DAYS})
     shops = list(Shop.objects.order_by("pk") if shops is None else shops)
+    chunk_days = CHUNK_DAYS_SQL if connection.vendor == "postgresql" else CHUNK_DAYS
     chunks = []
     for shop in shops:
         first = max(date_from, timezone.localdate(shop.created_at))
         while first <= date_to:
-            last = min(date_to, first + timedelta(days=CHUNK_DAYS - 1))
+            last = min(date_to, first + timedelta(days=chunk_days - 1))
             chunks.append((shop, first, last))
             first = last + timedelta(days=1)
     written = 0
