@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer_service.shops.choices import ShopRole
 from customer_service.shops.roles import shop_ids_for_user
@@ -39,6 +40,7 @@ class AlertKind(models.TextChoices):
     UNKNOWN_SEND = "unknown_send", _("Reply send unconfirmed")
     DESKTOP_PAUSED = "desktop_paused", _("Desktop side paused")
     REVIEW_BACKLOG = "review_backlog", _("Review backlog over the limit")
+    # xgettext:no-python-format
     BUDGET_WARNING = "budget_warning", _("Budget 80 % spent")
     BUDGET_EXHAUSTED = "budget_exhausted", _("Budget exhausted")
     SAFETY_BLOCK = "safety_block", _("Reply blocked by the safety check")
@@ -93,7 +95,7 @@ class AlertEvent(models.Model):
         help_text=_("Tells apart events of one kind in one shop (a capability, a budget, a window)."),
     )
     title = InputCharField(_("title"), max_length=200)
-    message = InputTextField(_("message"), blank=True, default="")
+    message = InputTextField(pgettext_lazy("alert text", "message"), blank=True, default="")
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     first_seen = models.DateTimeField(_("first seen"), default=timezone.now, db_index=True)
     last_seen = models.DateTimeField(_("last seen"), default=timezone.now)

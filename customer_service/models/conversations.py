@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer_service.shops.models import Shop
 from kefu.fields import InputCharField, InputTextField
@@ -45,7 +46,7 @@ class Conversation(TimestampedModel):
 
     class Meta:
         verbose_name = _("conversation")
-        verbose_name_plural = _("conversations")
+        verbose_name_plural = pgettext_lazy("conversation model", "conversations")
         ordering = ["-last_activity_at"]
         constraints = [
             models.UniqueConstraint(fields=["shop", "buyer_id"], name="%(app_label)s_%(class)s_one_per_buyer"),

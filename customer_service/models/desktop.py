@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputCharField, InputTextField
@@ -117,7 +118,7 @@ class JobKind(models.TextChoices):
 
 
 class JobStatus(models.TextChoices):
-    PENDING = "pending", _("pending")
+    PENDING = "pending", pgettext_lazy("desktop job", "pending")
     PROCESSING = "processing", _("processing")
     COMPLETED = "completed", _("completed")
     FAILED = "failed", _("failed")

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer_service.shops.models import Shop
 from kefu.fields import InputTextField
@@ -17,7 +18,7 @@ class OutgoingState(models.TextChoices):
     SENDING = "sending", _("sending")
     CONFIRMED = "confirmed", _("confirmed")
     UNKNOWN = "unknown", _("sent, not confirmed")
-    REJECTED = "rejected", _("rejected")
+    REJECTED = "rejected", pgettext_lazy("outgoing reply", "rejected")
     CANCELLED = "cancelled", _("cancelled")
 
 

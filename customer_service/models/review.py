@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputTextField
@@ -15,7 +16,7 @@ __all__ = ["REVIEW_STATES", "ReviewItem", "ReviewStatus"]
 
 
 class ReviewStatus(models.TextChoices):
-    PENDING = "pending", _("pending")
+    PENDING = "pending", pgettext_lazy("review status", "pending")
     APPROVED = "approved", _("approved")
     EDITED = "edited", _("edited and approved")
     REJECTED = "rejected", _("rejected")
