@@ -68,6 +68,7 @@ from .rounds import (
 CHUNK_DAYS = 7  # days read at once per shop: bounds the memory one roll-up step holds
 # On PostgreSQL the rows stay in the database: a longer step reads the look-back and horizon less often.
 CHUNK_DAYS_SQL = 31
+SQL_WORK_MEM = "64MB"
 MAX_RANGE_DAYS = 3660
 FIGURES = [
     "messages", "conversations", "auto_answered", "kb_hits", "ignored", "reviewed", "approved", "edited",
@@ -322,7 +323,9 @@ def _shop_day_figures_sql(*, shop, first: date, last: date) -> dict[date, dict]:
         "kb": ReplySource.KB.value, "confirmed": OutgoingState.CONFIRMED.value,
         "unknown": OutgoingState.UNKNOWN.value, "outcomes": [status.value for status in REVIEW_OUTCOMES],
     }
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A shop's month of events is sorted and hashed in memory rather than in temporary files.
+        cursor.execute("SET LOCAL work_mem = %s", [SQL_WORK_MEM])
         cursor.execute(LINES_SQL.format(**tables), params)
         for day, messages, conversations, auto_answered, ignored, kb_hits in cursor.fetchall():
             figures[day].update(messages=messages, conversations=conversations, auto_answered=auto_answered,
