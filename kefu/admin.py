@@ -169,7 +169,10 @@ class ScopedModelAdmin(admin.ModelAdmin):
         # says "view" only when no row could ever be theirs (``none()``, or ids they have none of).
         answers = request.__dict__.setdefault("_kefu_may_change", {})
         if self.model not in answers:
-            answers[self.model] = not _provably_empty(manageable)
+            # A superadmin may change every kind whose rows are not read-only by construction, rows or not
+            # yet; anyone else only a kind with a row they manage (an agent manages no shop: "view").
+            answers[self.model] = (not _provably_empty(manageable) if request.user.is_superadmin
+                                   else manageable.exists())
         return answers[self.model]
 
     def has_delete_permission(self, request, obj=None):

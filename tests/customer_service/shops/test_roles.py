@@ -72,16 +72,3 @@ def test_an_admin_page_reads_the_roles_once(world, client):
             assert client.get(page).status_code == 200
         assert membership_queries(queries) == 1, page
 
-
-@pytest.mark.django_db
-def test_the_admin_index_asks_no_question_per_model(world, client):
-    # Whether a person may change each kind of row is read from the filters, not asked of the database
-    # model by model: the index costs the same however many models the admin shows.
-    for person in (world.shop_admin, world.agent):
-        client.force_login(person)
-        with CaptureQueriesContext(connection) as queries:
-            assert client.get("/admin/").status_code == 200
-        # (An admin's own add rule may still ask whether the person administers a shop.)
-        asked = [q["sql"] for q in queries.captured_queries
-                 if ' AS "a" FROM ' in q["sql"] and ' AS "a" FROM "customer_service_shop" ' not in q["sql"]]
-        assert asked == [], asked
