@@ -188,3 +188,14 @@ def allow_provider_hosts(db):
         cache.clear()  # system config reads are cached
 
     return allow
+
+
+@pytest.fixture(autouse=True)
+def _celery_joins_allowed():
+    # Celery keeps "a task is running here, joining would block" in one process-wide flag that each eager
+    # task sets and restores; two eager tasks in two threads restore it out of order and leave it set, and a
+    # later test's result.get() would then refuse. Every test starts outside any task.
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
