@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from customer_service.shops.models import Shop
+from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputCharField, InputTextField
 from kefu.models import TimestampedModel
 
@@ -23,9 +23,8 @@ __all__ = [
 ]
 
 
-class ConversationQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(shop__in=Shop.objects.for_user(user))
+class ConversationQuerySet(ShopScopedQuerySet):
+    pass
 
 
 class Conversation(TimestampedModel):
@@ -97,10 +96,7 @@ MESSAGE_STATES = StateMachine(
 )
 
 
-class MessageQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(shop__in=Shop.objects.for_user(user))
-
+class MessageQuerySet(ShopScopedQuerySet):
     def buyer(self):
         return self.filter(direction=MessageDirection.BUYER)
 

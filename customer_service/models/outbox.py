@@ -4,7 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from customer_service.shops.models import Shop
+from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputTextField
 from kefu.models import TimestampedModel
 
@@ -39,10 +39,7 @@ OUTBOX_STATES = StateMachine(
 )
 
 
-class OutgoingReplyQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(shop__in=Shop.objects.for_user(user))
-
+class OutgoingReplyQuerySet(ShopScopedQuerySet):
     def manageable_by(self, user):
         """Rows the user may claim, give a receipt for or cancel: every person working in the shop sends."""
         return self.for_user(user)

@@ -5,7 +5,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from customer_service.shops.models import Shop
 from customer_service.shops.scoping import ShopScopedQuerySet
 from kefu.fields import InputCharField, InputTextField
 from kefu.models import AuditedModel, TimestampedModel
@@ -20,9 +19,12 @@ class ReplySource(models.TextChoices):
     TEMPLATE = "template", _("reply template")
 
 
-class ReplyQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(message__shop__in=Shop.objects.for_user(user))
+class ReplyQuerySet(ShopScopedQuerySet):
+    def visible_filter(self, user, shop_ids) -> Q:
+        return Q(message__shop_id__in=shop_ids)
+
+    def manageable_filter(self, user, admin_shop_ids) -> Q:
+        return Q(message__shop_id__in=admin_shop_ids)
 
 
 class Reply(TimestampedModel):
