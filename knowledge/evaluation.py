@@ -175,9 +175,9 @@ def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict, t
 
     ``record_sets``: ``[(name, records)]`` as ``run_evaluation`` returns them;
     ``embedder``: its summary's ``{"name", "version"}``; the model is ``template``'s
-    (features, penalty, gates, monotony), by default a monotone logistic regression
-    over ``calibration.FEATURES``. A top hit is right when it is
-    the expected item; queries without a hit carry no features and are left out.
+    (features, penalty, gates, monotony, link), by default a monotone logistic regression
+    over ``calibration.FEATURES`` with its link at ``calibration.LINK_KNOTS``. A top hit is right
+    when it is the expected item; queries without a hit carry no features and are left out.
     The parameters name the embedder (they only mean something for its scores)
     and list the fingerprints of the queries they were fitted on, so an
     evaluation can tell in-sample figures from out-of-sample ones.
@@ -188,7 +188,7 @@ def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict, t
     if len(set(labels)) < 2:
         raise KnowledgeError("Fitting needs queries answered both rightly and wrongly.", code="nothing_to_fit")
     template = template or {"features": list(calibration.FEATURES), "l2": 1.0, "gates": {"smalltalk": 0.01},
-                            "monotone": True}
+                            "monotone": True, "link": {"knots": list(calibration.LINK_KNOTS)}}
     fitted = calibration.refit(template, rows, labels)
     fitted["fit_on"] = [name for name, _ in record_sets]
     fitted["embedder"] = embedder["name"]

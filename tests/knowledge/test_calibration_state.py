@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from knowledge.diagnostics import check_calibration
 from knowledge.embedders import get_embedder
-from knowledge.engine.calibration import FEATURES, UNCALIBRATED_CEILING
+from knowledge.engine.calibration import FEATURES, LINK_KNOTS, UNCALIBRATED_CEILING
 from knowledge.selectors import CALIBRATION_PATH, calibration_state, knowledge_search
 
 from .conftest import DATA
@@ -121,6 +121,7 @@ def test_kb_eval_warns_when_it_reports_uncalibrated_confidences(settings, tmp_pa
 def test_the_shipped_calibration_says_what_it_was_fitted_on_how_to_refit_it_and_how_it_does_out_of_sample():
     params = shipped()
     assert params["features"] == FEATURES and params["monotone"]
+    assert params["link"]["knots"] == list(LINK_KNOTS) and all(c >= 0 for c in params["link"]["coef"])
     assert [entry["queries"] for entry in params["fit_on"]] == [
         "../shared/data/kb_eval/queries.jsonl", "../shared/data/kb_eval_ecommerce/queries.jsonl"]
     assert len(params["fitted_queries"]) > 600
@@ -154,4 +155,8 @@ def test_the_shipped_calibration_is_what_its_recorded_command_writes(monkeypatch
     # The coefficients to the rounding of the linear algebra; everything else to the letter.
     assert again.pop("coef") == pytest.approx(params.pop("coef"), rel=1e-6)
     assert again.pop("bias") == pytest.approx(params.pop("bias"), rel=1e-6)
+    link, link_again = params.pop("link"), again.pop("link")
+    assert link_again["knots"] == link["knots"]
+    assert link_again["coef"] == pytest.approx(link["coef"], rel=1e-6)
+    assert link_again["bias"] == pytest.approx(link["bias"], rel=1e-6, abs=1e-9)
     assert {**again, "command": None} == {**params, "command": None}

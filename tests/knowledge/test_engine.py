@@ -177,6 +177,64 @@ def test_a_monotone_fit_drops_a_feature_that_would_lower_the_confidence_as_it_gr
     assert refit(monotone, features, labels) == monotone
 
 
+def _kinked(seed, n=3000):
+    """Margins whose true log-odds rise by 2 per unit up to 2, then by 8: a straight line cannot follow both."""
+    rng = np.random.default_rng(seed)
+    margin = rng.uniform(0, 3, n)
+    logit = 2 * margin - 2 + 6 * np.maximum(margin - 2, 0)
+    labels = rng.uniform(size=n) < 1 / (1 + np.exp(-logit))
+    return [{"margin": m, "smalltalk": 0.0} for m in margin], labels
+
+
+def test_the_link_follows_log_odds_that_bend_and_never_lowers_a_confidence():
+    features, labels = _kinked(3)
+    plain = fit_logistic(features, labels, names=["margin"])
+    linked = fit_logistic(features, labels, names=["margin"], knots=(1.5,))
+    assert "link" not in plain
+    assert linked["link"]["knots"] == [1.5] and all(c >= 0 for c in linked["link"]["coef"])
+    assert linked["link"]["coef"][1] > 0  # the data bend, so the link does
+    grid = [{"margin": m, "smalltalk": 0.0} for m in np.linspace(-1, 4, 201)]
+    assert np.all(np.diff(predict(linked, grid)) >= 0)
+    # Measured on other draws: the top of the range is confident where it is right, the whole better calibrated.
+    held, truth = _kinked(4)
+    top = np.array([f["margin"] > 2.5 for f in held])
+    assert abs(predict(linked, held)[top].mean() - truth[top].mean()) < abs(predict(plain, held)[top].mean()
+                                                                            - truth[top].mean())
+    assert ece(predict(linked, held), truth) < ece(predict(plain, held), truth)
+    assert refit(linked, features, labels) == linked
+    assert predict(linked, {"margin": 3.0, "smalltalk": 1.0}) <= 0.01
+
+
+def test_a_link_fitted_to_lower_the_confidence_as_the_score_grows_is_dropped():
+    rng = np.random.default_rng(5)
+    margin = rng.uniform(0, 3, 2000)
+    # Right answers get rarer past the knot: a monotone link may not follow that down.
+    labels = rng.uniform(size=2000) < 1 / (1 + np.exp(-(2 * margin - 2 - 6 * np.maximum(margin - 2, 0))))
+    linked = fit_logistic([{"margin": m} for m in margin], labels, names=["margin"], gates=(), knots=(1.5,))
+    assert linked["link"]["coef"][1] == 0.0 and linked["link"]["coef"][0] > 0
+    grid = [{"margin": m} for m in np.linspace(-1, 4, 101)]
+    assert np.all(np.diff(predict(linked, grid)) >= 0)
+
+
+def test_a_correction_of_a_linked_calibration_rescales_its_final_log_odds():
+    features, labels = _kinked(6, n=800)
+    params = fit_logistic(features, labels, names=["margin"], knots=(1.5,))
+    fixed = corrected(params, slope=0.5, intercept=-1.0)
+    confidence = predict(params, features)
+    logit = np.log(confidence / (1 - confidence))
+    assert np.allclose(predict(fixed, features), 1 / (1 + np.exp(-(0.5 * logit - 1.0))))
+    assert fixed["coef"] == params["coef"] and validate(fixed) is fixed
+
+
+@pytest.mark.parametrize("link", [
+    [1.5], {"knots": [1.5], "coef": [1.0], "bias": 0.0}, {"knots": [1.5], "coef": [1.0, -0.5], "bias": 0.0},
+    {"knots": ["x"], "coef": [1.0, 0.5], "bias": 0.0}, {"knots": [1.5], "coef": [1.0, 0.5]},
+])
+def test_a_calibration_with_a_bad_link_is_refused_with_a_reason(link):
+    with pytest.raises(ValueError, match="link"):
+        validate({"features": ["margin"], "coef": [1.0], "bias": 0.0, "link": link})
+
+
 @pytest.mark.parametrize("params", [
     [], {"features": ["margin"], "coef": []}, {"features": ["margin"], "coef": [1.0], "bias": "x"},
     {"features": ["margin"], "coef": [float("nan")], "bias": 0.0},

@@ -224,3 +224,18 @@ def test_kb_calibrate_refuses_unpaired_files_and_sets_with_nothing_to_learn(tmp_
                      DATA / "faq.jsonl", DATA / "queries.jsonl")
     with pytest.raises(CommandError, match="folds"):
         kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl", "--folds", "1")
+    with pytest.raises(CommandError, match="knots"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl", "--knots", "2,1")
+    with pytest.raises(CommandError, match="numbers"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", DATA / "queries.jsonl", "--knots", "high")
+
+
+def test_kb_calibrate_fits_the_link_it_is_given_and_records_it_in_the_command(tmp_path):
+    mixed = mixed_queries(tmp_path)
+    plain, bent = tmp_path / "plain.json", tmp_path / "bent.json"
+    kb_calibrate(plain, DATA / "faq.jsonl", mixed, "--knots", "none")
+    output = kb_calibrate(bent, DATA / "faq.jsonl", mixed, "--knots", "0.5,2")
+    plain, bent = json.loads(plain.read_text()), json.loads(bent.read_text())
+    assert "link" not in plain and plain["command"].endswith(" --knots none")
+    assert bent["link"]["knots"] == [0.5, 2.0] and bent["command"].endswith(" --knots 0.5,2")
+    assert "margin + item_margin (link at 0.5,2)" in output

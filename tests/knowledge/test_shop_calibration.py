@@ -24,7 +24,7 @@ def shipped() -> dict:
 
 def wary() -> dict:
     """The shipped model corrected as a shop's review outcomes might: the same ranking, far lower confidences."""
-    return corrected(shipped(), slope=1.0, intercept=-6.0, fit_on=[{"queries": "review outcomes"}])
+    return corrected(shipped(), slope=1.0, intercept=-10.0, fit_on=[{"queries": "review outcomes"}])
 
 
 def confidence(shop, text=QUERY) -> float:

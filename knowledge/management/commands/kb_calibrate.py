@@ -2,6 +2,7 @@
 calibration on labelled sets, and say how it does on queries it was not fitted on."""
 
 import argparse
+import math
 import shlex
 from pathlib import Path
 
@@ -35,8 +36,28 @@ def _rounded(value):
     return value
 
 
-def _template(features: list[str], monotone: bool = True) -> dict:
-    return {"features": features, "l2": 1.0, "gates": {"smalltalk": 0.01}, "monotone": monotone}
+def _template(features: list[str], monotone: bool = True, knots: tuple = ()) -> dict:
+    template = {"features": features, "l2": 1.0, "gates": {"smalltalk": 0.01}, "monotone": monotone}
+    if knots:
+        template["link"] = {"knots": list(knots)}
+    return template
+
+
+def _knots(value: str) -> tuple:
+    """``--knots``: comma-separated numbers, or ``none``."""
+    if value.strip().lower() == "none":
+        return ()
+    try:
+        knots = tuple(float(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not numbers: {value!r} (give e.g. 1.5 or 1,2.5, or none)") from None
+    if not all(math.isfinite(knot) for knot in knots) or list(knots) != sorted(set(knots)):
+        raise argparse.ArgumentTypeError(f"the knots must be finite and increasing: {value!r}")
+    return knots
+
+
+def _knots_text(knots: tuple) -> str:
+    return ",".join(f"{knot:g}" for knot in knots) or "none"
 
 
 class Command(BaseCommand):
@@ -59,6 +80,9 @@ class Command(BaseCommand):
                                  f"{','.join(calibration.FEATURES)})")
         parser.add_argument("--monotone", action=argparse.BooleanOptionalAction, default=True,
                             help="let no feature lower the confidence as it grows (default; --no-monotone: any sign)")
+        parser.add_argument("--knots", type=_knots, default=calibration.LINK_KNOTS,
+                            help=f"knots of the monotone link over the features' log-odds, comma-separated "
+                                 f"(default {_knots_text(calibration.LINK_KNOTS)}; none: a plain logistic regression)")
         parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
                             help=f"cross-validation folds (default {DEFAULT_FOLDS})")
         add_progress_argument(parser)
@@ -89,7 +113,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Search gives no feature called {', '.join(unknown)}.")
         models = {"baseline": _template(calibration.BASELINE_FEATURES),
-                  "model": _template(features, monotone=options["monotone"])}
+                  "model": _template(features, monotone=options["monotone"], knots=options["knots"])}
         try:
             fitted = {label: fit_calibration(record_sets, embedder, template=template)
                       for label, template in models.items()}
@@ -109,6 +133,7 @@ class Command(BaseCommand):
             *[arg for pair in options["held_out"] for arg in ("--held-out", *pair)],
             *(["--features", ",".join(features)] if features != calibration.FEATURES else []),
             *([] if options["monotone"] else ["--no-monotone"]),
+            *(["--knots", _knots_text(options["knots"])] if options["knots"] != calibration.LINK_KNOTS else []),
             *(["--folds", str(options["folds"])] if options["folds"] != DEFAULT_FOLDS else []),
         ])
         params["out_of_sample"] = _rounded({
@@ -152,7 +177,9 @@ class Command(BaseCommand):
 
     def write_tables(self, reports: dict, models: dict) -> None:
         labels = {"baseline": " + ".join(models["baseline"]["features"]) + " (baseline)",
-                  "model": " + ".join(models["model"]["features"])}
+                  "model": " + ".join(models["model"]["features"])
+                  + (f" (link at {_knots_text(tuple(models['model']['link']['knots']))})"
+                     if models["model"].get("link") else "")}
         header = f"| set | model | hit@1 | {CONFIDENCE_HEADER} |"
 
         def table(title, rows):
