@@ -191,6 +191,9 @@ def test_kb_calibrate_fits_on_several_sets_and_records_them_the_embedder_and_its
         assert title in output
     assert not Shop.objects.exists()  # each set was rolled back
     json.loads(kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--json", "--calibration", params))
+    # Measured on queries it was fitted on, kb_eval refits the same model, link included, by cross-validation.
+    table = kb_eval(DATA / "faq.jsonl", DATA / "queries.jsonl", "--calibration", params)
+    assert "its model (margin + item_margin (link at 1.5)) was refitted" in table
 
 
 def test_kb_calibrate_writes_the_same_file_from_the_same_data(tmp_path):

@@ -20,7 +20,14 @@ from knowledge.evaluation import (
 )
 from knowledge.exceptions import KnowledgeError
 
-from .kb_eval import CONFIDENCE_HEADER, RANKING_NOTE, confidence_cells, read_jsonl, save_calibration
+from .kb_eval import (
+    CONFIDENCE_HEADER,
+    RANKING_NOTE,
+    confidence_cells,
+    model_label,
+    read_jsonl,
+    save_calibration,
+)
 
 # Figures stored in the calibration file: rounded, so a refit on the same data writes the same file.
 DIGITS = 4
@@ -176,10 +183,7 @@ class Command(BaseCommand):
         return out, embedder
 
     def write_tables(self, reports: dict, models: dict) -> None:
-        labels = {"baseline": " + ".join(models["baseline"]["features"]) + " (baseline)",
-                  "model": " + ".join(models["model"]["features"])
-                  + (f" (link at {_knots_text(tuple(models['model']['link']['knots']))})"
-                     if models["model"].get("link") else "")}
+        labels = {"baseline": model_label(models["baseline"]) + " (baseline)", "model": model_label(models["model"])}
         header = f"| set | model | hit@1 | {CONFIDENCE_HEADER} |"
 
         def table(title, rows):

@@ -69,6 +69,12 @@ def threshold_at(figures: dict, threshold: float) -> dict:
     return next((row for row in figures["thresholds"] if row["threshold"] == threshold), {})
 
 
+def model_label(params: dict) -> str:
+    """The features a calibration reads, and its link's knots when it has one."""
+    knots = (params.get("link") or {}).get("knots")
+    return " + ".join(params["features"]) + (f" (link at {','.join(f'{k:g}' for k in knots)})" if knots else "")
+
+
 def confidence_cells(figures: dict) -> str:
     """ECE | precision / coverage / out-of-scope sent at 0.98 | best coverage at precision ≥ 0.98 (threshold)."""
     at = threshold_at(figures, 0.98)
@@ -166,7 +172,7 @@ class Command(BaseCommand):
                    else f"it was fitted on {overlap} of these queries")
             self.stdout.write(
                 f"Confidence figures: grouped {folds}-fold cross-validation by FAQ item — {why}, so its model "
-                f"({' + '.join(in_use['features'])}) was refitted on the other folds of these queries for each fold."
+                f"({model_label(in_use)}) was refitted on the other folds of these queries for each fold."
             )
         elif in_use:
             self.stdout.write("Confidence figures: out of sample — the calibration was fitted on none of these "
