@@ -10,16 +10,25 @@ just before the commit and stores it late stores it under a token nobody
 uses any more, so no stale value survives a commit (a plain delete-on-commit
 loses that race; the bench in tests/configs/bench_config_reads.py hit it).
 A read made inside a transaction is never stored: it may see uncommitted rows.
+
+Inside :func:`unit_of_work` (every Celery task runs in one) each key is fetched from the shared cache
+at most once: a task deciding on a buyer's line reads the shop's settings four times, and one
+consistent reading is what it should act on anyway. A write made in the unit of work drops its keys
+from it, so the writer reads its own write.
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
 
 PREFIX = "configs:v3"  # v3: config entries carry expires_at
+
+_unit_of_work: ContextVar[dict[str, Any] | None] = ContextVar("configs_unit_of_work", default=None)
 
 
 def timeout() -> int:
@@ -62,15 +71,50 @@ def peek(key: str) -> Any:
     return cache.get(_data_key(key))
 
 
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """Within, each key is fetched from the shared cache at most once (see the module docstring).
+
+    Nested units share nothing: each starts empty and the outer one is back when it ends.
+    """
+    token = _unit_of_work.set({})
+    try:
+        yield
+    finally:
+        _unit_of_work.reset(token)
+
+
+_task_units: dict[str, Any] = {}
+
+
+def task_unit_begin(task_id: str | None = None, **_signal) -> None:
+    """Celery ``task_prerun``: the task runs in its own unit of work."""
+    unit = unit_of_work()
+    unit.__enter__()
+    _task_units[task_id or ""] = unit
+
+
+def task_unit_end(task_id: str | None = None, **_signal) -> None:
+    """Celery ``task_postrun`` (sent whatever the task's outcome)."""
+    unit = _task_units.pop(task_id or "", None)
+    if unit is not None:
+        unit.__exit__(None, None, None)
+
+
 def read_through(key: str, load: Callable[[], Any]) -> Any:
     """The cached value of ``key``, else ``load()`` (stored unless None or inside a transaction)."""
+    seen = _unit_of_work.get()
+    if seen is not None and key in seen:
+        return seen[key]
     data_key = _data_key(key)
     entry = cache.get(data_key)
-    if entry is not None:
-        return entry
-    entry = load()
-    if entry is not None and not connection.in_atomic_block:
+    if entry is None:
+        entry = load()
+        if entry is None or connection.in_atomic_block:
+            return entry
         cache.set(data_key, entry, timeout())
+    if seen is not None:
+        seen[key] = entry
     return entry
 
 
@@ -83,5 +127,9 @@ def invalidate(*keys: str) -> None:
     def bump():
         cache.set_many({_gen_key(k): uuid.uuid4().hex for k in keys}, timeout=None)
 
+    seen = _unit_of_work.get()
+    if seen is not None:
+        for key in keys:
+            seen.pop(key, None)
     bump()
     transaction.on_commit(bump)

@@ -387,14 +387,17 @@ def desktop_send(*, outgoing_id: int, runtime=None) -> str:
     return receipt
 
 
-def desktop_dispatch(*, outgoing_id: int, shop_id: int, created_at) -> bool:
+def desktop_dispatch(*, outgoing_id: int, shop_id: int, created_at, shop: Shop | None = None) -> bool:
     """Hand a just-queued reply to the desktop worker (task ``desktop.send_reply``, due after the shop's reply
     delay) when the shop's desktop is on and not paused. Returns whether it was handed over. The task expires
-    with the next minute: without a desktop worker nothing piles up, and the poll sends what is due."""
+    with the next minute: without a desktop worker nothing piles up, and the poll sends what is due.
+
+    ``shop``: the reply's shop as the caller read it in the same unit of work (not read again)."""
     from kefu.celery import app
 
-    shop = Shop.objects.filter(pk=shop_id, is_active=True).first()
-    if shop is None:
+    if shop is None or shop.pk != shop_id:
+        shop = Shop.objects.filter(pk=shop_id).first()
+    if shop is None or not shop.is_active or shop.deleted_at is not None:
         return False
     try:
         conf = desktop_settings_get(shop=shop)

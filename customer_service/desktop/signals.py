@@ -45,12 +45,13 @@ def _outgoing_saved(sender, instance, created, **kwargs):
     if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         return  # run eagerly, the send would type from inside whichever process queued the reply
     outgoing_id, shop_id, created_at = instance.pk, instance.shop_id, instance.created_at
+    shop = instance.shop if sender.shop.is_cached(instance) else None
 
     def dispatch():
         from .services import desktop_dispatch
 
         try:
-            desktop_dispatch(outgoing_id=outgoing_id, shop_id=shop_id, created_at=created_at)
+            desktop_dispatch(outgoing_id=outgoing_id, shop_id=shop_id, created_at=created_at, shop=shop)
         except Exception:  # the poll sends it anyway
             logger.exception("Could not hand outgoing reply %s to the desktop worker", outgoing_id)
 

@@ -83,11 +83,13 @@ def outgoing_text_context(*, reply: Reply) -> list[str]:
 def outgoing_text_check(*, reply: Reply, text: str | None = None) -> SafetyResult:
     """The pre-send safety check of ``text`` (default the reply's) under the shop's rules."""
     settings = SafetySettings.from_shop_settings(shop_settings_get(shop=reply.message.shop))
+    ai_draft = reply.source == ReplySource.AI
     return safety_check(
         reply.text if text is None else text,
         settings=settings,
-        ai_draft=reply.source == ReplySource.AI,
-        context=outgoing_text_context(reply=reply),
+        ai_draft=ai_draft,
+        # Only an AI draft's claims of fact are checked against the context.
+        context=outgoing_text_context(reply=reply) if ai_draft else (),
     )
 
 
@@ -103,7 +105,7 @@ def _repeats_last_reply(*, reply: Reply) -> bool:
 
 
 def outgoing_reply_enqueue(
-    *, reply: Reply, actor=None, answers_message: bool = True
+    *, reply: Reply, actor=None, answers_message: bool = True, fragments: bool = True
 ) -> OutgoingReply | ReviewItem:
     """Queue ``reply`` for its buyer, or hold it for a person.
 
@@ -111,7 +113,8 @@ def outgoing_reply_enqueue(
     too (Qianniu warns sellers who repeat themselves). Held automatic replies go to review with the rule
     named and are returned as the review item; a person's reply (``actor`` given) is refused with
     :class:`ReplyRefused` instead, so they can change it. ``answers_message`` is false for a holding reply,
-    which is sent while the message stays in review.
+    which is sent while the message stays in review. ``fragments`` false: the caller knows no earlier line of
+    the burst points to this message (nothing to mark answered with it).
     """
     message = reply.message
     result = outgoing_text_check(reply=reply)
@@ -137,20 +140,25 @@ def outgoing_reply_enqueue(
             reason_detail=_("The same text as the last reply to this buyer."), draft=reply,
         )
     now = timezone.now()
-    with transaction.atomic():
-        outgoing = OutgoingReply.objects.create(
+    # Inside a caller's transaction no savepoint: a failure here fails the caller's whole write anyway.
+    with transaction.atomic(savepoint=False):
+        outgoing = OutgoingReply(
             shop_id=message.shop_id, conversation_id=message.conversation_id, message=message, reply=reply,
             text=reply.text,
         )
+        if Message.shop.is_cached(message):
+            outgoing.shop = message.shop  # the desktop hand-over after the commit uses it as read
+        outgoing.save(force_insert=True)
         if answers_message:
             MESSAGE_STATES.transition(
                 Message, pk=message.pk, old=(MessageStatus.PROCESSING, MessageStatus.REVIEW),
                 new=MessageStatus.ANSWERED, answered_at=now, handled_by=actor, status_rule=reply.rule,
                 lease_owner="", lease_until=None,
             )
-            Message.objects.filter(burst_head=message, direction=MessageDirection.BUYER).update(
-                status=MessageStatus.ANSWERED, answered_at=now, handled_by=actor
-            )
+            if fragments:
+                Message.objects.filter(burst_head=message, direction=MessageDirection.BUYER).update(
+                    status=MessageStatus.ANSWERED, answered_at=now, handled_by=actor
+                )
     return outgoing
 
 

@@ -111,6 +111,8 @@ class ProcessOutcome:
     answer_at: datetime | None = None
     head_id: int | None = None
     rule: str = ""
+    #: Whether other lines were waiting besides the burst decided (another round may find one ready).
+    rest: bool = True
 
 
 @dataclass
@@ -307,6 +309,12 @@ def _claim(
     in_review = [line.pk for line in chunk if line.status == MessageStatus.REVIEW]
     lease = {"status": MessageStatus.PROCESSING, "lease_owner": owner,
              "lease_until": now + timedelta(seconds=LEASE_SECONDS), "burst_head": None}
+    if len(ids) == 1 and not in_review:
+        # One conditional UPDATE is atomic on its own: no transaction to open and close.
+        if not Message.objects.filter(pk=ids[0], status=MessageStatus.NEW).update(**lease):
+            return None
+        return Claim(owner=owner, line_ids=tuple(ids), full=full, seen_id=seen_id,
+                     texts=tuple(line.content for line in chunk))
     with transaction.atomic():
         claimed = 0
         if in_review:
@@ -404,7 +412,10 @@ def _finish_lines(claim: Claim, *, status: str, rule: str, detail: str = "") -> 
 
 
 def _clear_leases(claim: Claim) -> None:
-    # The review and outbox services move the fragments with their head; the lease goes with it.
+    # The review and outbox services move the fragments with their head; the lease goes with it. A one-line
+    # burst has no fragments, and moving its head cleared the head's lease.
+    if len(claim.line_ids) == 1:
+        return
     Message.objects.filter(pk__in=claim.line_ids, lease_owner=claim.owner).exclude(
         status=MessageStatus.PROCESSING
     ).update(lease_owner="", lease_until=None)
@@ -444,7 +455,7 @@ def _act(claim: Claim, decision, *, head: Message, now: datetime) -> None:
             confidence=decision.confidence, knowledge_item_id=decision.knowledge_item_id,
             matched_phrasing=(decision.matched_phrasing or "")[:500], rule=decision.rule, reason=str(decision.reason),
         )
-        outgoing_reply_enqueue(reply=reply)
+        outgoing_reply_enqueue(reply=reply, fragments=len(claim.line_ids) > 1)
         _clear_leases(claim)
     else:
         raise ValueError(f"unknown decision action {decision.action!r}")
@@ -479,10 +490,16 @@ def _fail(claim: Claim, exc: BaseException, *, now: datetime) -> ProcessOutcome:
     return ProcessOutcome("error", head_id=claim.head_id, rule=RULE_ERROR)
 
 
-def _decide_and_act(claim: Claim, *, now: datetime) -> ProcessOutcome:
+def _decide_and_act(claim: Claim, *, now: datetime, read: Message | None = None) -> ProcessOutcome:
+    """``read``: a line of the conversation this task read already (with its shop and conversation): when it
+    is the burst's head, it is not read again."""
     from .decision import message_decide
 
-    head = Message.objects.select_related("shop", "conversation").get(pk=claim.head_id)
+    if read is not None and read.pk == claim.head_id:
+        head = read
+        head.status, head.lease_owner = MessageStatus.PROCESSING, claim.owner  # as the claim left it
+    else:
+        head = Message.objects.select_related("shop", "conversation").get(pk=claim.head_id)
     text = burst_text(claim.texts)
     try:
         decision = message_decide(message=head, text=text, now=now)
@@ -510,8 +527,25 @@ def _decide_and_act(claim: Claim, *, now: datetime) -> ProcessOutcome:
     return ProcessOutcome(decision.action, head_id=claim.head_id, rule=decision.rule)
 
 
-def _process_once(conversation_id: int, *, now: datetime, force: bool, shop) -> ProcessOutcome:
+def _superseded(message: Message, lines: Sequence[_Line]) -> bool:
+    """Whether a buyer line newer than ``message`` waits: its own task answers the conversation."""
+    if len(lines) < READ_LIMIT:
+        return any(line.status == MessageStatus.NEW and line.pk > message.pk for line in lines)
+    return Message.objects.filter(
+        conversation_id=message.conversation_id, direction=MessageDirection.BUYER, status=MessageStatus.NEW,
+        pk__gt=message.pk,
+    ).exists()
+
+
+def _process_once(
+    conversation_id: int, *, now: datetime, force: bool, shop, task_line: Message | None = None
+) -> ProcessOutcome:
+    """One burst of the conversation. ``task_line``: the line whose task this is, on its first round (a later
+    waiting line supersedes it; it is the head of a one-line burst more often than not)."""
     lines = _unanswered(conversation_id)
+    if task_line is not None and not force and _superseded(task_line, lines):
+        # A later line's task answers the conversation (every line enqueues one): this one has nothing to add.
+        return ProcessOutcome("superseded")
     if not any(line.status == MessageStatus.NEW for line in lines):
         return ProcessOutcome("none")
     policy = burst_policy_get(shop=shop)
@@ -533,8 +567,13 @@ def _process_once(conversation_id: int, *, now: datetime, force: bool, shop) -> 
     if claim is None:
         # Another worker claimed first, or a person acted on the review item first (then: again without it).
         return ProcessOutcome("retry" if reopen_item_id else "busy")
+    # Lines that were not waiting when they were read have a task of their own on its way: when this burst
+    # held every waiting line, nothing is left for another round of this task.
+    rest = len(lines) >= READ_LIMIT or any(
+        line.status == MessageStatus.NEW and line.pk not in claim.line_ids for line in lines
+    )
     try:
-        return _decide_and_act(claim, now=now)
+        return dataclasses.replace(_decide_and_act(claim, now=now, read=task_line), rest=rest)
     except _ClaimLost:
         return ProcessOutcome("lost", head_id=claim.head_id)
     except _BurstGrew:
@@ -549,24 +588,22 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
     ``force`` answers a burst before its quiet window has passed (no scheduler to come back later,
     e.g. tasks run eagerly). See the module docstring for the steps.
     """
-    message = Message.objects.select_related("shop").filter(pk=message_id).first()
+    message = Message.objects.select_related("shop", "conversation").filter(pk=message_id).first()
     if message is None:
         return ProcessOutcome("none")
     conversation_id = message.conversation_id
-    if not force and Message.objects.filter(
-        conversation_id=conversation_id, direction=MessageDirection.BUYER, status=MessageStatus.NEW, pk__gt=message_id
-    ).exists():
-        # A later line's task answers the conversation (every line enqueues one): this one has nothing to add.
-        return ProcessOutcome("superseded")
     decided = None
-    for _round in range(MAX_ROUNDS):
-        outcome = _process_once(conversation_id, now=now or timezone.now(), force=force, shop=message.shop)
-        if outcome.action == "wait":
+    for round_ in range(MAX_ROUNDS):
+        outcome = _process_once(conversation_id, now=now or timezone.now(), force=force, shop=message.shop,
+                                task_line=message if round_ == 0 else None)
+        if outcome.action in ("wait", "superseded"):
             return outcome
         if outcome.action in ("none", "busy"):
             return decided or outcome
         if outcome.action != "retry":
             decided = outcome
+            if not outcome.rest:
+                return decided
     # Still more to do: a fresh task carries on.
     conversation_schedule(conversation_id=conversation_id, shop=message.shop)
     return decided

@@ -234,3 +234,74 @@ def test_secrets_found_in_clear_leave_the_cache_once_encrypted(owner):
     call_command("config_rotate_secrets", stdout=StringIO())
     assert selectors.config_values_get(template_code=template.code, user=owner)["api_key"] == SECRET
     assert SECRET not in json.dumps(config_cache.peek(config_cache.config_key(config)))
+
+
+# A unit of work (every Celery task runs in one) fetches each config from the shared cache once: the shared
+# cache is changed behind its back below, and the unit keeps the reading it started with.
+
+
+def _change_behind_the_cache(config, model: str) -> None:
+    key = config_cache.config_key(config)
+    entry = config_cache.peek(key)
+    cache.set(config_cache._data_key(key), {**entry, "values": {**entry["values"], "model": model}})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_unit_of_work_reads_each_config_from_the_shared_cache_once(template, owner):
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+
+    def read():
+        return selectors.config_values_get(template_code=template.code, user=owner)["model"]
+
+    with config_cache.unit_of_work():
+        assert read() == "v1"
+        _change_behind_the_cache(config, "elsewhere")
+        assert read() == "v1"
+        with config_cache.unit_of_work():  # a nested unit starts empty
+            assert read() == "elsewhere"
+        assert read() == "v1"
+    assert read() == "elsewhere"  # outside any unit every read asks the shared cache
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_inside_a_unit_of_work_is_read_back_by_it(template, owner):
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+
+    def read():
+        return selectors.config_values_get(template_code=template.code, user=owner)["model"]
+
+    with config_cache.unit_of_work():
+        assert read() == "v1"
+        services.config_update(config=config, actor=owner, values={"model": "v2"})
+        assert read() == "v2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_unit_of_work_keeps_nothing_it_loaded_inside_a_transaction(template, owner):
+    from django.db import transaction
+
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+    with config_cache.unit_of_work():
+        with transaction.atomic():
+            services.config_update(config=config, actor=owner, values={"model": "rolled back"})
+            assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "rolled back"
+            transaction.set_rollback(True)
+        assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "v1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_celery_task_runs_in_its_own_unit_of_work(template, owner):
+    from celery import shared_task
+
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+
+    @shared_task(name="tests.configs.read_twice")
+    def read_twice():
+        first = selectors.config_values_get(template_code=template.code, user=owner)["model"]
+        _change_behind_the_cache(config, "elsewhere")
+        return first, selectors.config_values_get(template_code=template.code, user=owner)["model"]
+
+    assert tuple(read_twice.apply().get()) == ("v1", "v1")
+    # The unit ended with the task: the next read, and the next task, ask the shared cache again.
+    assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "elsewhere"
+    assert tuple(read_twice.apply().get()) == ("elsewhere", "elsewhere")

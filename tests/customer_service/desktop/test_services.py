@@ -12,7 +12,7 @@ from django_celery_beat.models import PeriodicTask
 from configs import services as config_services
 from customer_service.desktop import selectors, services
 from customer_service.desktop.geometry import Rect
-from customer_service.models import AlertEvent, AlertKind, CaptureKind, CaptureRecord, DesktopPause
+from customer_service.models import AlertEvent, AlertKind, CaptureKind, CaptureRecord, DesktopPause, Shop
 from kefu.exceptions import PermissionDenied
 from tests.configs.factories import shop_settings_template_ensure
 
@@ -210,3 +210,26 @@ def test_a_queued_reply_is_handed_to_the_desktop_worker_only_when_its_desktop_is
     services.desktop_pause(shop=world.shop, reason="window_covered")
     assert not hand_over()
     assert OutgoingReply.objects.get(pk=outgoing.pk).state == "queued"  # handing over changes nothing
+
+
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
+def test_a_reply_of_a_shop_switched_off_or_deleted_meanwhile_is_not_handed_over(world):
+    from customer_service.shops.services import shop_delete
+    from tests.customer_service.factories import OutgoingReplyFactory
+
+    outgoing = OutgoingReplyFactory(shop=world.shop)
+    switch_on(world)
+    as_read = Shop.all_objects.get(pk=world.shop.pk)
+
+    def hand_over(shop):
+        return services.desktop_dispatch(outgoing_id=outgoing.pk, shop_id=world.shop.pk,
+                                         created_at=outgoing.created_at, shop=shop)
+
+    assert hand_over(as_read) and hand_over(None)
+    Shop.all_objects.filter(pk=world.shop.pk).update(is_active=False)
+    assert not hand_over(None)
+    assert not hand_over(Shop.all_objects.get(pk=world.shop.pk))
+    Shop.all_objects.filter(pk=world.shop.pk).update(is_active=True)
+    shop_delete(actor=world.superadmin, shop=world.shop)
+    assert not hand_over(None)
+    assert not hand_over(Shop.all_objects.get(pk=world.shop.pk))

@@ -197,6 +197,22 @@ def test_a_refund_goes_to_review_with_its_burst(world, faq, clock):
     assert not Message.objects.exclude(lease_owner="").exists()
 
 
+def test_a_knowledge_answer_the_outbox_holds_puts_its_line_in_review(world, faq, clock):
+    auto_send_for(world, SHELF_LIFE)
+    first = say(world, SHELF_LIFE)
+    assert message_process(message_id=first.pk, force=True).action == "send"
+    clock.shift(60)
+    again = say(world, SHELF_LIFE)  # the same answer twice in a row: Qianniu warns sellers who repeat themselves
+
+    assert message_process(message_id=again.pk, force=True).action == "send"
+
+    assert statuses(first, again) == ["answered", "review"]
+    item = ReviewItem.objects.get(message=again)
+    assert (item.reason, item.draft.text) == ("outbox.repeated_text", ANSWER)
+    assert OutgoingReply.objects.count() == 1
+    assert not Message.objects.exclude(lease_owner="").exists()
+
+
 def test_a_draft_decision_goes_through_the_llm_queue_to_review(world, clock, monkeypatch, on_commit):
     shop_settings_template_ensure()
     calls = []
