@@ -123,6 +123,7 @@ class _Line:
     status: str
     lease_owner: str
     status_rule: str
+    conversation_id: int
 
     @property
     def glued(self) -> bool:
@@ -143,6 +144,9 @@ class Claim:
     full: bool
     seen_id: int
     texts: tuple[str, ...] = ()
+    conversation_id: int | None = None
+    #: When the head arrived.
+    head_at: datetime | None = None
 
     @property
     def head_id(self) -> int:
@@ -203,6 +207,9 @@ def _runs(chunk: Sequence[_Line], policy: BurstPolicy) -> list[tuple[list[_Line]
     return runs
 
 
+_LINE_FIELDS = ("pk", "content", "received_at", "status", "lease_owner", "status_rule", "conversation_id")
+
+
 def _unanswered(conversation_id: int) -> list[_Line]:
     rows = (
         Message.objects.filter(
@@ -210,7 +217,7 @@ def _unanswered(conversation_id: int) -> list[_Line]:
             status__in=(MessageStatus.NEW, MessageStatus.PROCESSING),
         )
         .order_by("received_at", "id")
-        .values_list("pk", "content", "received_at", "status", "lease_owner", "status_rule")[:READ_LIMIT]
+        .values_list(*_LINE_FIELDS)[:READ_LIMIT]
     )
     return [_Line(*row) for row in rows]
 
@@ -244,7 +251,7 @@ def _review_to_reopen(conversation_id: int, lines: Sequence[_Line]) -> tuple[int
     rows = (
         Message.objects.filter(Q(pk=head_id) | Q(burst_head_id=head_id), status=MessageStatus.REVIEW)
         .order_by("received_at", "id")
-        .values_list("pk", "content", "received_at", "status", "lease_owner", "status_rule")
+        .values_list(*_LINE_FIELDS)
     )
     return item[0], [_Line(*row) for row in rows]
 
@@ -313,8 +320,7 @@ def _claim(
         # One conditional UPDATE is atomic on its own: no transaction to open and close.
         if not Message.objects.filter(pk=ids[0], status=MessageStatus.NEW).update(**lease):
             return None
-        return Claim(owner=owner, line_ids=tuple(ids), full=full, seen_id=seen_id,
-                     texts=tuple(line.content for line in chunk))
+        return _claim_of(chunk, owner=owner, full=full, seen_id=seen_id)
     with transaction.atomic():
         claimed = 0
         if in_review:
@@ -335,8 +341,13 @@ def _claim(
             return None
         if len(ids) > 1:
             Message.objects.filter(pk__in=ids[:-1]).update(burst_head_id=ids[-1])
-    return Claim(owner=owner, line_ids=tuple(ids), full=full, seen_id=seen_id,
-                 texts=tuple(line.content for line in chunk))
+    return _claim_of(chunk, owner=owner, full=full, seen_id=seen_id)
+
+
+def _claim_of(chunk: Sequence[_Line], *, owner: str, full: bool, seen_id: int) -> Claim:
+    return Claim(owner=owner, line_ids=tuple(line.pk for line in chunk), full=full, seen_id=seen_id,
+                 texts=tuple(line.content for line in chunk), conversation_id=chunk[-1].conversation_id,
+                 head_at=chunk[-1].received_at)
 
 
 def _hold(claim: Claim, *, until: datetime) -> bool:
@@ -351,30 +362,27 @@ def _hold(claim: Claim, *, until: datetime) -> bool:
 def _burst_grew(claim: Claim) -> bool:
     """Whether a buyer line arrived that belongs to this burst: a waiting line older than the head (a
     race with another claim), or, the burst not being full, a line that arrived after the claim."""
-    head = Message.objects.filter(pk=claim.head_id)
-    grew = Q(received_at__lte=head.values("received_at")[:1])
+    grew = Q(received_at__lte=claim.head_at)
     if not claim.full:
         grew |= Q(pk__gt=claim.seen_id)
     return Message.objects.filter(
-        grew, conversation_id=head.values("conversation_id")[:1], direction=MessageDirection.BUYER,
-        status=MessageStatus.NEW,
+        grew, conversation_id=claim.conversation_id, direction=MessageDirection.BUYER, status=MessageStatus.NEW,
     ).exclude(pk__in=claim.line_ids).exists()
 
 
 def _claim_load(*, head_id: int, owner: str, seen_id: int) -> Claim | None:
-    rows = list(
-        Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner)
+    lines = [
+        _Line(*row) for row in Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner)
         .order_by("received_at", "id")
-        .values_list("pk", "content")
-    )
-    if not rows or rows[-1][0] != head_id:
+        .values_list(*_LINE_FIELDS)
+    ]
+    if not lines or lines[-1].pk != head_id:
         return None
     shop = Message.objects.select_related("shop").get(pk=head_id).shop
     policy = burst_policy_get(shop=shop)
-    chars = sum(len(content.strip()) for _pk, content in rows)
-    return Claim(owner=owner, line_ids=tuple(pk for pk, _content in rows),
-                 full=len(rows) >= policy.max_lines or chars >= policy.max_chars, seen_id=seen_id,
-                 texts=tuple(content for _pk, content in rows))
+    chars = sum(len(line.content.strip()) for line in lines)
+    return _claim_of(lines, owner=owner, full=len(lines) >= policy.max_lines or chars >= policy.max_chars,
+                     seen_id=seen_id)
 
 
 # Outcomes ------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ BEAT_SCHEDULE = {
 }
 
 
-@shared_task(bind=True, name="pipeline.process_message", acks_late=True, queue="default")
+# Nothing reads these tasks' results: not storing them saves the result backend a write per line.
+@shared_task(bind=True, name="pipeline.process_message", acks_late=True, queue="default", ignore_result=True)
 def message_process_task(self, message_id: int):
     """Answer the burst ``message_id`` belongs to; come back at its answer time when it is not ready.
 
@@ -35,7 +36,7 @@ def message_process_task(self, message_id: int):
     return outcome.action
 
 
-@shared_task(name="pipeline.draft_reply", acks_late=True, queue="llm")
+@shared_task(name="pipeline.draft_reply", acks_late=True, queue="llm", ignore_result=True)
 def message_draft_task(head_id: int, owner: str, text: str, decision: dict, seen_id: int = 0):
     """The LLM draft of a burst (queue ``llm``), then the burst goes to review with it."""
     from .processing import message_draft_finish
