@@ -101,6 +101,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Covering indexes (INCLUDE columns) speed up reports on PostgreSQL; SQLite
     # keeps them as plain indexes, which is all it needs.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Persistent connections with health checks: one connection per process (per thread) kept across
+    # requests and Celery tasks. Opening one per task cost a worker more than deciding on a buyer's line.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # Cache -----------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")

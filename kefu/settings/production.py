@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -12,11 +12,6 @@ KEFU_ENCRYPTION_KEYS = env("KEFU_ENCRYPTION_KEYS")
 if not KEFU_ENCRYPTION_KEYS.strip():
     raise ImproperlyConfigured("KEFU_ENCRYPTION_KEYS is empty: production refuses to start without a key.")
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Persistent connections with health checks: one connection per process
-    # kept across requests.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

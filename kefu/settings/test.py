@@ -26,6 +26,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Each test's connections are opened and closed as pytest-django decides, not kept by age.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a second process (a real worker) sees the data.
     DATABASES["default"]["NAME"] = str(TEST_RUNTIME_DIR / "kefu.sqlite3")
