@@ -15,6 +15,11 @@ Celery worker processes (prefork):
 - ingest API: p50 / p95 of those POST /api/messages/ calls under the 50 concurrent clients;
 - errors: non-201 answers, lines not answered / in review at the end, failed lines, worker log errors.
 
+Worker rate (the ≥ 100 knowledge-answered lines/s per worker target): ``--messages`` buyer lines the
+knowledge base answers on its own (the demo questions auto mode sends, one buyer each) are queued with no
+worker running; then 1 (and 2) worker processes answer them; lines/s = lines / (last answered − first
+answered), and per worker = that / processes.
+
 Per-message kefu overhead excluding the LLM: in this process, with tasks run inline (no broker, no quiet
 window), ``message_ingest`` of ``--overhead`` lines through decision to the outbox (knowledge answers) or
 to review with an LLM draft from the 0 ms server, minus the LLM call's recorded latency; p50 / p95.
@@ -157,13 +162,8 @@ def _run_child(db, messages, overhead, env, var, processes) -> dict:
             Message.objects.all().delete()
             Conversation.objects.all().delete()
             worker_log = var / f"worker-{delay}-{workers}.log"
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", "default,llm", "-c", str(workers),
-                 "-n", f"bench-{workers}-{delay}@localhost", "--without-mingle", "--without-gossip", "-l", "info"],
-                cwd=PROJECT, env={**os.environ}, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
-                start_new_session=True)
+            worker = _start_worker(worker_log, workers, f"bench-{workers}-{delay}")
             processes.append(worker)
-            _wait_worker(worker_log, 120)
             lines = [(f"bench-{delay}-{workers}-{i}", f"买家{i}", rng.choice(faq) if i % 2 else rng.choice(UNKNOWN))
                      for i in range(messages)]
             started = time.monotonic()
@@ -188,9 +188,71 @@ def _run_child(db, messages, overhead, env, var, processes) -> dict:
             })
             _stop(worker)
             print(f"{db} {int(delay * 1000)} ms × {workers}: {results[-1]}", file=sys.stderr, flush=True)
+    answered = _auto_answered(shop, admin, faq)
+    for workers in (1, 2):
+        results.append(_worker_rate(db, shop, admin, answered, messages, workers, var, processes))
+        print(f"{db} worker rate × {workers}: {results[-1]}", file=sys.stderr, flush=True)
     results.append({"db": db, "overhead": _overhead(shop, admin, faq, overhead, llm)})
     llm.stop()
     return results
+
+
+def _start_worker(log: Path, workers: int, name: str):
+    """A Celery worker (prefork, ``workers`` processes) on the pipeline's queues, once it is ready."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", "default,llm", "-c", str(workers),
+         "-n", f"{name}@localhost", "--without-mingle", "--without-gossip", "-l", "info"],
+        cwd=PROJECT, env={**os.environ}, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    _wait_worker(log, 120)
+    return worker
+
+
+def _auto_answered(shop, admin, faq) -> list[str]:
+    """The demo questions the knowledge base answers on its own (asked once each, tasks inline)."""
+    from customer_service.models import Conversation, Message
+    from customer_service.pipeline.services import message_ingest
+    from kefu.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        found = []
+        for i, text in enumerate(faq):
+            message, _ = message_ingest(shop=shop, buyer_id=f"probe{i}", content=text, external_id=f"probe-{i}",
+                                        actor=admin)
+            if Message.objects.get(pk=message.pk).status == "answered":
+                found.append(text)
+    finally:
+        app.conf.task_always_eager = False
+    Message.objects.all().delete()
+    Conversation.objects.all().delete()
+    return found
+
+
+def _worker_rate(db, shop, admin, answered, count, workers, var, processes) -> dict:
+    """Knowledge-answered lines queued with no worker running, then answered by ``workers`` processes."""
+    from django.db.models import Max, Min
+
+    from customer_service.models import Conversation, Message
+    from customer_service.pipeline.services import message_ingest
+
+    for i in range(count):
+        message_ingest(shop=shop, buyer_id=f"rate{workers}-{i}", content=answered[i % len(answered)],
+                       external_id=f"rate-{workers}-{i}", actor=admin)
+    time.sleep(1.5)  # every line past its quiet window
+    log = var / f"worker-rate-{workers}.log"
+    worker = _start_worker(log, workers, f"rate-{workers}")
+    processes.append(worker)
+    _wait_final(Message, count, timeout=300)
+    _stop(worker)
+    span = Message.objects.filter(status="answered").aggregate(first=Min("answered_at"), last=Max("answered_at"))
+    answered_count = Message.objects.filter(status="answered").count()
+    seconds = (span["last"] - span["first"]).total_seconds() if answered_count > 1 else float("nan")
+    statuses = dict(Counter(Message.objects.values_list("status", flat=True)))
+    Message.objects.all().delete()
+    Conversation.objects.all().delete()
+    rate = (answered_count - 1) / seconds if seconds else float("nan")
+    return {"db": db, "rate_workers": workers, "lines": count, "per_s": rate, "per_worker": rate / workers,
+            "not_answered": count - answered_count, "statuses": statuses}
 
 
 def _stop(process) -> None:
@@ -295,10 +357,16 @@ def main():
     print(f"{'database':22}{'LLM':>7}{'workers':>9}{'msg/s':>9}{'ingest p50':>12}{'ingest p95':>12}{'errors':>8}")
     names = {"sqlite": "SQLite + filesystem", "postgres": "PostgreSQL + Redis"}
     for row in rows:
-        if "overhead" in row:
+        if "overhead" in row or "rate_workers" in row:
             continue
         print(f"{names[row['db']]:22}{row['llm_ms']:>5}ms{row['workers']:>9}{row['per_s']:>9.1f}"
               f"{row['ingest_p50']:>10.0f}ms{row['ingest_p95']:>10.0f}ms{row['errors']:>8}")
+    print(f"\nworker rate: {args.messages} knowledge-answered lines queued beforehand, answered by the worker(s)")
+    print(f"{'database':22}{'workers':>9}{'lines/s':>10}{'per worker':>12}{'ms/line':>9}{'not answered':>14}")
+    for row in rows:
+        if "rate_workers" in row:
+            print(f"{names[row['db']]:22}{row['rate_workers']:>9}{row['per_s']:>10.1f}{row['per_worker']:>12.1f}"
+                  f"{1000 / row['per_worker']:>9.1f}{row['not_answered']:>14}")
     print("\nper-message kefu overhead excluding the LLM (tasks inline, no broker, no quiet window):")
     for row in rows:
         if "overhead" in row:
