@@ -3,6 +3,8 @@
 import os
 
 from celery import Celery
+from celery.signals import task_prerun
+from django.db import close_old_connections
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.settings.local")
@@ -23,6 +25,15 @@ def _ensure_filesystem_broker_folders() -> None:
 
 
 app.on_after_configure.connect(lambda sender, **kwargs: _ensure_filesystem_broker_folders(), weak=False)
+
+
+@task_prerun.connect(weak=False, dispatch_uid="kefu-task-connections")
+def _drop_stale_connections(task=None, **kwargs) -> None:
+    """Before a worker's task, as before a web request: a connection past CONN_MAX_AGE or no longer usable is
+    closed (Celery itself keeps connections for CELERY_DB_REUSE_MAX tasks). Not for a task run eagerly: it
+    runs inside its caller's transaction."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        close_old_connections()
 
 
 @app.task(name="kefu.ping")

@@ -88,7 +88,13 @@ def _reset_celery_connections(app):
 
 
 @pytest.fixture
-def celery_worker_process(redis_server, settings, transactional_db):
+def celery_worker_env():
+    """More environment for the worker of ``celery_worker_process`` (a test module overrides this)."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker_process(redis_server, settings, transactional_db, celery_worker_env):
     """A real ``celery worker`` process on the real Redis, reading the test database.
 
     Sends from this process go to Redis too while the fixture is active.
@@ -97,6 +103,7 @@ def celery_worker_process(redis_server, settings, transactional_db):
 
     env = {
         **os.environ,
+        **celery_worker_env,
         "DJANGO_SETTINGS_MODULE": "kefu.settings.test",
         "KEFU_TEST_BROKER_URL": redis_server.url,
         "KEFU_TEST_RESULT_BACKEND": redis_server.url,

@@ -101,11 +101,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Covering indexes (INCLUDE columns) speed up reports on PostgreSQL; SQLite
     # keeps them as plain indexes, which is all it needs.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Persistent connections with health checks: one connection per process (per thread) kept across
-    # requests and Celery tasks. Opening one per task cost a worker more than deciding on a buyer's line.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Persistent connections with health checks: one connection per process (per thread) kept across requests
+# and Celery tasks. Opening one per task cost a worker more than deciding on a buyer's line.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # Cache -----------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
@@ -250,6 +249,10 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 KEFU_WORKER_QUEUES = ["default", "llm", "desktop"]
 CELERY_TASK_ROUTES = {}
 CELERY_TASK_ACKS_LATE = True
+# Celery closes the database connection around every task unless told to reuse it: a worker then opened
+# a connection (PostgreSQL: a new server process) per buyer line. It is reused for this many tasks, and
+# Django still drops an unusable or expired one before each task (kefu.celery).
+CELERY_DB_REUSE_MAX = env.int("KEFU_WORKER_DB_REUSE_MAX", default=1000)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"

@@ -26,8 +26,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Each test's connections are opened and closed as pytest-django decides, not kept by age.
-DATABASES["default"]["CONN_MAX_AGE"] = 0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a second process (a real worker) sees the data.
     DATABASES["default"]["NAME"] = str(TEST_RUNTIME_DIR / "kefu.sqlite3")
@@ -50,6 +48,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_RESULT_BACKEND = env("KEFU_TEST_RESULT_BACKEND", default=None)
 if env("KEFU_WORKER_DATABASE_URL", default=""):
     DATABASES = {"default": env.db("KEFU_WORKER_DATABASE_URL")}
+# Each test's connections are opened and closed as pytest-django decides, not kept by age (a test that
+# watches a real worker keep its connection sets this for that worker).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("KEFU_TEST_CONN_MAX_AGE", default=0)
 
 # A fixed pair of throw-away keys; tests add and rotate their own.
 KEFU_ENCRYPTION_KEYS = (

@@ -144,11 +144,15 @@ def test_production_refuses_to_start_without_an_encryption_key():
     assert "KEFU_ENCRYPTION_KEYS" in result.stderr
 
 
-@pytest.mark.parametrize("settings_module", ["kefu.settings.production", "kefu.settings.local"])
-def test_postgresql_connections_are_kept_across_requests_and_tasks(settings_module):
+@pytest.mark.parametrize(("settings_module", "database_url"), [
+    ("kefu.settings.production", PRODUCTION_ENV["DATABASE_URL"]),
+    ("kefu.settings.local", PRODUCTION_ENV["DATABASE_URL"]),
+    ("kefu.settings.local", "sqlite:////tmp/kefu-settings-check.sqlite3"),
+])
+def test_database_connections_are_kept_across_requests_and_tasks(settings_module, database_url):
     # A worker that opened a connection per task spent more on it than on deciding a buyer's line.
     result = _manage("shell", "-c", "from django.conf import settings; d = settings.DATABASES['default']; "
                      "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])",
-                     env={**PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": settings_module})
+                     env={**PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": settings_module, "DATABASE_URL": database_url})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].split() == ["60", "True"]
