@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Exists, F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -350,24 +350,33 @@ def _claim_of(chunk: Sequence[_Line], *, owner: str, full: bool, seen_id: int) -
                  head_at=chunk[-1].received_at)
 
 
+def _held_lines(claim: Claim):
+    return Message.objects.filter(pk__in=claim.line_ids, status=MessageStatus.PROCESSING, lease_owner=claim.owner)
+
+
 def _hold(claim: Claim, *, until: datetime) -> bool:
     """Whether the claim still holds every line; extends its lease to ``until``. Inside a transaction
     this also locks the lines until it ends (the outcome is written under that lock)."""
-    held = Message.objects.filter(
-        pk__in=claim.line_ids, status=MessageStatus.PROCESSING, lease_owner=claim.owner
-    ).update(lease_until=until)
-    return held == len(claim.line_ids)
+    return _held_lines(claim).update(lease_until=until) == len(claim.line_ids)
 
 
-def _burst_grew(claim: Claim) -> bool:
-    """Whether a buyer line arrived that belongs to this burst: a waiting line older than the head (a
-    race with another claim), or, the burst not being full, a line that arrived after the claim."""
+def _grown_by(claim: Claim):
+    """The buyer lines that belong to this burst and arrived after it was cut: a waiting line older than the
+    head (a race with another claim), or, the burst not being full, a line that arrived after the claim."""
     grew = Q(received_at__lte=claim.head_at)
     if not claim.full:
         grew |= Q(pk__gt=claim.seen_id)
     return Message.objects.filter(
         grew, conversation_id=claim.conversation_id, direction=MessageDirection.BUYER, status=MessageStatus.NEW,
-    ).exclude(pk__in=claim.line_ids).exists()
+    ).exclude(pk__in=claim.line_ids)
+
+
+def _hold_ungrown(claim: Claim, *, until: datetime) -> str:
+    """``"held"`` (as :func:`_hold`, and the burst did not grow), ``"grew"`` (still held, but a line joined
+    it) or ``"lost"``. One statement when the claim holds and nothing joined, as is usual."""
+    if _held_lines(claim).filter(~Exists(_grown_by(claim))).update(lease_until=until) == len(claim.line_ids):
+        return "held"
+    return "grew" if _hold(claim, until=until) else "lost"
 
 
 def _claim_load(*, head_id: int, owner: str, seen_id: int) -> Claim | None:
@@ -401,9 +410,10 @@ def _write(claim: Claim, write, *, now: datetime):
     back: process again).
     """
     with transaction.atomic():
-        if not _hold(claim, until=now + timedelta(seconds=LEASE_SECONDS)):
+        state = _hold_ungrown(claim, until=now + timedelta(seconds=LEASE_SECONDS))
+        if state == "lost":
             raise _ClaimLost
-        if _burst_grew(claim):
+        if state == "grew":
             _release(owner=claim.owner)
             raise _BurstGrew
         return write()

@@ -310,6 +310,31 @@ def test_a_late_fragment_cancels_the_draft_and_the_burst_is_answered_again_with_
     assert statuses(first, late) == ["review", "review"]
 
 
+def test_a_line_that_arrives_while_a_knowledge_answer_is_decided_joins_the_burst(world, faq, clock, monkeypatch):
+    from customer_service.pipeline import decision
+
+    auto_send_for(world, SHELF_LIFE)
+    decided = []
+    real_decide = decision.message_decide
+
+    def buyer_types_while_deciding(*, message, text, now=None):
+        decided.append(text)
+        if len(decided) == 1:
+            say(world, "冷藏的")  # committed before the answer is written
+        return real_decide(message=message, text=text, now=now)
+
+    monkeypatch.setattr(decision, "message_decide", buyer_types_while_deciding)
+    first = say(world, SHELF_LIFE)
+    clock.shift(2)
+    message_process(message_id=first.pk, force=True)
+
+    assert decided == [SHELF_LIFE, burst_text([SHELF_LIFE, "冷藏的"])]  # the first answer was never written
+    late = Message.objects.get(content="冷藏的")
+    assert Reply.objects.get().message_id == late.pk
+    assert Message.objects.get(pk=first.pk).burst_head_id == late.pk
+    assert statuses(first, late)[0] == statuses(first, late)[1] != "processing"
+
+
 def test_a_worker_whose_burst_was_taken_back_discards_its_outcome(world, clock):
     shop_settings_template_ensure()
     first = say(world, "这个有没有XL码的")
