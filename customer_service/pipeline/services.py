@@ -76,6 +76,24 @@ def conversation_takeover_start(*, conversation: Conversation, now: datetime | N
     return until
 
 
+def _queued_replies_cancel(*, conversation: Conversation) -> int:
+    """A person answered this buyer in Qianniu: kefu's replies still waiting to be sent would make two answers.
+    Each is cancelled and its message goes back to a person with the reason; a reply a sender has claimed
+    already may be on its way and is left to its receipt. Returns how many were cancelled."""
+    from customer_service.outbox.services import outgoing_reply_cancel
+
+    cancelled = 0
+    for outgoing in OutgoingReply.objects.filter(conversation=conversation, state=OutgoingState.QUEUED):
+        try:
+            with transaction.atomic():
+                outgoing_reply_cancel(actor=None, outgoing=outgoing,
+                                      reason=_("A person answered this buyer in Qianniu before it was sent."))
+        except TransitionRefused:
+            continue  # a sender claimed it first
+        cancelled += 1
+    return cancelled
+
+
 def _schedule(conversation_id: int, shop: Shop) -> None:
     """Enqueue the conversation's processing; a broker that cannot be reached leaves the line waiting for
     the lease sweep (it is committed already: the sender must not be told it failed)."""
@@ -109,8 +127,9 @@ def message_ingest(
 
     A buyer line is processed after the commit, once its burst's quiet window has passed. A seller line
     is recorded as handled (status ignored): when kefu did not send it (no recent outgoing reply of the
-    same text), a person is answering this buyer and the conversation is taken over for the shop's
-    takeover period.
+    same text), a person is answering this buyer: the conversation is taken over for the shop's
+    takeover period, and kefu's replies to them still queued are cancelled (their messages go back to a
+    person).
 
     Raises :class:`PermissionDenied` for a person outside the shop, :class:`KefuError`
     (``validation_error``) for a line that cannot be recorded. The content is never logged (buyers
@@ -158,6 +177,7 @@ def message_ingest(
             Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=now).update(last_activity_at=now)
             if message.status_rule == RULE_SELLER_TAKEOVER:
                 conversation_takeover_start(conversation=conversation, now=now)
+                _queued_replies_cancel(conversation=conversation)
             if direction == MessageDirection.BUYER:
                 transaction.on_commit(lambda: _schedule(conversation.pk, shop))
     except IntegrityError:

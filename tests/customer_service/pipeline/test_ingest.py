@@ -179,3 +179,42 @@ def test_two_threads_opening_one_buyers_conversation_share_it(world):
     assert errors == []
     assert Conversation.objects.filter(buyer_id="新买家").count() == 1
     assert Message.objects.filter(conversation__buyer_id="新买家").count() == 4
+
+
+def _answered_with_queued_reply(world, text="亲，XL有货的哦～", state=OutgoingState.QUEUED):
+    buyer_line, _ = ingest(world.shop, external_id="b-1")
+    Message.objects.filter(pk=buyer_line.pk).update(status=MessageStatus.ANSWERED)
+    return buyer_line, OutgoingReplyFactory(reply__message=buyer_line, reply__text=text, text=text, state=state)
+
+
+def test_a_person_answering_in_qianniu_cancels_kefus_replies_still_queued_for_that_buyer(world):
+    buyer_line, queued = _answered_with_queued_reply(world)
+    other_buyer, _ = ingest(world.shop, external_id="b-2", buyer_id="小红")
+    Message.objects.filter(pk=other_buyer.pk).update(status=MessageStatus.ANSWERED)
+    others = OutgoingReplyFactory(reply__message=other_buyer, state=OutgoingState.QUEUED)
+
+    ingest(world.shop, external_id="s-1", content="亲，有的，我帮您备注好了", direction="seller")
+
+    queued.refresh_from_db()
+    assert queued.state == OutgoingState.CANCELLED  # the buyer would have had two answers
+    assert "Qianniu" in queued.receipt_reason or "千牛" in queued.receipt_reason
+    buyer_line.refresh_from_db()
+    assert (buyer_line.status, buyer_line.status_rule) == (MessageStatus.REVIEW, "outbox.cancelled")
+    others.refresh_from_db()
+    assert others.state == OutgoingState.QUEUED  # another buyer's reply is not touched
+
+
+def test_a_reply_a_sender_claimed_already_is_left_to_its_receipt(world):
+    buyer_line, sending = _answered_with_queued_reply(world, state=OutgoingState.SENDING)
+    ingest(world.shop, external_id="s-1", content="亲，有的，我帮您备注好了", direction="seller")
+    sending.refresh_from_db()
+    buyer_line.refresh_from_db()
+    assert (sending.state, buyer_line.status) == (OutgoingState.SENDING, MessageStatus.ANSWERED)
+
+
+def test_kefus_queued_reply_read_back_from_the_window_cancels_nothing(world):
+    _buyer_line, queued = _answered_with_queued_reply(world)
+    echo, _ = ingest(world.shop, external_id="s-1", content="亲，XL 有货的哦～", direction="seller")
+    assert echo.status_rule == "seller.echo"
+    queued.refresh_from_db()
+    assert queued.state == OutgoingState.QUEUED
