@@ -77,6 +77,23 @@ def _database_url_for_worker(settings) -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def process_environment(settings, *, broker_url: str = "", result_backend: str = "",
+                        settings_module: str = "kefu.settings.test", **extra: str) -> dict:
+    """The environment of a process a test starts that reads the test database: a real Celery worker, or a
+    reader in another process. ``broker_url`` / ``result_backend``: the Redis the worker uses."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
+        "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR),
+    }
+    if broker_url:
+        env["KEFU_TEST_BROKER_URL"] = broker_url
+    if result_backend:
+        env["KEFU_TEST_RESULT_BACKEND"] = result_backend
+    return {**env, **extra}
+
+
 def _reset_celery_connections(app):
     # Celery caches its connection pools and control mailbox on first use;
     # drop them so the next call connects to the broker now configured.
@@ -101,15 +118,8 @@ def celery_worker_process(redis_server, settings, transactional_db, celery_worke
     """
     from kefu.celery import app
 
-    env = {
-        **os.environ,
-        **celery_worker_env,
-        "DJANGO_SETTINGS_MODULE": "kefu.settings.test",
-        "KEFU_TEST_BROKER_URL": redis_server.url,
-        "KEFU_TEST_RESULT_BACKEND": redis_server.url,
-        "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
-        "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR),
-    }
+    env = process_environment(settings, broker_url=redis_server.url, result_backend=redis_server.url,
+                              **celery_worker_env)
     hostname = f"kefu-test-{os.getpid()}@localhost"
     log_path = Path(settings.TEST_RUNTIME_DIR) / "celery-worker.log"
     log = log_path.open("w")

@@ -1,7 +1,6 @@
 """A write in one process is seen by a read in another right after commit (the shared cache is invalidated)."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -11,7 +10,7 @@ from django.core.cache import cache
 from configs import cache as config_cache
 from configs import selectors, services
 from configs.models import UserConfig
-from tests.conftest import PROJECT_DIR, _database_url_for_worker
+from tests.conftest import PROJECT_DIR, process_environment
 
 READER = """
 import json, os, sys
@@ -30,13 +29,8 @@ print(json.dumps(config_values_get(template_code=sys.argv[2], user=user)))
 
 def read_in_another_process(settings, user, template_code) -> dict:
     location = settings.CACHES["default"]["LOCATION"]
-    env = {
-        **os.environ,
-        "KEFU_TEST_CACHE_REDIS": location if str(location).startswith("redis://") else "",
-        "DJANGO_SETTINGS_MODULE": "kefu.settings.test",
-        "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
-        "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR),
-    }
+    env = process_environment(
+        settings, KEFU_TEST_CACHE_REDIS=location if str(location).startswith("redis://") else "")
     done = subprocess.run([sys.executable, "-c", READER, str(user.pk), template_code], cwd=PROJECT_DIR, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -21,14 +21,10 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def start_desktop_worker(settings, redis_server, xvfb, log_path: Path) -> subprocess.Popen:
-    from tests.conftest import _database_url_for_worker
+    from tests.conftest import process_environment
 
-    env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "kefu.settings.test", "KEFU_TEST_BROKER_URL": redis_server.url,
-        "KEFU_TEST_RESULT_BACKEND": redis_server.url, "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
-        "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR), "DISPLAY": xvfb.display,
-        "KEFU_DESKTOP_LOCK_PATH": settings.KEFU_DESKTOP_LOCK_PATH,
-    }
+    env = process_environment(settings, broker_url=redis_server.url, result_backend=redis_server.url,
+                              DISPLAY=xvfb.display, KEFU_DESKTOP_LOCK_PATH=settings.KEFU_DESKTOP_LOCK_PATH)
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "kefu", "worker", "-Q", "desktop", "-P", "solo",
          "-n", f"kefu-desktop-{os.getpid()}@localhost", "--without-mingle", "--without-gossip", "-l", "warning"],

@@ -35,7 +35,7 @@ from knowledge import services as knowledge_services
 from knowledge.selectors import knowledge_search
 from tests.billing import conftest as billing_fixtures
 from tests.configs.factories import shop_settings_template_ensure
-from tests.conftest import PROJECT_DIR, _database_url_for_worker, _reset_celery_connections
+from tests.conftest import PROJECT_DIR, _reset_celery_connections, process_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -159,9 +159,8 @@ def test_kill_9_the_worker_twenty_times_nothing_lost_nothing_twice(
     shop, world, redis_app, redis_server, settings, fake_llm,
 ):
     settings.KEFU_OUTBOX_SEND_LEASE_SECONDS = 4  # the claims below are made in this process
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.customer_service.outbox.fault_settings",
-           "KEFU_TEST_BROKER_URL": redis_server.url, "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
-           "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR)}
+    env = process_environment(settings, broker_url=redis_server.url,
+                              settings_module="tests.customer_service.outbox.fault_settings")
     log_dir = Path(settings.TEST_RUNTIME_DIR) / "fault"
     log_dir.mkdir(exist_ok=True)
     worker = Worker(env, log_dir, redis_app)

@@ -16,7 +16,7 @@ from knowledge import services as knowledge_services
 from knowledge.index import forget
 from knowledge.selectors import knowledge_search
 from tests.configs.factories import shop_settings_template_ensure
-from tests.conftest import PROJECT_DIR, _database_url_for_worker, _reset_celery_connections
+from tests.conftest import PROJECT_DIR, _reset_celery_connections, process_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -28,14 +28,7 @@ def two_workers(redis_server, settings, transactional_db):
     """Two ``celery worker`` processes (queues default and llm) reading the test database."""
     from kefu.celery import app
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "kefu.settings.test",
-        "KEFU_TEST_BROKER_URL": redis_server.url,
-        "KEFU_TEST_RESULT_BACKEND": redis_server.url,
-        "KEFU_WORKER_DATABASE_URL": _database_url_for_worker(settings),
-        "KEFU_TEST_RUNTIME_DIR": str(settings.TEST_RUNTIME_DIR),
-    }
+    env = process_environment(settings, broker_url=redis_server.url, result_backend=redis_server.url)
     workers, logs, names = [], [], []
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     try:
