@@ -247,7 +247,7 @@ def phrasing_halves(records: list[dict]) -> list[str]:
 
 
 def out_of_sample(record_sets: list[tuple[str, list[dict]]], template: dict, *, folds: int = DEFAULT_FOLDS,
-                  seed: int = 0) -> dict:
+                  seed: int = 0, fitter=None) -> dict:
     """Figures of ``template``'s model on queries it was not fitted on.
 
     * ``cross_validation``: per set, each query's confidence comes from the model
@@ -261,8 +261,11 @@ def out_of_sample(record_sets: list[tuple[str, list[dict]]], template: dict, *, 
     * ``cross_set`` (two sets or more): fitted on one set, measured on another.
     * ``in_sample``: fitted on all the sets and measured on the same queries —
       for comparison only, never a measurement.
+
+    ``fitter``: ``fitter(template)`` gives ``fit(records, labels)`` → predictor of records, for a model
+    ``calibration.refit`` does not fit (a benchmark's candidate); by default the template's model.
     """
-    fit = _fitter(template)
+    fit = (fitter or _fitter)(template)
     labelled = [(name, records, [metrics.is_correct(r) for r in records]) for name, records in record_sets]
     report = {"folds": folds, "seed": seed, "cross_validation": {}, "phrasing_halves": {}, "cross_set": [],
               "in_sample": {}}

@@ -3,7 +3,7 @@
 import numpy as np
 
 from knowledge.engine.validation import grouped_folds, out_of_fold
-from knowledge.evaluation import phrasing_halves
+from knowledge.evaluation import out_of_sample, phrasing_halves
 
 
 def test_every_phrasing_of_an_item_lands_in_one_fold_and_folds_are_about_even():
@@ -39,3 +39,29 @@ def test_each_prediction_comes_from_a_model_that_never_saw_the_rows_group():
 def test_phrasing_halves_split_each_items_queries_and_the_out_of_scope_ones_alternately():
     expected = ["a", "b", "a", None, "a", None, "b", None]
     assert phrasing_halves([{"expected": e} for e in expected]) == ["a", "a", "b", "a", "a", "b", "b", "a"]
+
+
+def test_out_of_sample_measures_a_model_the_caller_fits_on_rows_it_never_measured():
+    def records(name):
+        return [{"query": f"{name}{n}", "expected": f"{name}{n // 2}", "ids": [f"{name}{n // 2}"],
+                 "group": f"item:{name}{n // 2}", "features": {"margin": 1.0}} for n in range(20)]
+
+    templates = []
+
+    def fitter(template):
+        templates.append(template)
+
+        def fit(train, labels):
+            trained_on = {r["query"] for r in train}
+            # Sure of a query it was fitted on, of nothing else: any leak shows in the figures.
+            return lambda held: np.array([float(r["query"] in trained_on) for r in held])
+        return fit
+
+    template = {"features": ["margin"]}
+    report = out_of_sample([("a", records("a")), ("b", records("b"))], template, fitter=fitter)
+    assert templates == [template]
+    for name in "ab":
+        for measurement in ("cross_validation", "phrasing_halves"):
+            assert report[measurement][name]["thresholds"][-1]["coverage"] == 0.0
+        assert report["in_sample"][name]["thresholds"][-1]["coverage"] == 1.0
+    assert [row["thresholds"][-1]["coverage"] for row in report["cross_set"]] == [0.0, 0.0]
