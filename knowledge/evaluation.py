@@ -176,20 +176,22 @@ def fit_calibration(record_sets: list[tuple[str, list[dict]]], embedder: dict, t
     ``record_sets``: ``[(name, records)]`` as ``run_evaluation`` returns them;
     ``embedder``: its summary's ``{"name", "version"}``; the model is ``template``'s
     (features, penalty, gates, monotony, link), by default a monotone logistic regression
-    over ``calibration.FEATURES`` with its link at ``calibration.LINK_KNOTS``. A top hit is right
+    over ``calibration.FEATURES`` with its link at ``calibration.LINK_KNOTS`` (a template's link may name
+    the sets it is fitted on: ``link["sets"]``, as in ``record_sets``). A top hit is right
     when it is the expected item; queries without a hit carry no features and are left out.
     The parameters name the embedder (they only mean something for its scores)
     and list the fingerprints of the queries they were fitted on, so an
     evaluation can tell in-sample figures from out-of-sample ones.
     """
     rows, labels = _labelled([r for _, records in record_sets for r in records])
+    sets = [name for name, records in record_sets for r in records if r["features"] is not None]
     if not rows:
         raise KnowledgeError("No query found any item: there is nothing to fit.", code="nothing_to_fit")
     if len(set(labels)) < 2:
         raise KnowledgeError("Fitting needs queries answered both rightly and wrongly.", code="nothing_to_fit")
     template = template or {"features": list(calibration.FEATURES), "l2": 1.0, "gates": {"smalltalk": 0.01},
                             "monotone": True, "link": {"knots": list(calibration.LINK_KNOTS)}}
-    fitted = calibration.refit(template, rows, labels)
+    fitted = calibration.refit(template, rows, labels, sets=sets)
     fitted["fit_on"] = [name for name, _ in record_sets]
     fitted["embedder"] = embedder["name"]
     fitted["embedder_version"] = embedder["version"]
@@ -215,7 +217,8 @@ def _fitter(template: dict):
             # A training part with only right (or only wrong) answers: its rate is all it can say.
             rate = float(next(iter(outcomes))) if outcomes else 0.0
             return lambda held: np.array([rate if r["features"] is not None else 0.0 for r in held])
-        params = calibration.refit(template, [f for f, _ in rows], [label for _, label in rows])
+        sets = [r.get("set") for r in records if r["features"] is not None]
+        params = calibration.refit(template, [f for f, _ in rows], [label for _, label in rows], sets=sets)
         return lambda held: confidences(params, held)
     return fit
 
@@ -266,7 +269,9 @@ def out_of_sample(record_sets: list[tuple[str, list[dict]]], template: dict, *, 
     ``calibration.refit`` does not fit (a benchmark's candidate); by default the template's model.
     """
     fit = (fitter or _fitter)(template)
-    labelled = [(name, records, [metrics.is_correct(r) for r in records]) for name, records in record_sets]
+    # Each record says its set, so a model whose link is fitted on some sets only finds their rows.
+    labelled = [(name, [{**r, "set": name} for r in records], [metrics.is_correct(r) for r in records])
+                for name, records in record_sets]
     report = {"folds": folds, "seed": seed, "cross_validation": {}, "phrasing_halves": {}, "cross_set": [],
               "in_sample": {}}
     for name, records, labels in labelled:

@@ -43,10 +43,10 @@ def _rounded(value):
     return value
 
 
-def _template(features: list[str], monotone: bool = True, knots: tuple = ()) -> dict:
+def _template(features: list[str], monotone: bool = True, knots: tuple = (), link_on: tuple = ()) -> dict:
     template = {"features": features, "l2": 1.0, "gates": {"smalltalk": 0.01}, "monotone": monotone}
     if knots:
-        template["link"] = {"knots": list(knots)}
+        template["link"] = {"knots": list(knots), **({"sets": list(link_on)} if link_on else {})}
     return template
 
 
@@ -90,6 +90,10 @@ class Command(BaseCommand):
         parser.add_argument("--knots", type=_knots, default=calibration.LINK_KNOTS,
                             help=f"knots of the monotone link over the features' log-odds, comma-separated "
                                  f"(default {_knots_text(calibration.LINK_KNOTS)}; none: a plain logistic regression)")
+        parser.add_argument("--link-on", action="append", default=[], metavar="QUERIES",
+                            help="fit the link on the queries of this set only (one of the QUERIES files above; "
+                                 "repeatable); the features' weights are still fitted on every set. By default the "
+                                 "link is fitted on every set")
         parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS,
                             help=f"cross-validation folds (default {DEFAULT_FOLDS})")
         add_progress_argument(parser)
@@ -112,6 +116,13 @@ class Command(BaseCommand):
             # A set is known by its queries file: fitted twice, or both fitted and held out, it would be
             # measured on queries the model was fitted on.
             raise CommandError(f"Each queries file may be given once: {', '.join(repeated)}.")
+        link_on = tuple(dict.fromkeys(options["link_on"]))
+        strangers = [name for name in link_on if name not in [queries for _, queries in pairs]]
+        if strangers:
+            raise CommandError(f"--link-on names a set that is not fitted: {', '.join(strangers)} (give one of the "
+                               f"QUERIES files above).")
+        if link_on and not options["knots"]:
+            raise CommandError("--link-on needs a link: give --knots too, or leave --knots at its default.")
         fitted_sets, embedder = self.evaluate(pairs, options)
         held_out, _ = self.evaluate([tuple(pair) for pair in options["held_out"]], options)
         record_sets = [(name, records) for name, _, records in fitted_sets]
@@ -120,7 +131,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Search gives no feature called {', '.join(unknown)}.")
         models = {"baseline": _template(calibration.BASELINE_FEATURES),
-                  "model": _template(features, monotone=options["monotone"], knots=options["knots"])}
+                  "model": _template(features, monotone=options["monotone"], knots=options["knots"], link_on=link_on)}
         try:
             fitted = {label: fit_calibration(record_sets, embedder, template=template)
                       for label, template in models.items()}
@@ -141,6 +152,7 @@ class Command(BaseCommand):
             *(["--features", ",".join(features)] if features != calibration.FEATURES else []),
             *([] if options["monotone"] else ["--no-monotone"]),
             *(["--knots", _knots_text(options["knots"])] if options["knots"] != calibration.LINK_KNOTS else []),
+            *[arg for name in link_on for arg in ("--link-on", name)],
             *(["--folds", str(options["folds"])] if options["folds"] != DEFAULT_FOLDS else []),
         ])
         params["out_of_sample"] = _rounded({

@@ -70,9 +70,12 @@ def threshold_at(figures: dict, threshold: float) -> dict:
 
 
 def model_label(params: dict) -> str:
-    """The features a calibration reads, and its link's knots when it has one."""
-    knots = (params.get("link") or {}).get("knots")
-    return " + ".join(params["features"]) + (f" (link at {','.join(f'{k:g}' for k in knots)})" if knots else "")
+    """The features a calibration reads, and its link's knots (and the sets it is fitted on) when it has one."""
+    link = params.get("link") or {}
+    knots, sets = link.get("knots"), link.get("sets")
+    return " + ".join(params["features"]) + (
+        f" (link at {','.join(f'{k:g}' for k in knots)}{' fitted on ' + ', '.join(sets) if sets else ''})"
+        if knots else "")
 
 
 def confidence_cells(figures: dict) -> str:
