@@ -122,6 +122,8 @@ def test_the_shipped_calibration_says_what_it_was_fitted_on_how_to_refit_it_and_
     params = shipped()
     assert params["features"] == FEATURES and params["monotone"]
     assert params["link"]["knots"] == list(LINK_KNOTS) and all(c >= 0 for c in params["link"]["coef"])
+    # The link is fitted on the e-commerce buyer messages, the margins' weights on both sets.
+    assert params["link"]["sets"] == ["../shared/data/kb_eval_ecommerce/queries.jsonl"]
     assert [entry["queries"] for entry in params["fit_on"]] == [
         "../shared/data/kb_eval/queries.jsonl", "../shared/data/kb_eval_ecommerce/queries.jsonl"]
     assert len(params["fitted_queries"]) > 600
@@ -156,7 +158,7 @@ def test_the_shipped_calibration_is_what_its_recorded_command_writes(monkeypatch
     assert again.pop("coef") == pytest.approx(params.pop("coef"), rel=1e-6)
     assert again.pop("bias") == pytest.approx(params.pop("bias"), rel=1e-6)
     link, link_again = params.pop("link"), again.pop("link")
-    assert link_again["knots"] == link["knots"]
+    assert (link_again["knots"], link_again.get("sets")) == (link["knots"], link.get("sets"))
     assert link_again["coef"] == pytest.approx(link["coef"], rel=1e-6)
     assert link_again["bias"] == pytest.approx(link["bias"], rel=1e-6, abs=1e-9)
     assert {**again, "command": None} == {**params, "command": None}

@@ -226,9 +226,40 @@ def test_a_correction_of_a_linked_calibration_rescales_its_final_log_odds():
     assert fixed["coef"] == params["coef"] and validate(fixed) is fixed
 
 
+def test_a_link_fitted_on_one_sets_rows_follows_that_set_and_the_weights_still_come_from_every_set():
+    bent, bent_labels = _kinked(7, n=1500)
+    # Another set whose log-odds do not bend: right answers get no likelier past the knot than a line says.
+    rng = np.random.default_rng(8)
+    margin = rng.uniform(0, 3, 1500)
+    straight = [{"margin": m, "smalltalk": 0.0} for m in margin]
+    straight_labels = rng.uniform(size=1500) < 1 / (1 + np.exp(-(1.5 * margin - 2)))
+    features, labels = bent + straight, np.r_[bent_labels, straight_labels]
+    sets = ["bent"] * 1500 + ["straight"] * 1500
+    shared = fit_logistic(features, labels, names=["margin"], knots=(1.5,))
+    own = fit_logistic(features, labels, names=["margin"], knots=(1.5,), link_sets=("bent",), sets=sets)
+    assert own["link"]["sets"] == ["bent"] and "sets" not in shared["link"]
+    assert own["coef"] == shared["coef"] and own["bias"] == shared["bias"]  # the weights: every set
+    # The link: the bent set's rows only, as though the features' log-odds had been fitted on them.
+    score = np.array([f["margin"] for f in bent]) * own["coef"][0] + own["bias"]
+    alone = fit_logistic([{"s": v, "past": max(v - 1.5, 0.0)} for v in score], bent_labels, names=["s", "past"],
+                         gates=())
+    assert own["link"]["coef"] == pytest.approx(alone["coef"]) and own["link"]["bias"] == pytest.approx(alone["bias"])
+    top = np.array([f["margin"] > 2.5 for f in bent])
+    truth = bent_labels[top].mean()
+    assert abs(predict(own, bent)[top].mean() - truth) < abs(predict(shared, bent)[top].mean() - truth)
+    assert refit(own, features, labels, sets=sets) == own
+    # Named sets without both right and wrong answers among the rows: the link is fitted on every row.
+    assert refit(own, features, labels, sets=None)["link"]["coef"] == shared["link"]["coef"]
+    only_right = fit_logistic(features, labels, names=["margin"], knots=(1.5,), link_sets=("right",),
+                              sets=["right" if label else "other" for label in labels])
+    assert only_right["link"]["coef"] == shared["link"]["coef"]
+
+
 @pytest.mark.parametrize("link", [
     [1.5], {"knots": [1.5], "coef": [1.0], "bias": 0.0}, {"knots": [1.5], "coef": [1.0, -0.5], "bias": 0.0},
     {"knots": ["x"], "coef": [1.0, 0.5], "bias": 0.0}, {"knots": [1.5], "coef": [1.0, 0.5]},
+    {"knots": [1.5], "coef": [1.0, 0.5], "bias": 0.0, "sets": "e-commerce"},
+    {"knots": [1.5], "coef": [1.0, 0.5], "bias": 0.0, "sets": [1]},
 ])
 def test_a_calibration_with_a_bad_link_is_refused_with_a_reason(link):
     with pytest.raises(ValueError, match="link"):

@@ -242,3 +242,26 @@ def test_kb_calibrate_fits_the_link_it_is_given_and_records_it_in_the_command(tm
     assert "link" not in plain and plain["command"].endswith(" --knots none")
     assert bent["link"]["knots"] == [0.5, 2.0] and bent["command"].endswith(" --knots 0.5,2")
     assert "margin + item_margin (link at 0.5,2)" in output
+
+
+def test_kb_calibrate_fits_the_link_on_the_sets_it_names_and_records_them(tmp_path):
+    mixed = mixed_queries(tmp_path)
+    shared, own = tmp_path / "shared.json", tmp_path / "own.json"
+    kb_calibrate(shared, DATA / "faq.jsonl", DATA / "queries.jsonl", DATA / "faq.jsonl", mixed)
+    output = kb_calibrate(own, DATA / "faq.jsonl", DATA / "queries.jsonl", DATA / "faq.jsonl", mixed,
+                          "--link-on", mixed)
+    shared, own = json.loads(shared.read_text()), json.loads(own.read_text())
+    assert own["link"]["sets"] == [str(mixed)] and "sets" not in shared["link"]
+    assert own["command"].endswith(f" --link-on {mixed}")
+    assert (own["coef"], own["bias"]) == (shared["coef"], shared["bias"])  # the weights: every set
+    assert own["link"]["coef"] != shared["link"]["coef"]
+    assert f"margin + item_margin (link at 1.5 fitted on {mixed})" in output
+
+
+def test_kb_calibrate_refuses_a_link_on_a_set_it_does_not_fit_or_without_a_link(tmp_path):
+    mixed = mixed_queries(tmp_path)
+    with pytest.raises(CommandError, match="not fitted"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", mixed, "--link-on", DATA / "queries.jsonl")
+    with pytest.raises(CommandError, match="needs a link"):
+        kb_calibrate(tmp_path / "out.json", DATA / "faq.jsonl", mixed, "--link-on", mixed, "--knots", "none")
+    assert not (tmp_path / "out.json").exists()
