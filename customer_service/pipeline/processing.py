@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, Max, Q
+from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -64,6 +64,7 @@ from customer_service.models import (
 from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.review.services import review_item_open
 
+from .batch import batch_size, messages_batch_answer
 from .bursts import BurstLine, BurstPolicy, burst_split, burst_status, burst_text
 from .selectors import burst_policy_get, pipeline_settings_get
 
@@ -508,9 +509,9 @@ def _fail(claim: Claim, exc: BaseException, *, now: datetime) -> ProcessOutcome:
     return ProcessOutcome("error", head_id=claim.head_id, rule=RULE_ERROR)
 
 
-def _decide_and_act(claim: Claim, *, now: datetime, read: Message | None = None) -> ProcessOutcome:
+def _decide_and_act(claim: Claim, *, now: datetime, read: Message | None = None, decision=None) -> ProcessOutcome:
     """``read``: a line of the conversation this task read already (with its shop and conversation): when it
-    is the burst's head, it is not read again."""
+    is the burst's head, it is not read again. ``decision``: the burst's decision when the caller made it."""
     from .decision import message_decide
 
     if read is not None and read.pk == claim.head_id:
@@ -520,7 +521,8 @@ def _decide_and_act(claim: Claim, *, now: datetime, read: Message | None = None)
         head = Message.objects.select_related("shop", "conversation").get(pk=claim.head_id)
     text = burst_text(claim.texts)
     try:
-        decision = message_decide(message=head, text=text, now=now)
+        if decision is None:
+            decision = message_decide(message=head, text=text, now=now)
         if decision.action == "draft":
             budget = pipeline_settings_get(shop=head.shop).llm_time_budget_seconds
             hold_until = timezone.now() + timedelta(seconds=budget + LLM_QUEUE_SECONDS)
@@ -598,6 +600,17 @@ def _process_once(
         return ProcessOutcome("grew", head_id=claim.head_id)
 
 
+def _newest_waiting(message_id: int) -> int | None:
+    """The newest waiting buyer line of the conversation ``message_id`` belongs to (None: none waits, or no
+    such line)."""
+    newest = Subquery(
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"), direction=MessageDirection.BUYER, status=MessageStatus.NEW,
+        ).order_by("-id").values("id")[:1]
+    )
+    return Message.objects.filter(pk=message_id).annotate(newest=newest).values_list("newest", flat=True).first()
+
+
 def message_process(*, message_id: int, now: datetime | None = None, force: bool = False) -> ProcessOutcome:
     """Answer the burst of the conversation ``message_id`` belongs to, and any burst after it that is ready.
 
@@ -606,9 +619,22 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
     ``force`` answers a burst before its quiet window has passed (no scheduler to come back later,
     e.g. tasks run eagerly). See the module docstring for the steps.
     """
+    if not force:
+        # Most tasks find their line answered already (by a batch, or with a later line): one query says so.
+        newest = _newest_waiting(message_id)
+        if newest is None:
+            return ProcessOutcome("none")
+        if newest > message_id:
+            return ProcessOutcome("superseded")
     message = Message.objects.select_related("shop", "conversation").filter(pk=message_id).first()
     if message is None:
         return ProcessOutcome("none")
+    if not force and batch_size() > 0:
+        batch = messages_batch_answer(shop=message.shop, now=now or timezone.now())
+        if message_id in batch.answered:
+            return ProcessOutcome("send", head_id=message_id, rule=batch.answered[message_id], rest=False)
+        if message_id in batch.outcomes:
+            return batch.outcomes[message_id]
     conversation_id = message.conversation_id
     decided = None
     for round_ in range(MAX_ROUNDS):
