@@ -121,7 +121,7 @@ def messages_batch_answer(*, shop, now: datetime, limit: int | None = None) -> B
     if not claimed:
         return result
     held = set(Message.objects.filter(pk__in=[line.pk for line in ready], lease_owner__startswith=prefix)
-               .values_list("pk", flat=True))
+               .order_by().values_list("pk", flat=True))
     lines = [line for line in ready if line.pk in held]
     sends, others = [], []
     for line in lines:
@@ -185,7 +185,7 @@ def _write_sends(sends: list[tuple[Message, Reply]], *, prefix: str) -> tuple[se
             Message.objects.select_for_update()
             .filter(pk__in=ids, status=MessageStatus.PROCESSING, lease_owner__startswith=prefix)
             .filter(~_not_alone(MessageStatus.NEW))
-            .values_list("pk", flat=True)
+            .order_by().values_list("pk", flat=True)
         )
         if len(ok) < len(ids):
             # A line joined the conversation: the claim is given back, the new line's task answers both.
@@ -203,7 +203,7 @@ def _write_sends(sends: list[tuple[Message, Reply]], *, prefix: str) -> tuple[se
                 .exclude(state__in=[OutgoingState.CANCELLED, OutgoingState.REJECTED])
                 .order_by("-created_at", "-id").values("text")[:1]
             ))
-            .values_list("pk", "last")
+            .order_by().values_list("pk", "last")
         )
         repeated = {
             line.pk for line, reply in sends
