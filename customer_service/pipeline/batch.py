@@ -5,7 +5,8 @@ first answers the shop's other *ready* lines that need nothing of the burst mach
 (``new``) alone in its conversation (nothing else of it waiting, being prepared or in review), past its quiet
 window, not given back because its burst grew — with a few statements for all of them:
 
-1. **Claim**: one conditional UPDATE ``new → processing`` of the lines still alone and waiting, each with its
+1. **Claim**: the candidates are read and locked (``FOR UPDATE SKIP LOCKED``: two workers take different
+   lines), then one conditional UPDATE ``new → processing`` of the lines still alone and waiting, each with its
    own lease owner (``<batch token>-<line id>``: the lease sweep and a later line's task treat it as a one-line
    burst, exactly as if its own task had claimed it); one read of which lines this batch got.
 2. **Decide** each line with :func:`.decision.message_decide` (rules unchanged) and check the knowledge
@@ -100,28 +101,36 @@ def messages_batch_answer(*, shop, now: datetime, limit: int | None = None) -> B
     if limit <= 0:
         return result
     policy = burst_policy_get(shop=shop)
-    candidates = list(
-        _alone_waiting()
-        .filter(shop=shop, received_at__lte=now - timedelta(milliseconds=policy.base_window_ms))
-        .select_related("conversation")
-        .order_by("id")[:limit]
-    )
-    ready = [
-        line for line in candidates
-        if burst_status([BurstLine(text=line.content, at=line.received_at)], policy=policy).answer_at <= now
-    ]
-    if not ready:
-        return result
     prefix = uuid.uuid4().hex + "-"
-    assert MESSAGE_STATES.allows(MessageStatus.NEW, MessageStatus.PROCESSING)
-    claimed = _alone_waiting().filter(pk__in=[line.pk for line in ready]).update(
-        status=MessageStatus.PROCESSING, lease_owner=Concat(Value(prefix), Cast("pk", output_field=CharField())),
-        lease_until=now + timedelta(seconds=LEASE_SECONDS), burst_head=None,
-    )
+    with transaction.atomic():
+        # Lines another worker is claiming right now are skipped (PostgreSQL; SQLite's write transaction holds
+        # the database): two workers' batches take different lines and never wait on each other's rows.
+        candidates = list(
+            _alone_waiting()
+            .filter(shop=shop, received_at__lte=now - timedelta(milliseconds=policy.base_window_ms))
+            .select_related("conversation")
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("id")[:limit]
+        )
+        ready = [
+            line for line in candidates
+            if burst_status([BurstLine(text=line.content, at=line.received_at)], policy=policy).answer_at <= now
+        ]
+        if not ready:
+            return result
+        assert MESSAGE_STATES.allows(MessageStatus.NEW, MessageStatus.PROCESSING)
+        claimed = _alone_waiting().filter(pk__in=[line.pk for line in ready]).update(
+            status=MessageStatus.PROCESSING,
+            lease_owner=Concat(Value(prefix), Cast("pk", output_field=CharField())),
+            lease_until=now + timedelta(seconds=LEASE_SECONDS), burst_head=None,
+        )
     if not claimed:
         return result
-    held = set(Message.objects.filter(pk__in=[line.pk for line in ready], lease_owner__startswith=prefix)
-               .order_by().values_list("pk", flat=True))
+    if claimed == len(ready):
+        held = {line.pk for line in ready}
+    else:
+        held = set(Message.objects.filter(pk__in=[line.pk for line in ready], lease_owner__startswith=prefix)
+                   .order_by().values_list("pk", flat=True))
     lines = [line for line in ready if line.pk in held]
     sends, others = [], []
     for line in lines:

@@ -2,6 +2,21 @@
 
 How a burst is answered (:func:`message_process`, the ``pipeline.process_message`` task):
 
+0. A task first asks, in one query, whether its conversation has a waiting line no later than its own: most
+   find their line answered already (by a batch, or with a later line) and stop there. A task with work
+   answers the shop's ready *one-line* questions in one batch (:mod:`.batch`, up to
+   ``KEFU_PIPELINE_BATCH_SIZE`` = 32 lines, its own among them when it is one): a buyer line waiting alone in
+   its conversation (nothing else of it waiting, being prepared or in review) past its quiet window. The
+   lines are read with ``FOR UPDATE SKIP LOCKED`` (two workers take different lines) and claimed with one
+   conditional UPDATE, each under a lease of its own (owner
+   ``<batch token>-<line id>``, so the sweep and a later line's task see a one-line burst as in 4.), decided
+   one by one with the same rules (5.), and the plain knowledge answers that pass the safety check are
+   written together (6.): the lines still held and still alone are locked, the buyer's last reply is read
+   for the repeated-text hold, then replies and outbox rows go in with two bulk INSERTs and the lines become
+   ``answered`` with one UPDATE. A line whose conversation grew meanwhile is given back (its claim released,
+   as in 3.); every other outcome (ignore, review, draft, an away message, a safety hit, a repeated text)
+   is written by the per-line path below with the line's claim. The steps below then run for the task's
+   own conversation when the batch did not answer it.
 1. The conversation's unanswered buyer lines — waiting (``new``) and being prepared by a worker
    (``processing``) — are taken in arrival order and cut into bursts of at most ``max_lines`` lines /
    ``max_chars`` characters (the shop's burst policy). The first burst holding a waiting line is the
