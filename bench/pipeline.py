@@ -1,6 +1,7 @@
 """The reply pipeline end to end: ingest → decision → outbox / review. Prints figures; not a test.
 
     .venv/bin/python bench/pipeline.py [--messages 200] [--overhead 100] [--db sqlite postgres]
+                                       [--phases throughput rate overhead]
 
 For each database — SQLite with the embedded filesystem broker (the default install), and PostgreSQL
 with Redis (servers started in temporary folders, as the tests do) — it builds a fresh database with
@@ -17,9 +18,10 @@ Celery worker processes (prefork):
 
 Worker rate (the ≥ 100 knowledge-answered lines/s per worker target): ``--messages`` buyer lines the
 knowledge base answers on its own (the demo questions auto mode sends, one buyer each) are queued with no
-worker running; then 1 (and 2) worker processes answer them; lines/s = lines / (end of the last line's task −
-start of the first task, from the worker's log: a task that answered a batch of lines leaves the others' tasks
-to run, and they count), and per worker = that / processes.
+worker running; then 1 (and 2) worker processes answer them; lines/s = lines answered after every worker
+process finished its first task (which loads the knowledge index) / the time from then to the end of the last
+line's task, from the worker's log: a task that answers a batch of lines leaves the others' tasks to run, and
+they count. Per worker = that / processes.
 
 Per-message kefu overhead excluding the LLM: in this process, with tasks run inline (no broker, no quiet
 window), ``message_ingest`` of ``--overhead`` lines through decision to the outbox (knowledge answers) or
@@ -45,7 +47,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -54,6 +56,7 @@ sys.path.insert(0, str(PROJECT))
 UNKNOWN = ["这款有XL吗", "你们家的包装是什么颜色的", "能不能帮我看看这个尺码合不合适", "水果是新鲜的吗",
            "可以送到公司吗", "芒果味还有吗", "巧克力的会不会太腻", "能不能晚上送到"]
 CLIENTS = 50
+PHASES = ("throughput", "rate", "overhead")
 PASSWORD = "Bench-Pass-phrase-1"
 
 
@@ -85,7 +88,7 @@ def _wait_http(url: str, timeout: float) -> None:
 
 # -- the child: one database, every combination --------------------------------------------------------------
 
-def child(db: str, messages: int, overhead: int) -> dict:
+def child(db: str, messages: int, overhead: int, phases=PHASES) -> dict:
     from tests.plugins.servers import PostgresServer, RedisServer
 
     var = Path(tempfile.mkdtemp(prefix=f"kefu-bench-pipeline-{db}-"))
@@ -106,7 +109,7 @@ def child(db: str, messages: int, overhead: int) -> dict:
     os.environ.update(env)
     processes = []
     try:
-        return _run_child(db, messages, overhead, env, var, processes)
+        return _run_child(db, messages, overhead, env, var, processes, phases)
     finally:
         for process in processes:
             _stop(process)
@@ -115,7 +118,7 @@ def child(db: str, messages: int, overhead: int) -> dict:
         shutil.rmtree(var, ignore_errors=True)
 
 
-def _run_child(db, messages, overhead, env, var, processes) -> dict:
+def _run_child(db, messages, overhead, env, var, processes, phases) -> dict:
     import django
 
     django.setup()
@@ -159,7 +162,7 @@ def _run_child(db, messages, overhead, env, var, processes) -> dict:
 
     results = []
     rng = random.Random(7)
-    for delay in (0.0, 0.5):
+    for delay in (0.0, 0.5) if "throughput" in phases else ():
         llm.behave("bench-llm", "slow", delay=delay) if delay else llm.behave("bench-llm", "ok")
         for workers in (1, 4):
             Message.objects.all().delete()
@@ -191,11 +194,13 @@ def _run_child(db, messages, overhead, env, var, processes) -> dict:
             })
             _stop(worker)
             print(f"{db} {int(delay * 1000)} ms × {workers}: {results[-1]}", file=sys.stderr, flush=True)
-    answered = _auto_answered(shop, admin, faq)
-    for workers in (1, 2):
-        results.append(_worker_rate(db, shop, admin, answered, messages, workers, var, processes))
-        print(f"{db} worker rate × {workers}: {results[-1]}", file=sys.stderr, flush=True)
-    results.append({"db": db, "overhead": _overhead(shop, admin, faq, overhead, llm)})
+    if "rate" in phases:
+        answered = _auto_answered(shop, admin, faq)
+        for workers in (1, 2):
+            results.append(_worker_rate(db, shop, admin, answered, messages, workers, var, processes))
+            print(f"{db} worker rate × {workers}: {results[-1]}", file=sys.stderr, flush=True)
+    if "overhead" in phases:
+        results.append({"db": db, "overhead": _overhead(shop, admin, faq, overhead, llm)})
     llm.stop()
     return results
 
@@ -247,29 +252,37 @@ def _worker_rate(db, shop, admin, answered, count, workers, var, processes) -> d
     tasks = _tasks_done(log, count, timeout=120)
     _stop(worker)
     answered_count = Message.objects.filter(status="answered").count()
-    seconds = (tasks[-1][0] - min(end - timedelta(seconds=took) for end, took, _outcome in tasks)).total_seconds()
+    # From when every worker process has finished its first task (which loads the knowledge index and the
+    # embedder) to the end of the last task: the lines answered in between, every task run in between.
+    first_ends = {}
+    for end, process, _outcome in tasks:
+        first_ends.setdefault(process, end)
+    start, last = max(first_ends.values()), tasks[-1][0]
+    measured = Message.objects.filter(status="answered", answered_at__gt=start).count()
+    seconds = (last - start).total_seconds()
     statuses = dict(Counter(Message.objects.values_list("status", flat=True)))
     Message.objects.all().delete()
     Conversation.objects.all().delete()
-    rate = answered_count / seconds if seconds else float("nan")
+    rate = measured / seconds if seconds else float("nan")
     return {"db": db, "rate_workers": workers, "lines": count, "per_s": rate, "per_worker": rate / workers,
-            "not_answered": count - answered_count, "statuses": statuses,
-            "task_outcomes": dict(Counter(outcome for _end, _took, outcome in tasks))}
+            "measured_lines": measured, "not_answered": count - answered_count, "statuses": statuses,
+            "task_outcomes": dict(Counter(outcome for _end, _process, outcome in tasks))}
 
 
-_TASK_DONE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}):.*Task pipeline\.process_message\[[^]]*\] "
-                        r"succeeded in ([\d.e-]+)s: '(\w+)'")
+_TASK_DONE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): \w+/([\w-]+)\] "
+                        r"Task pipeline\.process_message\[[^]]*\] succeeded in [\d.e-]+s: '(\w+)'")
 
 
-def _tasks_done(log: Path, count: int, timeout: float) -> list[tuple[datetime, float, str]]:
-    """The worker's finished process tasks (end time, seconds taken, outcome), once ``count`` have finished."""
+def _tasks_done(log: Path, count: int, timeout: float) -> list[tuple[datetime, str, str]]:
+    """The worker's finished process tasks (end time, process, outcome), once ``count`` have finished. The log's
+    times are local (Django sets the process's time zone), made aware here."""
     deadline = time.monotonic() + timeout
     while True:
         found = [m for m in map(_TASK_DONE.match, log.read_text(errors="replace").splitlines()) if m]
         if len(found) >= count or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    return sorted((datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f"), float(m.group(2)), m.group(3))
+    return sorted((datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").astimezone(), m.group(2), m.group(3))
                   for m in found)
 
 
@@ -353,18 +366,19 @@ def main():
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--overhead", type=int, default=100)
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    parser.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES)
     parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(child(args.child, args.messages, args.overhead), ensure_ascii=False))
+        print("RESULT " + json.dumps(child(args.child, args.messages, args.overhead, args.phases), ensure_ascii=False))
         return
     rows = []
     for db in args.db:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEFU_", "DATABASE_URL",
                                                                         "REDIS", "CELERY"))}
         done = subprocess.run([sys.executable, __file__, "--child", db, "--messages", str(args.messages),
-                               "--overhead", str(args.overhead)], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
-                              text=True)
+                               "--overhead", str(args.overhead), "--phases", *args.phases], cwd=PROJECT, env=env,
+                              stdout=subprocess.PIPE, text=True)
         found = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if not found:
             print(f"{db}: the run failed:\n{done.stdout[-3000:]}")
@@ -380,11 +394,13 @@ def main():
         print(f"{names[row['db']]:22}{row['llm_ms']:>5}ms{row['workers']:>9}{row['per_s']:>9.1f}"
               f"{row['ingest_p50']:>10.0f}ms{row['ingest_p95']:>10.0f}ms{row['errors']:>8}")
     print(f"\nworker rate: {args.messages} knowledge-answered lines queued beforehand, answered by the worker(s)")
-    print(f"{'database':22}{'workers':>9}{'lines/s':>10}{'per worker':>12}{'ms/line':>9}{'not answered':>14}")
+    print(f"{'database':22}{'workers':>9}{'lines/s':>10}{'per worker':>12}{'ms/line':>9}{'measured':>10}"
+          f"{'not answered':>14}")
     for row in rows:
         if "rate_workers" in row:
             print(f"{names[row['db']]:22}{row['rate_workers']:>9}{row['per_s']:>10.1f}{row['per_worker']:>12.1f}"
-                  f"{1000 / row['per_worker']:>9.1f}{row['not_answered']:>14}   tasks: {row['task_outcomes']}")
+                  f"{1000 / row['per_worker']:>9.1f}{row['measured_lines']:>10}{row['not_answered']:>14}"
+                  f"   tasks: {row['task_outcomes']}")
     print("\nper-message kefu overhead excluding the LLM (tasks inline, no broker, no quiet window):")
     for row in rows:
         if "overhead" in row:
@@ -395,7 +411,7 @@ def main():
         if "detail" in row and row["errors"]:
             print(f"errors in {row['db']} {row['llm_ms']} ms × {row['workers']}: {row['detail']}")
     print(f"\nrerun: .venv/bin/python bench/pipeline.py --messages {args.messages} --overhead {args.overhead} "
-          f"--db {' '.join(args.db)}")
+          f"--db {' '.join(args.db)} --phases {' '.join(args.phases)}")
 
 
 if __name__ == "__main__":
