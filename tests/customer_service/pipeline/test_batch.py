@@ -16,39 +16,12 @@ from customer_service.pipeline.bursts import burst_text
 from customer_service.pipeline.processing import message_leases_sweep, message_process
 from customer_service.pipeline.selectors import burst_policy_get
 from knowledge import services as knowledge_services
-from knowledge.index import forget
 from tests.configs.factories import shop_settings_template_ensure
 
-from .test_processing import ANSWER, SHELF_LIFE, WEDNESDAY_AFTERNOON, auto_send_for, configure, say, statuses
+from .conftest import ANSWER, SHELF_LIFE, WEDNESDAY_AFTERNOON
+from .test_processing import auto_send_for, configure, say, statuses
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_indexes():
-    forget()
-    yield
-    forget()
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(WEDNESDAY_AFTERNOON, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
-    return django_capture_on_commit_callbacks
-
-
-@pytest.fixture
-def faq(world):
-    shop_settings_template_ensure()
-    return knowledge_services.knowledge_item_create(
-        actor=world.superadmin, shop=world.shop, question=SHELF_LIFE, answer=ANSWER,
-        keywords=["保存", "冷藏", "保质期"], similar_questions=["保质期多久", "放冰箱能放几天"],
-    )
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_indexes")]
 
 
 def replies_per_line(lines):

@@ -11,24 +11,13 @@ from customer_service.models import Conversation
 from customer_service.pipeline.decision import BusinessHours, keyword_blacklist_hit, message_decide
 from customer_service.pipeline.intents import INTENTS
 from knowledge import services as knowledge_services
-from knowledge.index import forget
 from knowledge.selectors import knowledge_search
 from tests.configs.factories import shop_settings_template_ensure
 from tests.customer_service.factories import MessageFactory
 
-pytestmark = pytest.mark.django_db
+from .conftest import SHANGHAI, SHELF_LIFE, WEDNESDAY_AFTERNOON
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-# A Wednesday, 14:00 in Shanghai (inside the shipped 09:00–23:00).
-WEDNESDAY_AFTERNOON = datetime(2025, 3, 12, 14, 0, tzinfo=SHANGHAI)
-SHELF_LIFE = "蛋糕能保存几天？"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_indexes():
-    forget()
-    yield
-    forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_indexes")]
 
 
 @pytest.fixture

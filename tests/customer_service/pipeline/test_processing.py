@@ -2,7 +2,6 @@
 
 import threading
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -14,46 +13,12 @@ from customer_service.pipeline import drafting, processing
 from customer_service.pipeline.bursts import burst_text
 from customer_service.pipeline.processing import message_process
 from customer_service.pipeline.services import message_ingest
-from knowledge import services as knowledge_services
-from knowledge.index import forget
 from knowledge.selectors import knowledge_search
 from tests.configs.factories import shop_settings_template_ensure
 
-pytestmark = pytest.mark.django_db
+from .conftest import ANSWER, SHANGHAI, SHELF_LIFE, WEDNESDAY_AFTERNOON
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-# A Wednesday, 14:00 in Shanghai (inside the shipped business hours).
-WEDNESDAY_AFTERNOON = datetime(2025, 3, 12, 14, 0, tzinfo=SHANGHAI)
-SHELF_LIFE = "蛋糕能保存几天？"
-ANSWER = "冷藏条件下建议两天内吃完，口感最好。"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_indexes():
-    forget()
-    yield
-    forget()
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(WEDNESDAY_AFTERNOON, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
-    """Run what is enqueued after a commit (the llm task, eager here) as a worker would."""
-    return django_capture_on_commit_callbacks
-
-
-@pytest.fixture
-def faq(world):
-    shop_settings_template_ensure()
-    return knowledge_services.knowledge_item_create(
-        actor=world.superadmin, shop=world.shop, question=SHELF_LIFE, answer=ANSWER,
-        keywords=["保存", "冷藏", "保质期"], similar_questions=["保质期多久", "放冰箱能放几天"],
-    )
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_indexes")]
 
 
 def configure(world, **values):
