@@ -18,7 +18,8 @@ window, not given back because its burst grew — with a few statements for all 
    meanwhile is given back (``processing → new``, rule ``burst.grew``) for the new line's task to answer both;
    a line whose lease was taken is left to whoever took it.
 4. Everything else — ignore, review, draft, an away message, a safety hit, a repeated text — goes through
-   the per-line path (:func:`.processing._decide_and_act` with the line's claim), as its own task would.
+   the per-line path the caller passes in (``per_line``: :mod:`.processing` decides and acts with the line's
+   claim), as its own task would.
 
 The lines' own tasks then find nothing waiting and return at the cost of one query.
 """
@@ -26,6 +27,7 @@ The lines' own tasks then find nothing waiting and return at the cost of one que
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -49,7 +51,7 @@ from customer_service.models import (
 )
 from customer_service.outbox.services import outgoing_text_check
 
-from .bursts import BurstLine, burst_status, burst_text
+from .bursts import RULE_BURST_GREW, BurstLine, burst_status, burst_text
 from .selectors import burst_policy_get
 
 
@@ -81,8 +83,6 @@ _BUSY = (MessageStatus.NEW, MessageStatus.PROCESSING, MessageStatus.REVIEW)
 
 
 def _alone_waiting():
-    from .processing import RULE_BURST_GREW
-
     return (
         Message.objects.filter(direction=MessageDirection.BUYER, status=MessageStatus.NEW)
         .exclude(status_rule=RULE_BURST_GREW)
@@ -90,12 +90,16 @@ def _alone_waiting():
     )
 
 
-def messages_batch_answer(*, shop, now: datetime, limit: int | None = None) -> BatchResult:
+def messages_batch_answer(
+    *, shop, now: datetime, lease_until: datetime, per_line: Callable, limit: int | None = None
+) -> BatchResult:
     """Answer up to ``limit`` (default :func:`batch_size`) of ``shop``'s ready lines that are alone in their
     conversation, oldest first (see the module docstring). No transaction is held across anything but the
-    database; the knowledge search runs in this process."""
-    from .processing import LEASE_SECONDS
+    database; the knowledge search runs in this process.
 
+    ``lease_until``: the claim's lease. ``per_line(line, decision)``: the per-line path for a line this batch
+    holds and does not answer itself (``decision`` None: decide again); returns its outcome.
+    """
     limit = batch_size() if limit is None else limit
     result = BatchResult()
     if limit <= 0:
@@ -122,7 +126,7 @@ def messages_batch_answer(*, shop, now: datetime, limit: int | None = None) -> B
         claimed = _alone_waiting().filter(pk__in=[line.pk for line in ready]).update(
             status=MessageStatus.PROCESSING,
             lease_owner=Concat(Value(prefix), Cast("pk", output_field=CharField())),
-            lease_until=now + timedelta(seconds=LEASE_SECONDS), burst_head=None,
+            lease_until=lease_until, burst_head=None,
         )
     if not claimed:
         return result
@@ -152,7 +156,7 @@ def messages_batch_answer(*, shop, now: datetime, limit: int | None = None) -> B
     result.answered = {line.pk: reply.rule for line, reply in sends if line.pk in written}
     others += [(line, None) for line, _reply in sends if line.pk in repeated]
     for line, decision in others:
-        result.outcomes[line.pk] = _one_by_one(line, decision, now=now)
+        result.outcomes[line.pk] = per_line(line, decision)
     return result
 
 
@@ -165,26 +169,10 @@ def _decide(line: Message, *, now: datetime):
         return None  # the per-line path decides again and sends the error to a person
 
 
-def _one_by_one(line: Message, decision, *, now: datetime):
-    """The per-line path for a line this batch holds, as its own task would have taken it."""
-    from .processing import Claim, ProcessOutcome, _BurstGrew, _ClaimLost, _decide_and_act
-
-    claim = Claim(owner=line.lease_owner, line_ids=(line.pk,), full=False, seen_id=line.pk, texts=(line.content,),
-                  conversation_id=line.conversation_id, head_at=line.received_at)
-    try:
-        return _decide_and_act(claim, now=now, read=line, decision=decision)
-    except _ClaimLost:
-        return ProcessOutcome("lost", head_id=line.pk)
-    except _BurstGrew:
-        return ProcessOutcome("grew", head_id=line.pk)
-
-
 def _write_sends(sends: list[tuple[Message, Reply]], *, prefix: str) -> tuple[set[int], set[int]]:
     """Write the knowledge answers of the lines still held and alone; give back the lines whose conversation
     grew. Returns the lines answered, and the lines held back because their text repeats the buyer's last
     reply (still held)."""
-    from .processing import RULE_BURST_GREW
-
     if not sends:
         return set(), set()
     ids = [line.pk for line, _reply in sends]

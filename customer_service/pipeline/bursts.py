@@ -30,6 +30,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+#: The rule of a line given back to waiting because a line joined its burst while it was being answered.
+RULE_BURST_GREW = "burst.grew"
+
 _END_PUNCTUATION = "。！？!?.…~～"
 _FINAL_PARTICLES = "吗呢吧啊呀哦嘛啦么"
 _QUESTION_WORD = re.compile(r"什么|怎么|多少|几|哪|谁|为什么|有没有|能不能|可不可以|是不是|行不行|好不好|要不要")

@@ -80,7 +80,7 @@ from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.review.services import review_item_open
 
 from .batch import batch_size, messages_batch_answer
-from .bursts import BurstLine, BurstPolicy, burst_split, burst_status, burst_text
+from .bursts import RULE_BURST_GREW, BurstLine, BurstPolicy, burst_split, burst_status, burst_text
 from .selectors import burst_policy_get, pipeline_settings_get
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,6 @@ RULE_ERROR = "pipeline.error"
 RULE_FAILED = "pipeline.failed"
 RULE_LEASE_EXPIRED = "pipeline.lease_expired"
 RULE_AWAY = "after_hours.away_message"
-RULE_BURST_GREW = "burst.grew"
 RULE_MANUAL_REVIEW = "manual"
 #: Review items that stay with their person when the buyer writes more (the outbox held a reply that may
 #: have reached the buyer).
@@ -626,6 +625,18 @@ def _newest_waiting(message_id: int) -> int | None:
     return Message.objects.filter(pk=message_id).annotate(newest=newest).values_list("newest", flat=True).first()
 
 
+def _batched_line_act(line: Message, decision, *, now: datetime) -> ProcessOutcome:
+    """The per-line path for a line a batch holds and does not answer itself, as its own task would take it."""
+    claim = Claim(owner=line.lease_owner, line_ids=(line.pk,), full=False, seen_id=line.pk, texts=(line.content,),
+                  conversation_id=line.conversation_id, head_at=line.received_at)
+    try:
+        return _decide_and_act(claim, now=now, read=line, decision=decision)
+    except _ClaimLost:
+        return ProcessOutcome("lost", head_id=line.pk)
+    except _BurstGrew:
+        return ProcessOutcome("grew", head_id=line.pk)
+
+
 def message_process(*, message_id: int, now: datetime | None = None, force: bool = False) -> ProcessOutcome:
     """Answer the burst of the conversation ``message_id`` belongs to, and any burst after it that is ready.
 
@@ -645,7 +656,11 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
     if message is None:
         return ProcessOutcome("none")
     if not force and batch_size() > 0:
-        batch = messages_batch_answer(shop=message.shop, now=now or timezone.now())
+        at = now or timezone.now()
+        batch = messages_batch_answer(
+            shop=message.shop, now=at, lease_until=at + timedelta(seconds=LEASE_SECONDS),
+            per_line=lambda line, decision: _batched_line_act(line, decision, now=at),
+        )
         if message_id in batch.answered:
             return ProcessOutcome("send", head_id=message_id, rule=batch.answered[message_id], rest=False)
         if message_id in batch.outcomes:
