@@ -23,6 +23,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,6 +33,7 @@ from customer_service.models import (
     MESSAGE_STATES,
     OUTBOX_STATES,
     AlertKind,
+    Conversation,
     Message,
     MessageDirection,
     MessageStatus,
@@ -93,15 +95,31 @@ def outgoing_text_check(*, reply: Reply, text: str | None = None) -> SafetyResul
     )
 
 
-def _repeats_last_reply(*, reply: Reply) -> bool:
+def outgoing_last_texts(*, conversation_ids) -> dict[int, str | None]:
+    """The text of the last reply queued for or sent to each conversation's buyer (None: none yet), in one query.
+    Cancelled and rejected replies never reached the buyer and do not count."""
     last = (
-        OutgoingReply.objects.filter(conversation_id=reply.message.conversation_id)
+        OutgoingReply.objects.filter(conversation_id=OuterRef("pk"))
         .exclude(state__in=[OutgoingState.CANCELLED, OutgoingState.REJECTED])
         .order_by("-created_at", "-id")
-        .values_list("text", flat=True)
-        .first()
+        .values("text")[:1]
     )
-    return last is not None and last.strip() == reply.text.strip()
+    return dict(
+        Conversation.objects.filter(pk__in=conversation_ids).annotate(last=Subquery(last))
+        .order_by().values_list("pk", "last")
+    )
+
+
+def outgoing_text_repeats(text: str, last: str | None) -> bool:
+    """Whether ``text`` is the same as ``last``, the buyer's last reply (Qianniu warns sellers who repeat
+    themselves)."""
+    return last is not None and last.strip() == text.strip()
+
+
+def _repeats_last_reply(*, reply: Reply) -> bool:
+    conversation_id = reply.message.conversation_id
+    last = outgoing_last_texts(conversation_ids=[conversation_id]).get(conversation_id)
+    return outgoing_text_repeats(reply.text, last)
 
 
 def outgoing_reply_enqueue(

@@ -33,23 +33,21 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Subquery, Value
+from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.db.models.signals import post_save
 from django.utils import timezone
 
 from customer_service.models import (
     MESSAGE_STATES,
-    Conversation,
     Message,
     MessageDirection,
     MessageStatus,
     OutgoingReply,
-    OutgoingState,
     Reply,
     ReplySource,
 )
-from customer_service.outbox.services import outgoing_text_check
+from customer_service.outbox.services import outgoing_last_texts, outgoing_text_check, outgoing_text_repeats
 
 from .bursts import RULE_BURST_GREW, BurstLine, burst_status, burst_text
 from .selectors import burst_policy_get
@@ -193,19 +191,9 @@ def _write_sends(sends: list[tuple[Message, Reply]], *, prefix: str) -> tuple[se
             ).update(status=MessageStatus.NEW, status_rule=RULE_BURST_GREW, lease_owner="", lease_until=None,
                      burst_head=None)
         sends = [(line, reply) for line, reply in sends if line.pk in ok]
-        last_texts = dict(
-            Conversation.objects.filter(pk__in=[line.conversation_id for line, _reply in sends])
-            .annotate(last=Subquery(
-                OutgoingReply.objects.filter(conversation_id=OuterRef("pk"))
-                .exclude(state__in=[OutgoingState.CANCELLED, OutgoingState.REJECTED])
-                .order_by("-created_at", "-id").values("text")[:1]
-            ))
-            .order_by().values_list("pk", "last")
-        )
+        last_texts = outgoing_last_texts(conversation_ids=[line.conversation_id for line, _reply in sends])
         repeated = {
-            line.pk for line, reply in sends
-            if last_texts.get(line.conversation_id) is not None
-            and last_texts[line.conversation_id].strip() == reply.text.strip()
+            line.pk for line, reply in sends if outgoing_text_repeats(reply.text, last_texts.get(line.conversation_id))
         }
         sends = [(line, reply) for line, reply in sends if line.pk not in repeated]
         if not sends:

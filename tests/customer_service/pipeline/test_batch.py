@@ -46,7 +46,6 @@ def test_one_task_answers_the_shops_ready_lines_and_their_own_tasks_have_nothing
         reply = Reply.objects.get(message=line)
         assert (reply.text, reply.source, reply.rule, reply.outgoing.state) == (ANSWER, "kb", "kb.auto", "queued")
         assert reply.outgoing.conversation_id == line.conversation_id
-    # Far fewer statements than six lines answered one by one (10 or more each).
     # A few statements for all six lines (one by one: ten or more each), besides the knowledge search's own
     # freshness check per search and the settings (read once per task by a worker, outside a test's transaction).
     statements = [q["sql"] for q in batch_queries.captured_queries
