@@ -39,7 +39,7 @@ Result on ``../shared/data``: no re-ranker raises e-commerce hit@1 out of sample
 and then ATEC → e-commerce falls to 0.80); fitted on the e-commerce queries and measured on them, all the
 features together reach 0.846–0.858 (L2 0.01–10): the features lack the signal. As confidence, the re-ranked margins
 send at most 0.015 more at 0.98 in e-commerce cross-validation, by sending an out-of-scope message (3.3 % of
-them) or losing hit@1, and send less on ATEC main → e-commerce (0.10–0.13 against 0.166).
+them: 你们卖不卖香水) and losing hit@1 or not, and send less on ATEC main → e-commerce (0.10–0.12 against 0.166).
 
 Run: nice -n 19 .venv/bin/python bench/kb_rerank.py [--data ../shared/data] [--seeds 6]   (about 70 s)
 """
