@@ -26,13 +26,15 @@ SQLite's write lock, or a PostgreSQL row lock, would be held all along.
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, connections
+from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -173,6 +175,48 @@ def reply_prompt_build(*, message: Message, text: str, hits: Iterable[Mapping] =
 # --- the call --------------------------------------------------------------------------------------
 
 
+class _CallThreads:
+    """Daemon threads that make the LLM calls, kept between calls with their database connection.
+
+    A thread per call opened a database connection per draft (the router records usage from the
+    calling thread), which on PostgreSQL costs more than the rest of the draft's own work. A call
+    never waits for a thread: when every kept thread is busy (calls past their time budget still
+    finishing), it gets a new one, so one slow provider cannot delay the next draft. Daemon threads,
+    like the thread per call before: a stuck provider call never holds up the worker's shutdown.
+    """
+
+    #: Idle threads kept per process; a prefork worker makes one call at a time.
+    KEEP = 2
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue] = []
+        self._pid = os.getpid()
+
+    def start(self, work, *, name: str) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked worker process: the parent's threads are not here
+                self._idle, self._pid = [], os.getpid()
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), name=name, daemon=True).start()
+        inbox.put(work)
+
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        while True:
+            work = inbox.get()
+            work()
+            with self._lock:
+                if len(self._idle) >= self.KEEP or self._pid != os.getpid():
+                    break
+                self._idle.append(inbox)
+        connections.close_all()  # this thread's connections only: they are per thread
+
+
+_call_threads = _CallThreads()
+
+
 class _Call:
     """``router.chat`` in a thread of its own, so that the caller waits at most the time budget."""
 
@@ -183,17 +227,19 @@ class _Call:
         self.done = threading.Event()
 
     def run(self) -> None:
+        # The kept connection is closed here when it is too old or broken (CONN_MAX_AGE, CONN_HEALTH_CHECKS),
+        # as a request or a task does for its own.
+        close_old_connections()
         try:
             self.result = router.chat(self.messages, shop=self.shop, message=self.message)
         except BaseException as exc:  # handed to the waiting caller
             self.error = exc
         finally:
+            close_old_connections()
             self.done.set()
-            connections.close_all()  # this thread's connections only: they are per thread
 
     def wait(self, seconds: float) -> bool:
-        thread = threading.Thread(target=self.run, name=f"reply-draft-{self.message.pk}", daemon=True)
-        thread.start()
+        _call_threads.start(self.run, name="reply-draft")
         return self.done.wait(seconds)
 
 

@@ -1,17 +1,20 @@
 """reply_draft: the LLM draft through billing's router, against real loopback provider servers.
 
 The router runs in a thread of its own (the time budget), with its own database connection: these
-tests commit their data (transactional database) so that thread sees it.
+tests commit their data (transactional database) so that thread sees it. The thread and its connection
+are kept for the next draft.
 """
 
 import importlib
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.apps import apps
-from django.db import transaction
+from django.db import connection, connections, transaction
+from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from billing.models import UsageRecord
@@ -19,7 +22,13 @@ from billing.services import budget_set
 from configs import services as config_services
 from configs.models import ConfigTemplate
 from customer_service.models import MessageDirection
-from customer_service.pipeline.drafting import DEFAULT_PROMPTS, PROMPTS_TEMPLATE, reply_draft, reply_prompt_build
+from customer_service.pipeline.drafting import (
+    DEFAULT_PROMPTS,
+    PROMPTS_TEMPLATE,
+    _call_threads,
+    reply_draft,
+    reply_prompt_build,
+)
 from customer_service.review.services import review_item_open
 from tests.billing import conftest as billing_fixtures
 from tests.configs.factories import shop_settings_template_ensure
@@ -215,11 +224,16 @@ def test_a_slow_provider_past_the_time_budget_goes_to_review_and_is_still_metere
     assert (draft.text, draft.error_rule, draft.usage_record_ids) == ("", "llm.timeout", ())
     assert draft.error == "The AI model did not answer within 5 seconds."
     assert 5 <= waited < 7  # gave up at the budget, not at the provider's answer
+    # The next draft does not wait behind the call still running: it gets a thread of its own.
+    fake_llm.behave("gpt-a", "ok", text="亲，有的")
+    started = time.monotonic()
+    assert reply_draft(message=head, text="有XL吗").text == "亲，有的"
+    assert time.monotonic() - started < 1.5  # the late call has about 2 s still to run
     # The call runs on and its answer is metered against the message, draft or not.
     deadline = time.monotonic() + 20
-    while not UsageRecord.objects.filter(message_ref=head.pk).exists() and time.monotonic() < deadline:
+    while UsageRecord.objects.filter(message_ref=head.pk).count() < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert UsageRecord.objects.get(message_ref=head.pk).status == "success"
+    assert UsageRecord.objects.filter(message_ref=head.pk, status="success").count() == 2
 
 
 def test_attempts_that_ended_within_the_budget_are_linked_to_the_late_draft(world, head, llm_config, fake_llm):
@@ -238,6 +252,30 @@ def test_attempts_that_ended_within_the_budget_are_linked_to_the_late_draft(worl
     while UsageRecord.objects.filter(message_ref=head.pk).count() < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert UsageRecord.objects.filter(message_ref=head.pk, status="success").count() == 1
+
+
+def test_drafts_keep_their_threads_database_connection(world, head, llm_config, fake_llm, monkeypatch):
+    """A thread per call opened a database connection per draft; kept threads reuse theirs (CONN_MAX_AGE)."""
+    llm_config("gpt-a")
+    fake_llm.behave("gpt-a", "ok", text="亲，有的")
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # the test settings close them
+    opened = []
+
+    def count(sender, connection, **kwargs):
+        if threading.current_thread().name == "reply-draft":
+            opened.append(connection.alias)
+
+    connection_created.connect(count)
+    try:
+        drafts = [reply_draft(message=head, text="有XL吗").text for _ in range(3)]
+    finally:
+        connection_created.disconnect(count)
+        closed = threading.Event()  # the kept connection would outlive the test database
+        _call_threads.start(lambda: (connections.close_all(), closed.set()), name="reply-draft")
+        closed.wait(10)
+    assert drafts == ["亲，有的"] * 3
+    assert UsageRecord.objects.filter(message_ref=head.pk, status="success").count() == 3
+    assert opened == ["default"]
 
 
 def test_it_refuses_to_wait_inside_a_transaction(world, head):
