@@ -394,16 +394,15 @@ def _hold_ungrown(claim: Claim, *, until: datetime) -> str:
     return "grew" if _hold(claim, until=until) else "lost"
 
 
-def _claim_load(*, head_id: int, owner: str, seen_id: int) -> Claim | None:
+def _claim_load(*, head: Message, owner: str, seen_id: int) -> Claim | None:
     lines = [
         _Line(*row) for row in Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner)
         .order_by("received_at", "id")
         .values_list(*_LINE_FIELDS)
     ]
-    if not lines or lines[-1].pk != head_id:
+    if not lines or lines[-1].pk != head.pk:
         return None
-    shop = Message.objects.select_related("shop").get(pk=head_id).shop
-    policy = burst_policy_get(shop=shop)
+    policy = burst_policy_get(shop=head.shop)
     chars = sum(len(line.content.strip()) for line in lines)
     return _claim_of(lines, owner=owner, full=len(lines) >= policy.max_lines or chars >= policy.max_chars,
                      seen_id=seen_id)
@@ -696,11 +695,11 @@ def message_draft_finish(
 
     from .drafting import ERROR_FAILED, reply_draft
 
-    claim = _claim_load(head_id=head_id, owner=owner, seen_id=seen_id or head_id)
+    head = Message.objects.select_related("shop", "conversation").filter(pk=head_id).first()
+    claim = _claim_load(head=head, owner=owner, seen_id=seen_id or head_id) if head is not None else None
     if claim is None:
         return "lost"
     decided = _decision_from_payload(decision)
-    head = Message.objects.select_related("shop", "conversation").get(pk=head_id)
     budget = pipeline_settings_get(shop=head.shop).llm_time_budget_seconds
     if not _hold(claim, until=timezone.now() + timedelta(seconds=budget + LEASE_SECONDS)):
         return "lost"

@@ -165,7 +165,7 @@ def message_ingest(
 
     try:
         with transaction.atomic():
-            conversation, _created = Conversation.objects.get_or_create(
+            conversation, conversation_created = Conversation.objects.get_or_create(
                 shop=shop, buyer_id=buyer_id, defaults={"last_activity_at": now}
             )
             message.conversation = conversation
@@ -174,7 +174,8 @@ def message_ingest(
                 message.status = MessageStatus.IGNORED
                 message.status_rule = RULE_SELLER_ECHO if echo else RULE_SELLER_TAKEOVER
             message.save(force_insert=True)
-            Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=now).update(last_activity_at=now)
+            if not conversation_created:
+                Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=now).update(last_activity_at=now)
             if message.status_rule == RULE_SELLER_TAKEOVER:
                 conversation_takeover_start(conversation=conversation, now=now)
                 _queued_replies_cancel(conversation=conversation)
