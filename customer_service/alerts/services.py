@@ -164,15 +164,24 @@ def alert_resolve(*, kind: str, shop=None, key: str = "") -> AlertEvent | None:
     Side effect: its "resolved" message is sent after the hold (see the module's docstring).
     """
     try:
+        shop_id, key = _shop_id(shop), str(key or "")[:200]
+        # Nearly every call finds nothing open (each successful draft, send or check says so): a plain read
+        # then, not a transaction, which on SQLite would take the database's write lock.
+        if not _open_events(kind=kind, shop_id=shop_id, key=key).exists():
+            return None
         with transaction.atomic():
-            return _resolve(kind=kind, shop_id=_shop_id(shop), key=str(key or "")[:200])
+            return _resolve(kind=kind, shop_id=shop_id, key=key)
     except Exception:
         logger.exception("Could not resolve the %s alert (shop %s, key %r).", kind, _safe_shop_id(shop), key)
         return None
 
 
+def _open_events(*, kind, shop_id, key):
+    return AlertEvent.objects.filter(kind=kind, shop_id=shop_id, key=key, resolved_at__isnull=True)
+
+
 def _resolve(*, kind, shop_id, key) -> AlertEvent | None:
-    event = AlertEvent.objects.filter(kind=kind, shop_id=shop_id, key=key, resolved_at__isnull=True).first()
+    event = _open_events(kind=kind, shop_id=shop_id, key=key).first()
     if event is None:
         return None
     now = timezone.now()

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customer_service.alerts.services import alert_dispatch_due, alert_raise, alert_resolve
@@ -47,6 +48,15 @@ def test_buyer_phone_numbers_and_addresses_are_masked(shop):
                         message="地址 浙江省杭州市西湖区文三路 100号 3栋402室，邮箱 buyer@qq.com")
     assert "13812345678" not in event.title and "***" in event.title
     assert "文三路" not in event.message and "buyer@qq.com" not in event.message
+
+
+def test_resolving_with_nothing_open_is_one_read_and_no_transaction(shop):
+    """Every successful draft, send and check resolves: on SQLite a transaction would take the write lock."""
+    alert_raise(kind=AlertKind.PROVIDERS_DOWN, shop=shop, key="embedding", title="another key stays open")
+    with CaptureQueriesContext(connection) as queries:
+        assert alert_resolve(kind=AlertKind.PROVIDERS_DOWN, shop=shop, key="chat") is None
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT"]
+    assert AlertEvent.objects.get().is_open
 
 
 def test_a_bad_call_never_raises_into_the_caller(shop):
