@@ -453,8 +453,10 @@ def _clear_leases(claim: Claim) -> None:
     ).update(lease_owner="", lease_until=None)
 
 
-def _to_review(claim: Claim, *, reason: str, detail: str = "", draft: Reply | None = None):
-    head = Message.objects.select_related("shop").get(pk=claim.head_id)
+def _to_review(claim: Claim, *, reason: str, detail: str = "", draft: Reply | None = None, head: Message | None = None):
+    """``head``: the burst's head as the claim holds it (``processing``), when the caller has it."""
+    if head is None:
+        head = Message.objects.select_related("shop").get(pk=claim.head_id)
     item = review_item_open(message=head, reason=reason, reason_detail=detail, draft=draft)
     _clear_leases(claim)
     return item
@@ -480,7 +482,7 @@ def _act(claim: Claim, decision, *, head: Message, now: datetime) -> None:
     if decision.action == "ignore":
         _finish_lines(claim, status=MessageStatus.IGNORED, rule=decision.rule, detail=str(decision.reason))
     elif decision.action == "review":
-        _to_review(claim, reason=decision.rule, detail=str(decision.reason))
+        _to_review(claim, reason=decision.rule, detail=str(decision.reason), head=head)
     elif decision.action == "send":
         reply = Reply.objects.create(
             message=head, source=decision.reply_source or ReplySource.KB, text=decision.reply_text,
@@ -718,10 +720,11 @@ def message_draft_finish(
                 knowledge_item_id=decided.knowledge_item_id, matched_phrasing=(decided.matched_phrasing or "")[:500],
                 rule=decided.rule, reason=str(decided.reason),
             )
-            reply.usage_records.set(draft.usage_record_ids)
-            _to_review(claim, reason=decided.rule, detail=str(decided.reason), draft=reply)
+            reply.usage_records.add(*draft.usage_record_ids)
+            _to_review(claim, reason=decided.rule, detail=str(decided.reason), draft=reply, head=head)
         else:
-            _to_review(claim, reason=draft.error_rule or decided.rule, detail=draft.error or str(decided.reason))
+            _to_review(claim, reason=draft.error_rule or decided.rule, detail=draft.error or str(decided.reason),
+                       head=head)
 
     try:
         _write(claim, write, now=timezone.now())
