@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -75,17 +75,16 @@ def review_item_open(
             pending.draft = draft or pending.draft
             pending.save(update_fields=["reason", "reason_detail", "draft", "updated_at"])
             return pending
-        burst = burst_messages(message)
-        first_line_at = burst.aggregate(first=Min("received_at"))["first"] or timezone.now()
-        # A burst answered again after the buyer wrote more keeps its clock, and a buyer already told to
-        # wait for it is not told twice.
-        holding_sent_at = (
-            ReviewItem.objects.filter(message__in=burst, holding_sent_at__isnull=False)
-            .order_by("-holding_sent_at").values_list("holding_sent_at", flat=True).first()
+        # A burst answered again after the buyer wrote more keeps its clock (its first line), and a buyer
+        # already told to wait for it is not told twice (the latest holding reply of its earlier items).
+        burst = burst_messages(message).aggregate(
+            first_line_at=Min("received_at"), holding_sent_at=Max("review_items__holding_sent_at")
         )
+        first_line_at = burst["first_line_at"] or timezone.now()
         return ReviewItem.objects.create(
             shop=message.shop, message=message, draft=draft, reason=reason, reason_detail=reason_detail,
-            deadline_at=first_line_at + timedelta(seconds=settings.deadline_seconds), holding_sent_at=holding_sent_at,
+            deadline_at=first_line_at + timedelta(seconds=settings.deadline_seconds),
+            holding_sent_at=burst["holding_sent_at"],
         )
 
 
