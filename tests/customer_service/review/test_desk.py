@@ -1,6 +1,8 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from customer_service.models import MessageStatus
@@ -14,6 +16,13 @@ from tests.customer_service.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def midday():
+    """"Today" is the shop's day (Asia/Shanghai): a line from 200 s ago was yesterday's just after midnight."""
+    with time_machine.travel(datetime(2025, 3, 12, 14, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        yield
 
 
 @pytest.fixture
