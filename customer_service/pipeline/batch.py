@@ -158,6 +158,16 @@ def messages_batch_answer(
     return result
 
 
+def lines_give_back(lines) -> int:
+    """Give the claimed ``lines`` (those still being prepared) back to waiting, lease cleared, with the rule
+    ``burst.grew``: a line joined their burst while its reply was prepared, and they are answered with it. The
+    one way a claim is released, by a batch and by :mod:`.processing`. Returns how many."""
+    assert MESSAGE_STATES.allows(MessageStatus.PROCESSING, MessageStatus.NEW)
+    return lines.filter(status=MessageStatus.PROCESSING).update(
+        status=MessageStatus.NEW, status_rule=RULE_BURST_GREW, lease_owner="", lease_until=None, burst_head=None
+    )
+
+
 def _decide(line: Message, *, now: datetime):
     from .decision import message_decide
 
@@ -184,12 +194,8 @@ def _write_sends(sends: list[tuple[Message, Reply]], *, prefix: str) -> tuple[se
         )
         if len(ok) < len(ids):
             # A line joined the conversation: the claim is given back, the new line's task answers both.
-            assert MESSAGE_STATES.allows(MessageStatus.PROCESSING, MessageStatus.NEW)
-            Message.objects.filter(
-                pk__in=[pk for pk in ids if pk not in ok], status=MessageStatus.PROCESSING,
-                lease_owner__startswith=prefix,
-            ).update(status=MessageStatus.NEW, status_rule=RULE_BURST_GREW, lease_owner="", lease_until=None,
-                     burst_head=None)
+            lines_give_back(Message.objects.filter(pk__in=[pk for pk in ids if pk not in ok],
+                                                   lease_owner__startswith=prefix))
         sends = [(line, reply) for line, reply in sends if line.pk in ok]
         last_texts = outgoing_last_texts(conversation_ids=[line.conversation_id for line, _reply in sends])
         repeated = {

@@ -208,7 +208,7 @@ class _CallThreads:
             work = inbox.get()
             work()
             with self._lock:
-                if len(self._idle) >= self.KEEP or self._pid != os.getpid():
+                if len(self._idle) >= self.KEEP:
                     break
                 self._idle.append(inbox)
         connections.close_all()  # this thread's connections only: they are per thread

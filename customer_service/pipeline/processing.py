@@ -79,7 +79,7 @@ from customer_service.models import (
 from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.review.services import review_item_open
 
-from .batch import batch_size, messages_batch_answer
+from .batch import batch_size, lines_give_back, messages_batch_answer
 from .bursts import RULE_BURST_GREW, BurstLine, BurstPolicy, burst_split, burst_status, burst_text
 from .selectors import burst_policy_get, pipeline_settings_get
 
@@ -310,10 +310,7 @@ def conversation_schedule(*, conversation_id: int, now: datetime | None = None, 
 def _release(*, owner: str) -> int:
     """Give every line ``owner`` holds back to ``new``: the burst grew, its reply is cancelled and the lines
     wait to be answered with the later ones. Returns how many."""
-    assert MESSAGE_STATES.allows(MessageStatus.PROCESSING, MessageStatus.NEW)
-    released = Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner).update(
-        status=MessageStatus.NEW, status_rule=RULE_BURST_GREW, lease_owner="", lease_until=None, burst_head=None
-    )
+    released = lines_give_back(Message.objects.filter(lease_owner=owner))
     if released:
         logger.info("claim %s released (%s lines): the burst grew", owner, released)
     return released
