@@ -6,6 +6,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+def unique_row(queryset: models.QuerySet):
+    """The one row a lookup by a unique key finds, or None.
+
+    ``first()`` orders by the model's ordering (or the key) to pick a row: for a lookup that can match one
+    row, that is an ORDER BY to build on every call and, on PostgreSQL, one that can lead the planner to an
+    index on the ordering instead of the unique one.
+    """
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 class TimestampedModel(models.Model):
     """Adds when a row was created and last changed."""
 

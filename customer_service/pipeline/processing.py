@@ -78,6 +78,7 @@ from customer_service.models import (
 )
 from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.review.services import review_item_open
+from kefu.models import unique_row
 
 from .batch import batch_size, lines_give_back, messages_batch_answer
 from .bursts import RULE_BURST_GREW, BurstLine, BurstPolicy, burst_split, burst_status, burst_text
@@ -284,16 +285,24 @@ def _burst_to_answer(lines: Sequence[_Line], policy: BurstPolicy) -> _Burst | No
 
 
 # Scheduling ----------------------------------------------------------------------------------------
-def conversation_schedule(*, conversation_id: int, now: datetime | None = None, shop=None) -> datetime | None:
+def conversation_schedule(
+    *, conversation_id: int, now: datetime | None = None, shop=None, first_line: Message | None = None
+) -> datetime | None:
     """Enqueue the processing of the conversation's waiting lines at their burst's answer time.
 
     Returns that time (None when nothing waits). Called after the commit that recorded a line; ``shop``:
-    the conversation's shop when the caller has it (one query less).
+    the conversation's shop when the caller has it (one query less). ``first_line``: the line that opened
+    the conversation, when the caller just recorded it: the burst is that line, with nothing to read. A
+    line that joined it meanwhile schedules its own task, and the task reads the burst again (a task that
+    comes too early waits).
     """
     from .tasks import message_process_task
 
     now = now or timezone.now()
-    lines = _unanswered(conversation_id)
+    if first_line is not None:
+        lines = [_Line(*(getattr(first_line, field) for field in _LINE_FIELDS))]
+    else:
+        lines = _unanswered(conversation_id)
     waiting = [line for line in lines if line.status == MessageStatus.NEW]
     if not waiting:
         return None
@@ -620,7 +629,7 @@ def _newest_waiting(message_id: int) -> int | None:
             conversation_id=OuterRef("conversation_id"), direction=MessageDirection.BUYER, status=MessageStatus.NEW,
         ).order_by("-id").values("id")[:1]
     )
-    return Message.objects.filter(pk=message_id).annotate(newest=newest).values_list("newest", flat=True).first()
+    return unique_row(Message.objects.filter(pk=message_id).annotate(newest=newest).values_list("newest", flat=True))
 
 
 def _batched_line_act(line: Message, decision, *, now: datetime) -> ProcessOutcome:
@@ -650,7 +659,7 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
             return ProcessOutcome("none")
         if newest > message_id:
             return ProcessOutcome("superseded")
-    message = Message.objects.select_related("shop", "conversation").filter(pk=message_id).first()
+    message = unique_row(Message.objects.select_related("shop", "conversation").filter(pk=message_id))
     if message is None:
         return ProcessOutcome("none")
     if not force and batch_size() > 0:
@@ -694,7 +703,7 @@ def message_draft_finish(
 
     from .drafting import ERROR_FAILED, reply_draft
 
-    head = Message.objects.select_related("shop", "conversation").filter(pk=head_id).first()
+    head = unique_row(Message.objects.select_related("shop", "conversation").filter(pk=head_id))
     claim = _claim_load(head=head, owner=owner, seen_id=seen_id or head_id) if head is not None else None
     if claim is None:
         return "lost"

@@ -29,6 +29,7 @@ from customer_service.models import (
 from customer_service.review.services import review_item_open
 from customer_service.shops.roles import shop_roles
 from kefu.exceptions import KefuError, PermissionDenied, full_clean
+from kefu.models import unique_row
 
 from .selectors import pipeline_settings_get
 from .text import normalize
@@ -94,7 +95,7 @@ def _queued_replies_cancel(*, conversation: Conversation) -> int:
     return cancelled
 
 
-def _schedule(conversation_id: int, shop: Shop) -> None:
+def _schedule(conversation_id: int, shop: Shop, first_line: Message | None = None) -> None:
     """Enqueue the conversation's processing; a broker that cannot be reached leaves the line waiting for
     the lease sweep (it is committed already: the sender must not be told it failed)."""
     from kombu.exceptions import KombuError
@@ -102,7 +103,7 @@ def _schedule(conversation_id: int, shop: Shop) -> None:
     from .processing import conversation_schedule
 
     try:
-        conversation_schedule(conversation_id=conversation_id, shop=shop)
+        conversation_schedule(conversation_id=conversation_id, shop=shop, first_line=first_line)
     except (KombuError, OSError):
         logger.exception("processing of conversation %s not enqueued; the lease sweep will", conversation_id)
 
@@ -143,7 +144,7 @@ def message_ingest(
         raise KefuError(_("sent_at: the time needs a time zone."), code="validation_error",
                         detail={"sent_at": [_("The time needs a time zone.")]})
 
-    existing = Message.objects.filter(shop=shop, external_id=external_id).first() if external_id else None
+    existing = unique_row(Message.objects.filter(shop=shop, external_id=external_id)) if external_id else None
     if existing is not None:
         return existing, False
 
@@ -180,10 +181,11 @@ def message_ingest(
                 conversation_takeover_start(conversation=conversation, now=now)
                 _queued_replies_cancel(conversation=conversation)
             if direction == MessageDirection.BUYER:
-                transaction.on_commit(lambda: _schedule(conversation.pk, shop))
+                first_line = message if conversation_created else None
+                transaction.on_commit(lambda: _schedule(conversation.pk, shop, first_line))
     except IntegrityError:
         # Another sender recorded the same external id first: theirs is the message.
-        existing = Message.objects.filter(shop=shop, external_id=external_id).first()
+        existing = unique_row(Message.objects.filter(shop=shop, external_id=external_id))
         if existing is None:
             raise
         return existing, False

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from configs import services as config_services
@@ -65,6 +66,42 @@ def test_lines_of_one_buyer_share_a_conversation_and_move_its_activity_forward(w
     assert first.conversation_id == second.conversation_id
     second.conversation.refresh_from_db()
     assert second.conversation.last_activity_at == second.received_at
+
+
+def _scheduling_reads_of_lines(callbacks) -> list[str]:
+    """Run the commit callbacks (the scheduling) with the task sent to the broker rather than run: the reads
+    of buyer lines the scheduling itself makes."""
+    from kefu.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            for callback in callbacks:
+                callback()
+    finally:
+        app.conf.task_always_eager = eager
+    return [q["sql"] for q in queries.captured_queries
+            if q["sql"].startswith("SELECT") and 'FROM "customer_service_message"' in q["sql"]]
+
+
+def test_the_line_that_opens_a_conversation_is_scheduled_without_reading_it_back(
+    world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        ingest(world.shop, external_id="a")
+    assert _scheduling_reads_of_lines(callbacks) == []
+    # A later line's burst may hold earlier lines: those are read.
+    with django_capture_on_commit_callbacks() as callbacks:
+        ingest(world.shop, external_id="b")
+    assert len(_scheduling_reads_of_lines(callbacks)) == 1
+
+
+def test_a_lookup_by_external_id_orders_nothing(world):
+    ingest(world.shop, external_id="a")
+    with CaptureQueriesContext(connection) as queries:
+        ingest(world.shop, external_id="a")
+    assert len(queries.captured_queries) == 1 and "ORDER BY" not in queries.captured_queries[0]["sql"]
 
 
 @pytest.mark.parametrize(("field", "value"), [
