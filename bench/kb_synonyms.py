@@ -209,7 +209,8 @@ def main():
     print()
     print(f"Done in {time.perf_counter() - started:.0f} s. Rerun: nice -n 19 .venv/bin/python bench/kb_synonyms.py"
           + "".join(f" {flag} {value}" for flag, value, default in (
-              ("--data", args.data, PROJECT.parent / "shared" / "data"), ("--cilin", args.cilin, None),
+              ("--data", args.data, PROJECT.parent / "shared" / "data"),
+              ("--list", args.list, PROJECT / "bench" / "kb_synonyms_ecommerce.txt"), ("--cilin", args.cilin, None),
               ("--seeds", args.seeds, 6), ("--only", f"'{args.only}'", "''")) if value != default))
 
 
