@@ -431,12 +431,14 @@ def _write(claim: Claim, write, *, now: datetime):
     """
     with transaction.atomic():
         state = _hold_ungrown(claim, until=now + timedelta(seconds=LEASE_SECONDS))
-        if state == "lost":
-            raise _ClaimLost
-        if state == "grew":
-            _release(owner=claim.owner)
-            raise _BurstGrew
-        return write()
+        if state == "held":
+            return write()
+    if state == "lost":
+        raise _ClaimLost
+    # Given back outside the transaction above: raising inside it would roll the release back, and the lines
+    # would wait in ``processing`` for the next task to find them taken (or for their lease to end).
+    _release(owner=claim.owner)
+    raise _BurstGrew
 
 
 def _finish_lines(claim: Claim, *, status: str, rule: str, detail: str = "") -> None:

@@ -315,6 +315,22 @@ def test_a_worker_whose_burst_was_taken_back_discards_its_outcome(world, clock):
     assert Message.objects.get(pk=first.pk).status == "new"
 
 
+@pytest.mark.parametrize("full", [True, False])
+def test_a_waiting_line_older_than_the_head_grows_the_burst(world, clock, full):
+    """A line another worker held when this one read the conversation, given back since: this burst's
+    outcome is not written, and every line is answered together."""
+    shop_settings_template_ensure()
+    older = say(world, "这个有没有XL码的")
+    clock.shift(1)
+    head = say(world, "黑色的")
+    clock.shift(2)
+    lines = [line for line in processing._unanswered(head.conversation_id) if line.pk == head.pk]
+    claim = processing._claim(lines, full=full, now=processing.timezone.now(), seen_id=head.pk)
+    with pytest.raises(processing._BurstGrew):
+        processing._write(claim, lambda: pytest.fail("written without the older line"), now=processing.timezone.now())
+    assert statuses(older, head) == ["new", "new"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_many_threads_processing_one_conversation_give_exactly_one_reply(world, faq):
     shop_settings_template_ensure()
