@@ -58,8 +58,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -381,21 +381,37 @@ def _hold(claim: Claim, *, until: datetime) -> bool:
     return _held_lines(claim).update(lease_until=until) == len(claim.line_ids)
 
 
-def _grown_by(claim: Claim):
-    """The buyer lines that belong to this burst and arrived after it was cut: a waiting line older than the
-    head (a race with another claim), or, the burst not being full, a line that arrived after the claim."""
-    grew = Q(received_at__lte=claim.head_at)
-    if not claim.full:
-        grew |= Q(pk__gt=claim.seen_id)
-    return Message.objects.filter(
-        grew, conversation_id=claim.conversation_id, direction=MessageDirection.BUYER, status=MessageStatus.NEW,
-    ).exclude(pk__in=claim.line_ids)
-
-
 def _hold_ungrown(claim: Claim, *, until: datetime) -> str:
     """``"held"`` (as :func:`_hold`, and the burst did not grow), ``"grew"`` (still held, but a line joined
-    it) or ``"lost"``. One statement when the claim holds and nothing joined, as is usual."""
-    if _held_lines(claim).filter(~Exists(_grown_by(claim))).update(lease_until=until) == len(claim.line_ids):
+    it) or ``"lost"``. One statement when the claim holds and nothing joined, as is usual.
+
+    The burst grew by a waiting buyer line of its conversation, not one of its own, older than the head (a
+    race with another claim) or, the burst not being full, newer than the newest line seen at the claim.
+
+    Written in SQL: every answered burst runs it, and building the ORM's form of this statement took a
+    millisecond, longer than the rest of the statement's work.
+    """
+    ops = connection.ops
+    table = ops.quote_name(Message._meta.db_table)
+    ids = ", ".join(["%s"] * len(claim.line_ids))
+    newer = "" if claim.full else " OR grown.id > %s"
+    # Identifiers come from the model's _meta, quoted; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET lease_until = %s WHERE id IN ({ids}) AND status = %s AND lease_owner = %s"  # noqa: S608
+        f" AND NOT EXISTS (SELECT 1 FROM {table} grown WHERE grown.conversation_id = %s"
+        f" AND grown.direction = %s AND grown.status = %s AND (grown.received_at <= %s{newer})"
+        f" AND grown.id NOT IN ({ids}))"
+    )
+    params = [ops.adapt_datetimefield_value(until), *claim.line_ids, MessageStatus.PROCESSING, claim.owner,
+              claim.conversation_id, MessageDirection.BUYER, MessageStatus.NEW,
+              ops.adapt_datetimefield_value(claim.head_at)]
+    if not claim.full:
+        params.append(claim.seen_id)
+    params += claim.line_ids
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        held = cursor.rowcount
+    if held == len(claim.line_ids):
         return "held"
     return "grew" if _hold(claim, until=until) else "lost"
 

@@ -1,8 +1,11 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from configs import services as config_services
 from customer_service.models import MessageStatus, OutgoingReply, OutgoingState, ReviewItem
-from customer_service.outbox.services import ReplyRefused, outgoing_reply_enqueue
+from customer_service.outbox.services import ReplyRefused, outgoing_last_texts, outgoing_reply_enqueue
 from tests.configs.factories import shop_settings_template_ensure
 from tests.customer_service.factories import MessageFactory, OutgoingReplyFactory, ReplyFactory
 
@@ -77,6 +80,27 @@ def test_the_same_text_twice_in_a_row_to_one_buyer_is_held(message):
     later = MessageFactory(conversation=message.conversation, status=MessageStatus.PROCESSING)
     held = outgoing_reply_enqueue(reply=ReplyFactory(message=later, text="亲，在的～ "))
     assert held.reason == "outbox.repeated_text"
+
+
+def test_the_last_text_a_buyer_got_skips_replies_that_never_reached_them(world, message):
+    start = timezone.now()
+    order = iter(range(100))
+
+    def sent(msg, text, state):
+        OutgoingReplyFactory(reply=ReplyFactory(message=msg, text=text), state=state,
+                             created_at=start + timedelta(seconds=next(order)))
+
+    sent(message, "一", OutgoingState.CONFIRMED)
+    sent(message, "二", OutgoingState.QUEUED)
+    sent(message, "三", OutgoingState.CANCELLED)
+    other = MessageFactory(shop=world.shop)
+    sent(other, "四", OutgoingState.REJECTED)
+    silent = MessageFactory(shop=world.shop).conversation_id
+    ids = [message.conversation_id, other.conversation_id, silent]
+    expected = {message.conversation_id: "二", other.conversation_id: None, silent: None}
+    assert outgoing_last_texts(conversation_ids=ids) == expected
+    # One conversation (a burst's) is read the simpler way: the same answers.
+    assert {cid: outgoing_last_texts(conversation_ids=[cid])[cid] for cid in ids} == expected
 
 
 def test_a_holding_reply_leaves_the_message_in_review(message):
