@@ -122,6 +122,11 @@ def _template_defaults(code: str) -> dict | None:
     return None if entry is None else entry["values"]
 
 
+# Cached like a config: most shops never save most templates (their defaults apply), and the pipeline reads
+# them for every line. Creating the config invalidates its key as any write does.
+_NO_CONFIG: dict = {}
+
+
 def _config_entry(*, user_id: int | None, shop_id: int | None, template_code: str, key: str) -> dict | None:
     """The stored config, defaults filled at load time; cached until a write to it or to its template."""
 
@@ -133,7 +138,7 @@ def _config_entry(*, user_id: int | None, shop_id: int | None, template_code: st
             .first()
         )
         if config is None:
-            return None
+            return _NO_CONFIG
         # Stored form: secrets stay ciphertext inside the cache too. The expiry is checked at each read
         # (a timestamp): the entry outlives it until the beat task deactivates the config.
         expires_at = config["expires_at"]
@@ -143,7 +148,8 @@ def _config_entry(*, user_id: int | None, shop_id: int | None, template_code: st
                 "expires_at": expires_at.timestamp() if expires_at else None}
 
     cache_key = config_cache.owner_key(user_id=user_id, shop_id=shop_id, template_code=template_code, key=key)
-    return config_cache.read_through(cache_key, load)
+    entry = config_cache.read_through(cache_key, load)
+    return None if entry == _NO_CONFIG else entry
 
 
 def config_values_get(

@@ -439,14 +439,15 @@ class _ClaimLost(Exception):
     pass
 
 
-def _write(claim: Claim, write, *, now: datetime):
-    """Run ``write()`` in one transaction, only while the claim holds and the burst did not grow.
+def _write(claim: Claim, write, *, now: datetime, until: datetime | None = None):
+    """Run ``write()`` in one transaction, only while the claim holds and the burst did not grow; the lease
+    is extended to ``until`` (default: a lease from ``now``).
 
     Raises :class:`_ClaimLost` (another worker answers it) or :class:`_BurstGrew` (the claim was given
     back: process again).
     """
     with transaction.atomic():
-        state = _hold_ungrown(claim, until=now + timedelta(seconds=LEASE_SECONDS))
+        state = _hold_ungrown(claim, until=until or now + timedelta(seconds=LEASE_SECONDS))
         if state == "held":
             return write()
     if state == "lost":
@@ -481,7 +482,8 @@ def _to_review(claim: Claim, *, reason: str, detail: str = "", draft: Reply | No
     """``head``: the burst's head as the claim holds it (``processing``), when the caller has it."""
     if head is None:
         head = Message.objects.select_related("shop").get(pk=claim.head_id)
-    item = review_item_open(message=head, reason=reason, reason_detail=detail, draft=draft)
+    item = review_item_open(message=head, reason=reason, reason_detail=detail, draft=draft,
+                            fragments=len(claim.line_ids) > 1)
     _clear_leases(claim)
     return item
 
@@ -569,9 +571,9 @@ def _decide_and_act(claim: Claim, *, now: datetime, read: Message | None = None,
             def hand_over():
                 if decision.away_message:
                     _send_away_message(claim, decision.away_message, now=now)
-                _hold(claim, until=hold_until)
 
-            _write(claim, hand_over, now=now)
+            # The lease covers the wait on the ``llm`` queue and the call's budget.
+            _write(claim, hand_over, now=now, until=hold_until)
             from .tasks import message_draft_task
 
             payload = _decision_payload(decision)

@@ -50,25 +50,28 @@ def burst_messages(message: Message):
 
 
 def review_item_open(
-    *, message: Message, reason: str, reason_detail: str = "", draft: Reply | None = None
+    *, message: Message, reason: str, reason_detail: str = "", draft: Reply | None = None, fragments: bool = True
 ) -> ReviewItem:
     """Put ``message`` (with its burst) in the review queue, because of ``reason`` (a rule code).
 
     The message moves to ``review`` from wherever the pipeline left it; an item already pending for it is
     kept (its deadline runs from the buyer's first line) and takes the newer reason and draft. The deadline
-    counts from the burst's first line, as Qianniu counts its response time.
+    counts from the burst's first line, as Qianniu counts its response time. ``fragments`` false: the caller
+    knows no earlier line of the burst points to this message (nothing to move with it).
     """
     settings = review_settings_get(shop=message.shop)
-    with transaction.atomic():
+    # Inside a caller's transaction no savepoint: a failure here fails the caller's whole write anyway.
+    with transaction.atomic(savepoint=False):
         if message.status != MessageStatus.REVIEW:
             MESSAGE_STATES.transition(
                 Message, pk=message.pk, old=message.status, new=MessageStatus.REVIEW,
                 status_rule=reason, status_detail=reason_detail, lease_owner="", lease_until=None,
             )
             message.status = MessageStatus.REVIEW
-        Message.objects.filter(burst_head=message).exclude(status=MessageStatus.REVIEW).update(
-            status=MessageStatus.REVIEW, status_rule=reason
-        )
+        if fragments:
+            Message.objects.filter(burst_head=message).exclude(status=MessageStatus.REVIEW).update(
+                status=MessageStatus.REVIEW, status_rule=reason
+            )
         pending = ReviewItem.objects.select_for_update().filter(message=message, status=ReviewStatus.PENDING).first()
         if pending is not None:
             pending.reason, pending.reason_detail = reason, reason_detail

@@ -77,6 +77,17 @@ def test_reads_are_served_from_the_cache(template, owner, django_assert_num_quer
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_config_never_saved_is_looked_up_once_and_its_creation_is_seen_at_once(
+    template, owner, django_assert_num_queries
+):
+    assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "deepseek-chat"
+    with django_assert_num_queries(0):  # the template's defaults, and that there is no config to read
+        assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "deepseek-chat"
+    services.config_create(actor=owner, template=template, user=owner, values={"model": "m"})
+    assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "m"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_nothing_in_the_cache_is_a_clear_secret(config, owner):
     from .conftest import SECRET
 

@@ -315,6 +315,23 @@ def test_a_worker_whose_burst_was_taken_back_discards_its_outcome(world, clock):
     assert Message.objects.get(pk=first.pk).status == "new"
 
 
+def test_a_burst_handed_to_the_llm_queue_is_leased_for_the_wait_and_the_call(
+    world, clock, django_capture_on_commit_callbacks
+):
+    from customer_service.pipeline.selectors import pipeline_settings_get
+
+    shop_settings_template_ensure()
+    line = say(world, "这个有没有XL码的")
+    clock.shift(2)
+    with django_capture_on_commit_callbacks() as handed_over:  # the llm task is not run
+        outcome = message_process(message_id=line.pk, force=True)
+    assert outcome.action == "draft" and len(handed_over) == 1
+    line.refresh_from_db()
+    budget = pipeline_settings_get(shop=world.shop).llm_time_budget_seconds
+    wait_and_call = timedelta(seconds=budget + processing.LLM_QUEUE_SECONDS)
+    assert line.status == "processing" and line.lease_until == processing.timezone.now() + wait_and_call
+
+
 @pytest.mark.parametrize("full", [True, False])
 def test_a_waiting_line_older_than_the_head_grows_the_burst(world, clock, full):
     """A line another worker held when this one read the conversation, given back since: this burst's
