@@ -195,6 +195,18 @@ class PairFeatures:
         return np.array([[row[name] for name in FEATURES] for row in rows])
 
 
+def query_record(set_name: str, n: int, row: dict, indexes: dict):
+    """One evaluation query searched in its shop's index: ``(shop, hits, record)``, the record holding what
+    every measure here reads (expected item, group for the folds, candidates and their shipped features)."""
+    shop = row.get("shop") if row.get("shop") is not None else next(iter(indexes))
+    hits = indexes[shop].search(row["query"], k=CANDIDATES)
+    expected = row.get("expected_id")
+    return shop, hits, {"query": row["query"], "expected": expected, "set": set_name,
+                        "group": f"item:{expected}" if expected is not None else f"out-of-scope:{n}",
+                        "ids": [hit.item_id for hit in hits], "shipped": [hit.features for hit in hits],
+                        "smalltalk": float(is_smalltalk(row["query"]))}
+
+
 def load(data, embedder, lexical):
     """``{set name: [query]}``, each query with its candidates (the shipped search's top ``CANDIDATES``),
     their pair features ``X``, the shipped features of each candidate, and its group (the expected item)."""
@@ -205,13 +217,8 @@ def load(data, embedder, lexical):
         pairs = {shop: PairFeatures(index) for shop, index in indexes.items()}
         queries = []
         for n, row in enumerate(query_rows, 1):
-            shop = row.get("shop") if row.get("shop") is not None else next(iter(indexes))
-            hits = indexes[shop].search(row["query"], k=CANDIDATES)
-            expected = row.get("expected_id")
-            queries.append({"query": row["query"], "expected": expected, "set": name,
-                            "group": f"item:{expected}" if expected is not None else f"out-of-scope:{n}",
-                            "ids": [hit.item_id for hit in hits], "shipped": [hit.features for hit in hits],
-                            "X": pairs[shop](row["query"], hits), "smalltalk": float(is_smalltalk(row["query"]))})
+            shop, hits, record = query_record(name, n, row, indexes)
+            queries.append({**record, "X": pairs[shop](row["query"], hits)})
         out[name] = queries
     return out
 

@@ -47,13 +47,12 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from kb_rerank import SETS, Candidate, build_indexes, hit_at_1, mean, protocol, read_jsonl  # noqa: E402
+from kb_rerank import SETS, Candidate, build_indexes, hit_at_1, mean, protocol, query_record, read_jsonl  # noqa: E402
 
 from knowledge.embedders.use import USEEmbedder  # noqa: E402
 from knowledge.engine.lexical import LexicalEncoder, _segmenter  # noqa: E402
-from knowledge.engine.normalize import is_smalltalk, normalize_text  # noqa: E402
+from knowledge.engine.normalize import normalize_text  # noqa: E402
 
-CANDIDATES = 10
 ECOMMERCE = "e-commerce"
 
 
@@ -141,16 +140,7 @@ def load(data, embedder, lexical):
     for name, (faq_path, queries_path) in SETS.items():
         faq_rows, query_rows = read_jsonl(data / faq_path), read_jsonl(data / queries_path)
         indexes = build_indexes(faq_rows, embedder, lexical)
-        queries = []
-        for n, row in enumerate(query_rows, 1):
-            shop = row.get("shop") if row.get("shop") is not None else next(iter(indexes))
-            hits = indexes[shop].search(row["query"], k=CANDIDATES)
-            expected = row.get("expected_id")
-            queries.append({"query": row["query"], "expected": expected, "set": name,
-                            "group": f"item:{expected}" if expected is not None else f"out-of-scope:{n}",
-                            "ids": [hit.item_id for hit in hits], "shipped": [hit.features for hit in hits],
-                            "smalltalk": float(is_smalltalk(row["query"]))})
-        out[name] = queries
+        out[name] = [query_record(name, n, row, indexes)[2] for n, row in enumerate(query_rows, 1)]
     return out
 
 
