@@ -26,7 +26,9 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection, transaction
 
-PREFIX = "configs:v3"  # v3: config entries carry expires_at
+# Changed whenever an entry's form changes: during an upgrade, processes of both versions share the cache.
+# v3: config entries carry expires_at; v4: a config never saved is cached as {}.
+PREFIX = "configs:v4"
 
 _unit_of_work: ContextVar[dict[str, Any] | None] = ContextVar("configs_unit_of_work", default=None)
 
