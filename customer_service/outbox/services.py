@@ -50,6 +50,7 @@ from customer_service.pipeline.safety import SafetyResult, SafetySettings, safet
 from customer_service.review.services import review_item_open
 from customer_service.shops.selectors import shop_is_workable
 from kefu.exceptions import Conflict, KefuError, PermissionDenied
+from kefu.models import unique_row
 from kefu.validators import validate_no_control_characters
 
 REPEATED_TEXT_RULE = "outbox.repeated_text"
@@ -291,7 +292,7 @@ def _back_to_person(row: OutgoingReply, *, rule: str, detail: str) -> ReviewItem
     the person is already on it, with the draft they are deciding about.
     """
     message = Message.objects.select_related("shop").get(pk=row.message_id)
-    pending = ReviewItem.objects.filter(message=message, status=ReviewStatus.PENDING).first()
+    pending = unique_row(ReviewItem.objects.filter(message=message, status=ReviewStatus.PENDING))
     if pending is not None and message.status == MessageStatus.REVIEW:
         return pending
     return review_item_open(message=message, reason=rule, reason_detail=detail, draft=row.reply)

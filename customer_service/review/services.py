@@ -25,6 +25,7 @@ from customer_service.models import (
 )
 from customer_service.shops.selectors import shop_is_manageable
 from kefu.exceptions import PermissionDenied, full_clean
+from kefu.models import unique_row
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,10 @@ def review_item_open(
             Message.objects.filter(burst_head=message).exclude(status=MessageStatus.REVIEW).update(
                 status=MessageStatus.REVIEW, status_rule=reason
             )
-        pending = ReviewItem.objects.select_for_update().filter(message=message, status=ReviewStatus.PENDING).first()
+        # One pending item per message (a constraint): no ordering to build, nor to lock rows by.
+        pending = unique_row(
+            ReviewItem.objects.select_for_update().filter(message=message, status=ReviewStatus.PENDING)
+        )
         if pending is not None:
             pending.reason, pending.reason_detail = reason, reason_detail
             pending.draft = draft or pending.draft
