@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -95,6 +95,31 @@ def _queued_replies_cancel(*, conversation: Conversation) -> int:
     return cancelled
 
 
+def _conversation_touch(*, shop: Shop, buyer_id: str, now: datetime) -> tuple[Conversation, bool]:
+    """The buyer's conversation with its last activity moved forward to ``now``, opened if it is their first
+    line; returns ``(conversation, opened)``. Safe against a concurrent first line of the same buyer.
+
+    One statement (INSERT … ON CONFLICT … RETURNING, on PostgreSQL and SQLite alike): every line runs it,
+    and ``get_or_create`` and the activity update took a read, a savepoint, an insert and its release for
+    a new buyer, a read and an update for a known one.
+    """
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    # Identifiers come from the model's _meta, quoted; every value is a parameter. The row opened here is
+    # the one whose creation time is this line's (a known conversation keeps its own).
+    sql = (
+        f"INSERT INTO {table} (created_at, updated_at, shop_id, buyer_id, last_activity_at)"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (shop_id, buyer_id) DO UPDATE SET last_activity_at = CASE"
+        f" WHEN {table}.last_activity_at < excluded.last_activity_at THEN excluded.last_activity_at"
+        f" ELSE {table}.last_activity_at END"
+        " RETURNING id, created_at, updated_at, shop_id, buyer_id, takeover_until, last_activity_at,"
+        " away_sent_at, created_at = %s AS opened"
+    )
+    conversation = next(iter(Conversation.objects.raw(sql, [now, now, shop.pk, buyer_id, now, now])))
+    conversation.shop = shop
+    return conversation, bool(conversation.opened)
+
+
 def _schedule(conversation_id: int, shop: Shop, first_line: Message | None = None) -> None:
     """Enqueue the conversation's processing; a broker that cannot be reached leaves the line waiting for
     the lease sweep (it is committed already: the sender must not be told it failed)."""
@@ -166,17 +191,13 @@ def message_ingest(
 
     try:
         with transaction.atomic():
-            conversation, conversation_created = Conversation.objects.get_or_create(
-                shop=shop, buyer_id=buyer_id, defaults={"last_activity_at": now}
-            )
+            conversation, conversation_created = _conversation_touch(shop=shop, buyer_id=buyer_id, now=now)
             message.conversation = conversation
             if direction == MessageDirection.SELLER:
                 echo = _is_echo(conversation=conversation, content=content, now=now)
                 message.status = MessageStatus.IGNORED
                 message.status_rule = RULE_SELLER_ECHO if echo else RULE_SELLER_TAKEOVER
             message.save(force_insert=True)
-            if not conversation_created:
-                Conversation.objects.filter(pk=conversation.pk, last_activity_at__lt=now).update(last_activity_at=now)
             if message.status_rule == RULE_SELLER_TAKEOVER:
                 conversation_takeover_start(conversation=conversation, now=now)
                 _queued_replies_cancel(conversation=conversation)

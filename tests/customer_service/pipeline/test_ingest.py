@@ -68,6 +68,50 @@ def test_lines_of_one_buyer_share_a_conversation_and_move_its_activity_forward(w
     assert second.conversation.last_activity_at == second.received_at
 
 
+def _conversation_statements(queries) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if '"customer_service_conversation"' in q["sql"]]
+
+
+def test_a_line_opens_or_touches_its_conversation_in_one_statement(world):
+    with CaptureQueriesContext(connection) as opening:
+        ingest(world.shop, external_id="a")
+    with CaptureQueriesContext(connection) as touching:
+        second, _ = ingest(world.shop, external_id="b")
+    assert len(_conversation_statements(opening)) == 1
+    assert len(_conversation_statements(touching)) == 1
+    assert Conversation.objects.get().last_activity_at == second.received_at
+
+
+def test_a_known_conversation_is_returned_as_stored_and_its_activity_never_moves_back(world):
+    first, _ = ingest(world.shop, external_id="a")
+    later = timezone.now() + timedelta(hours=1)
+    takeover = timezone.now() + timedelta(minutes=30)
+    Conversation.objects.filter(pk=first.conversation_id).update(last_activity_at=later, takeover_until=takeover)
+    second, created = ingest(world.shop, external_id="b")
+    assert created
+    conversation = second.conversation
+    assert conversation.pk == first.conversation_id
+    assert (conversation.created_at, conversation.takeover_until) == (first.conversation.created_at, takeover)
+    assert conversation.shop == world.shop and conversation.buyer_id == "小明"
+    assert Conversation.objects.get().last_activity_at == later
+
+
+def test_only_the_line_that_opens_a_conversation_is_scheduled_as_its_first(world, django_capture_on_commit_callbacks):
+    from customer_service.pipeline import services
+
+    seen = []
+    original = services._schedule
+    services._schedule = lambda conversation_id, shop, first_line=None: seen.append(first_line)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            first, _ = ingest(world.shop, external_id="a")
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(world.shop, external_id="b")
+    finally:
+        services._schedule = original
+    assert [line.pk if line else None for line in seen] == [first.pk, None]
+
+
 def _scheduling_reads_of_lines(callbacks) -> list[str]:
     """Run the commit callbacks (the scheduling) with the task sent to the broker rather than run: the reads
     of buyer lines the scheduling itself makes."""
