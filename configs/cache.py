@@ -11,12 +11,17 @@ uses any more, so no stale value survives a commit (a plain delete-on-commit
 loses that race; the bench in tests/configs/bench_config_reads.py hit it).
 A read made inside a transaction is never stored: it may see uncommitted rows.
 
+Each process keeps the entries it read, by generation: a read asks the shared cache for the key's token
+(that is what makes a write seen at once everywhere) and fetches the entry only when the token changed or
+the entry's time ran out. An entry is never changed under its token, so the copy is the shared one.
+
 Inside :func:`unit_of_work` (every Celery task runs in one) each key is fetched from the shared cache
 at most once: a task deciding on a buyer's line reads the shop's settings four times, and one
 consistent reading is what it should act on anyway. A write made in the unit of work drops its keys
 from it, so the writer reads its own write.
 """
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -88,6 +93,9 @@ def unit_of_work() -> Iterator[None]:
 
 _task_units: dict[str, Any] = {}
 
+# This process's entries: logical key → (data key, entry, monotonic time it may be served until).
+_kept: dict[str, tuple[str, Any, float]] = {}
+
 
 def task_unit_begin(task_id: str | None = None, **_signal) -> None:
     """Celery ``task_prerun``: the task runs in its own unit of work."""
@@ -109,12 +117,17 @@ def read_through(key: str, load: Callable[[], Any]) -> Any:
     if seen is not None and key in seen:
         return seen[key]
     data_key = _data_key(key)
-    entry = cache.get(data_key)
-    if entry is None:
-        entry = load()
-        if entry is None or connection.in_atomic_block:
-            return entry
-        cache.set(data_key, entry, timeout())
+    kept = _kept.get(key)
+    if kept is not None and kept[0] == data_key and kept[2] > time.monotonic():
+        entry = kept[1]
+    else:
+        entry = cache.get(data_key)
+        if entry is None:
+            entry = load()
+            if entry is None or connection.in_atomic_block:
+                return entry
+            cache.set(data_key, entry, timeout())
+        _kept[key] = (data_key, entry, time.monotonic() + timeout())
     if seen is not None:
         seen[key] = entry
     return entry

@@ -494,19 +494,19 @@ def masked(document: dict | None, paths: list[str]) -> dict | None:
     return copy_
 
 
-def _json_copy(value: Any) -> Any:
+def json_copy(value: Any) -> Any:
     # A stored document is JSON (dicts, lists, scalars): copied without deepcopy's general machinery, which
     # cost more than the rest of a settings read.
     if isinstance(value, dict):
-        return {key: _json_copy(item) for key, item in value.items()}
+        return {key: json_copy(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_json_copy(item) for item in value]
+        return [json_copy(item) for item in value]
     return value
 
 
 def decrypted(document: dict, paths: list[str]) -> dict:
     """A copy of a stored document with every secret path in clear (for the code that uses the secret)."""
-    copy_ = _json_copy(document)
+    copy_ = json_copy(document)
     for path in paths:
         stored = get_path(copy_, path)
         if crypto.is_ciphertext(stored):

@@ -169,7 +169,8 @@ def config_values_get(
     defaults = _template_defaults(template_code)
     if defaults is None:
         raise ConfigNotFound(f"No config template '{template_code}'.")
-    return defaults if default is _MISSING else default
+    # The cached defaults are shared by every read of this process: the caller gets its own copy.
+    return schema_utils.json_copy(defaults) if default is _MISSING else default
 
 
 def shop_settings_get(*, shop) -> dict:

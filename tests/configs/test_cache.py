@@ -87,6 +87,60 @@ def test_a_config_never_saved_is_looked_up_once_and_its_creation_is_seen_at_once
     assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "m"
 
 
+class _SharedCacheReads:
+    """The keys this process asks the shared cache for."""
+
+    def __init__(self, monkeypatch):
+        self.keys = []
+        original = cache.get
+
+        def get(key, *args, **kwargs):
+            self.keys.append(key)
+            return original(key, *args, **kwargs)
+
+        monkeypatch.setattr(cache, "get", get)
+
+    def entries(self):
+        return [key for key in self.keys if not key.endswith(":gen")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_fetches_an_entry_once_per_generation_and_asks_for_the_generation_every_time(
+    template, owner, monkeypatch
+):
+    config = services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+    selectors.config_values_get(template_code=template.code, user=owner)
+    reads = _SharedCacheReads(monkeypatch)
+    for _ in range(3):
+        assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "v1"
+    assert reads.entries() == [] and len(reads.keys) == 3
+    _change_behind_the_cache(config, "elsewhere")  # another process's write: a new generation
+    reads.keys.clear()
+    assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "elsewhere"
+    assert len(reads.entries()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_entry_is_fetched_again_once_its_time_ran_out(settings, template, owner, monkeypatch):
+    services.config_create(actor=owner, template=template, user=owner, values={"model": "v1"})
+    settings.KEFU_CONFIG_CACHE_SECONDS = 0
+    reads = _SharedCacheReads(monkeypatch)
+    for _ in range(2):
+        assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "v1"
+    assert len(reads.entries()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_caller_changing_what_it_read_changes_no_other_read(template, owner):
+    never_saved = selectors.config_values_get(template_code=template.code, user=owner)
+    never_saved["model"] = "changed by a caller"
+    assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "deepseek-chat"
+    services.config_create(actor=owner, template=template, user=owner, values={"model": "m"})
+    saved = selectors.config_values_get(template_code=template.code, user=owner)
+    saved["model"] = "changed by a caller"
+    assert selectors.config_values_get(template_code=template.code, user=owner)["model"] == "m"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_nothing_in_the_cache_is_a_clear_secret(config, owner):
     from .conftest import SECRET
@@ -246,8 +300,10 @@ def test_secrets_found_in_clear_leave_the_cache_once_encrypted(owner):
 
 
 def _change_behind_the_cache(config, model: str) -> None:
+    """What another process's write leaves in the shared cache: a new generation, holding the new value."""
     key = config_cache.config_key(config)
     entry = config_cache.peek(key)
+    cache.set(config_cache._gen_key(key), "behind-" + model, timeout=None)
     cache.set(config_cache._data_key(key), {**entry, "values": {**entry["values"], "model": model}})
 
 
