@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -73,20 +73,24 @@ def review_item_open(
             Message.objects.filter(burst_head=message).exclude(status=MessageStatus.REVIEW).update(
                 status=MessageStatus.REVIEW, status_rule=reason
             )
-        # One pending item per message (a constraint): no ordering to build, nor to lock rows by.
-        pending = unique_row(
-            ReviewItem.objects.select_for_update().filter(message=message, status=ReviewStatus.PENDING)
-        )
-        if pending is not None:
-            pending.reason, pending.reason_detail = reason, reason_detail
-            pending.draft = draft or pending.draft
-            pending.save(update_fields=["reason", "reason_detail", "draft", "updated_at"])
-            return pending
         # A burst answered again after the buyer wrote more keeps its clock (its first line), and a buyer
         # already told to wait for it is not told twice (the latest holding reply of its earlier items).
+        # The same read says whether an item is pending for the message already, as is seldom the case.
         burst = burst_messages(message).aggregate(
-            first_line_at=Min("received_at"), holding_sent_at=Max("review_items__holding_sent_at")
+            first_line_at=Min("received_at"), holding_sent_at=Max("review_items__holding_sent_at"),
+            pending_id=Max("review_items__id", filter=Q(review_items__message=message.pk,
+                                                        review_items__status=ReviewStatus.PENDING)),
         )
+        if burst["pending_id"] is not None:
+            # One pending item per message (a constraint): no ordering to build, nor to lock rows by.
+            pending = unique_row(
+                ReviewItem.objects.select_for_update().filter(pk=burst["pending_id"], status=ReviewStatus.PENDING)
+            )
+            if pending is not None:
+                pending.reason, pending.reason_detail = reason, reason_detail
+                pending.draft = draft or pending.draft
+                pending.save(update_fields=["reason", "reason_detail", "draft", "updated_at"])
+                return pending
         first_line_at = burst["first_line_at"] or timezone.now()
         return ReviewItem.objects.create(
             shop=message.shop, message=message, draft=draft, reason=reason, reason_detail=reason_detail,

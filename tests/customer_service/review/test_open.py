@@ -56,3 +56,16 @@ def test_a_burst_reopened_with_a_later_line_keeps_the_holding_reply_already_sent
     assert item.pk != old_item.pk
     assert item.holding_sent_at == sent_at
     assert item.deadline_at == old_item.deadline_at
+
+
+def test_opening_an_item_reads_the_burst_and_the_pending_items_in_one_statement(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    message = MessageFactory(conversation__shop=world.shop, status=MessageStatus.PROCESSING)
+    with CaptureQueriesContext(connection) as queries:
+        review_item_open(message=message, reason="kb.none", fragments=False)
+    reads = [q["sql"] for q in queries.captured_queries
+             if q["sql"].startswith("SELECT") and '"customer_service_reviewitem"' in q["sql"]]
+    assert len(reads) == 1
+    assert ReviewItem.objects.filter(message=message, status=ReviewStatus.PENDING).count() == 1
