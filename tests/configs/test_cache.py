@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import uuid
 
 import pytest
 from django.core.cache import cache
@@ -303,7 +304,7 @@ def _change_behind_the_cache(config, model: str) -> None:
     """What another process's write leaves in the shared cache: a new generation, holding the new value."""
     key = config_cache.config_key(config)
     entry = config_cache.peek(key)
-    cache.set(config_cache._gen_key(key), "behind-" + model, timeout=None)
+    cache.set(config_cache._gen_key(key), uuid.uuid4().hex, timeout=None)
     cache.set(config_cache._data_key(key), {**entry, "values": {**entry["values"], "model": model}})
 
 
