@@ -112,10 +112,6 @@ def reply_prompts_get(*, shop) -> dict:
     return {**DEFAULT_PROMPTS, **values}
 
 
-def _burst_ids(message: Message) -> set[int]:
-    return {message.pk, *Message.objects.filter(burst_head=message).values_list("pk", flat=True)}
-
-
 def conversation_history(*, message: Message, lines: int) -> list[dict]:
     """The conversation before ``message``'s burst, oldest first: at most ``lines`` chat turns
     (buyer → ``user``, seller → ``assistant``), consecutive lines of one side joined."""
@@ -123,7 +119,8 @@ def conversation_history(*, message: Message, lines: int) -> list[dict]:
         return []
     earlier = (
         Message.objects.filter(conversation_id=message.conversation_id, received_at__lte=message.received_at)
-        .exclude(pk__in=_burst_ids(message))
+        .exclude(pk=message.pk)
+        .exclude(burst_head=message)  # the burst's earlier lines are in ``text``
         .order_by("-received_at", "-pk")
         .values_list("direction", "content")[:lines]
     )

@@ -281,3 +281,18 @@ def test_drafts_keep_their_threads_database_connection(world, head, llm_config, 
 def test_it_refuses_to_wait_inside_a_transaction(world, head):
     with pytest.raises(RuntimeError), transaction.atomic():
         reply_draft(message=head, text="有XL吗")
+
+
+def test_the_conversation_so_far_is_one_read(world, head):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customer_service.pipeline.drafting import conversation_history
+
+    MessageFactory(conversation=head.conversation, content="这款", received_at=head.received_at - timedelta(seconds=1),
+                   burst_head=head)
+    MessageFactory(conversation=head.conversation, content="好的", received_at=head.received_at - timedelta(minutes=1))
+    with CaptureQueriesContext(connection) as queries:
+        turns = conversation_history(message=head, lines=10)
+    assert turns == [{"role": "user", "content": "好的"}]
+    assert len(queries.captured_queries) == 1
