@@ -104,7 +104,7 @@ def _conversation_touch(*, shop: Shop, buyer_id: str, now: datetime) -> tuple[Co
     a new buyer, a read and an update for a known one.
     """
     table = connection.ops.quote_name(Conversation._meta.db_table)
-    # Identifiers come from the model's _meta, quoted; every value is a parameter. The row opened here is
+    # The table's name comes from the model's _meta, quoted; every value is a parameter. The row opened here is
     # the one whose creation time is this line's (a known conversation keeps its own).
     sql = (
         f"INSERT INTO {table} (created_at, updated_at, shop_id, buyer_id, last_activity_at)"  # noqa: S608

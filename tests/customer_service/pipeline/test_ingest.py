@@ -96,22 +96,6 @@ def test_a_known_conversation_is_returned_as_stored_and_its_activity_never_moves
     assert Conversation.objects.get().last_activity_at == later
 
 
-def test_only_the_line_that_opens_a_conversation_is_scheduled_as_its_first(world, django_capture_on_commit_callbacks):
-    from customer_service.pipeline import services
-
-    seen = []
-    original = services._schedule
-    services._schedule = lambda conversation_id, shop, first_line=None: seen.append(first_line)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            first, _ = ingest(world.shop, external_id="a")
-        with django_capture_on_commit_callbacks(execute=True):
-            ingest(world.shop, external_id="b")
-    finally:
-        services._schedule = original
-    assert [line.pk if line else None for line in seen] == [first.pk, None]
-
-
 def _scheduling_reads_of_lines(callbacks) -> list[str]:
     """Run the commit callbacks (the scheduling) with the task sent to the broker rather than run: the reads
     of buyer lines the scheduling itself makes."""
