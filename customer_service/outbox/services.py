@@ -51,6 +51,7 @@ from customer_service.review.services import review_item_open
 from customer_service.shops.selectors import shop_is_workable
 from kefu.exceptions import Conflict, KefuError, PermissionDenied
 from kefu.models import unique_row
+from kefu.prepared import PreparedRead
 from kefu.validators import validate_no_control_characters
 
 REPEATED_TEXT_RULE = "outbox.repeated_text"
@@ -102,14 +103,20 @@ def _latest_for_buyer(replies):
     return replies.exclude(state__in=[OutgoingState.CANCELLED, OutgoingState.REJECTED]).order_by("-created_at", "-id")
 
 
+_LAST_TEXT_READ = PreparedRead(
+    lambda conversation_id: _latest_for_buyer(OutgoingReply.objects.filter(conversation_id=conversation_id))
+    .values_list("text", flat=True)[:1]
+)
+
+
 def outgoing_last_texts(*, conversation_ids) -> dict[int, str | None]:
     """The text of the last reply queued for or sent to each conversation's buyer (None: none yet), in one
     query."""
     conversation_ids = list(conversation_ids)
     if len(conversation_ids) == 1:
-        # The usual case, one burst: a plain read costs a third of the per-conversation form to build.
-        texts = _latest_for_buyer(OutgoingReply.objects.filter(conversation_id=conversation_ids[0]))
-        return {conversation_ids[0]: next(iter(texts.values_list("text", flat=True)[:1]), None)}
+        # The usual case, one burst (every reply queued asks): a plain read, built once per thread.
+        texts = _LAST_TEXT_READ(conversation_id=conversation_ids[0])
+        return {conversation_ids[0]: next(iter(texts), None)}
     last = _latest_for_buyer(OutgoingReply.objects.filter(conversation_id=OuterRef("pk"))).values("text")[:1]
     return dict(
         Conversation.objects.filter(pk__in=conversation_ids).annotate(last=Subquery(last))

@@ -78,7 +78,7 @@ from customer_service.models import (
 )
 from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.review.services import review_item_open
-from kefu.models import unique_row
+from kefu.prepared import PreparedRead
 
 from .batch import batch_size, lines_give_back, messages_batch_answer
 from .bursts import RULE_BURST_GREW, BurstLine, BurstPolicy, burst_split, burst_status, burst_text
@@ -226,16 +226,38 @@ def _runs(chunk: Sequence[_Line], policy: BurstPolicy) -> list[tuple[list[_Line]
 _LINE_FIELDS = ("pk", "content", "received_at", "status", "lease_owner", "status_rule", "conversation_id")
 
 
-def _unanswered(conversation_id: int) -> list[_Line]:
-    rows = (
-        Message.objects.filter(
-            conversation_id=conversation_id, direction=MessageDirection.BUYER,
-            status__in=(MessageStatus.NEW, MessageStatus.PROCESSING),
-        )
-        .order_by("received_at", "id")
-        .values_list(*_LINE_FIELDS)[:READ_LIMIT]
+# The reads every line's task makes: built once per thread (kefu.prepared).
+_UNANSWERED_READ = PreparedRead(
+    lambda conversation_id: Message.objects.filter(
+        conversation_id=conversation_id, direction=MessageDirection.BUYER,
+        status__in=(MessageStatus.NEW, MessageStatus.PROCESSING),
     )
-    return [_Line(*row) for row in rows]
+    .order_by("received_at", "id")
+    .values_list(*_LINE_FIELDS)[:READ_LIMIT]
+)
+# The buyer's latest line before ``received_at`` that was taken up (its burst may be in review).
+_LINE_BEFORE_READ = PreparedRead(
+    lambda conversation_id, received_at: Message.objects.filter(
+        conversation_id=conversation_id, direction=MessageDirection.BUYER, received_at__lte=received_at,
+    )
+    .exclude(status=MessageStatus.NEW)
+    .order_by("-received_at", "-id")
+    .values_list("pk", "status", "burst_head_id")[:1]
+)
+_TASK_LINE_READ = PreparedRead(
+    lambda message_id: Message.objects.select_related("shop", "conversation").filter(pk=message_id).order_by()[:1]
+)
+_NEWEST_WAITING_READ = PreparedRead(
+    lambda message_id: Message.objects.filter(pk=message_id).order_by().annotate(newest=Subquery(
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"), direction=MessageDirection.BUYER, status=MessageStatus.NEW,
+        ).order_by("-id").values("id")[:1]
+    )).values_list("newest", flat=True)[:1]
+)
+
+
+def _unanswered(conversation_id: int) -> list[_Line]:
+    return [_Line(*row) for row in _UNANSWERED_READ(conversation_id=conversation_id)]
 
 
 def _review_to_reopen(conversation_id: int, lines: Sequence[_Line]) -> tuple[int | None, list[_Line]]:
@@ -246,14 +268,7 @@ def _review_to_reopen(conversation_id: int, lines: Sequence[_Line]) -> tuple[int
     waiting = [line for line in lines if line.status == MessageStatus.NEW]
     if not waiting or any(line.status == MessageStatus.PROCESSING for line in lines):
         return None, []
-    before = (
-        Message.objects.filter(conversation_id=conversation_id, direction=MessageDirection.BUYER)
-        .exclude(status=MessageStatus.NEW)
-        .filter(received_at__lte=waiting[0].received_at)
-        .order_by("-received_at", "-id")
-        .values_list("pk", "status", "burst_head_id")
-        .first()
-    )
+    before = next(iter(_LINE_BEFORE_READ(conversation_id=conversation_id, received_at=waiting[0].received_at)), None)
     if before is None or before[1] != MessageStatus.REVIEW:
         return None, []
     head_id = before[2] or before[0]
@@ -644,12 +659,7 @@ def _process_once(
 def _newest_waiting(message_id: int) -> int | None:
     """The newest waiting buyer line of the conversation ``message_id`` belongs to (None: none waits, or no
     such line)."""
-    newest = Subquery(
-        Message.objects.filter(
-            conversation_id=OuterRef("conversation_id"), direction=MessageDirection.BUYER, status=MessageStatus.NEW,
-        ).order_by("-id").values("id")[:1]
-    )
-    return unique_row(Message.objects.filter(pk=message_id).annotate(newest=newest).values_list("newest", flat=True))
+    return next(iter(_NEWEST_WAITING_READ(message_id=message_id)), None)
 
 
 def _batched_line_act(line: Message, decision, *, now: datetime) -> ProcessOutcome:
@@ -679,7 +689,7 @@ def message_process(*, message_id: int, now: datetime | None = None, force: bool
             return ProcessOutcome("none")
         if newest > message_id:
             return ProcessOutcome("superseded")
-    message = unique_row(Message.objects.select_related("shop", "conversation").filter(pk=message_id))
+    message = next(iter(_TASK_LINE_READ(message_id=message_id)), None)
     if message is None:
         return ProcessOutcome("none")
     if not force and batch_size() > 0:
@@ -723,7 +733,7 @@ def message_draft_finish(
 
     from .drafting import ERROR_FAILED, reply_draft
 
-    head = unique_row(Message.objects.select_related("shop", "conversation").filter(pk=head_id))
+    head = next(iter(_TASK_LINE_READ(message_id=head_id)), None)
     claim = _claim_load(head=head, owner=owner, seen_id=seen_id or head_id) if head is not None else None
     if claim is None:
         return "lost"

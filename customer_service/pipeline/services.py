@@ -29,7 +29,7 @@ from customer_service.models import (
 from customer_service.review.services import review_item_open
 from customer_service.shops.roles import shop_roles
 from kefu.exceptions import KefuError, PermissionDenied, full_clean
-from kefu.models import unique_row
+from kefu.prepared import PreparedRead
 
 from .selectors import pipeline_settings_get
 from .text import normalize
@@ -44,6 +44,15 @@ ECHO_STATES = (OutgoingState.QUEUED, OutgoingState.SENDING, OutgoingState.CONFIR
 RULE_SELLER_ECHO = "seller.echo"
 RULE_SELLER_TAKEOVER = "seller.takeover"
 RULE_MANUAL_REVIEW = "manual"
+
+# Every line the API or the desktop records asks first whether its id is known.
+_EXTERNAL_ID_READ = PreparedRead(
+    lambda shop_id, external_id: Message.objects.filter(shop_id=shop_id, external_id=external_id).order_by()[:1]
+)
+
+
+def _message_by_external_id(*, shop: Shop, external_id: str) -> Message | None:
+    return next(iter(_EXTERNAL_ID_READ(shop_id=shop.pk, external_id=external_id)), None)
 
 
 def _may_work_in(actor, shop: Shop) -> bool:
@@ -169,7 +178,7 @@ def message_ingest(
         raise KefuError(_("sent_at: the time needs a time zone."), code="validation_error",
                         detail={"sent_at": [_("The time needs a time zone.")]})
 
-    existing = unique_row(Message.objects.filter(shop=shop, external_id=external_id)) if external_id else None
+    existing = _message_by_external_id(shop=shop, external_id=external_id) if external_id else None
     if existing is not None:
         return existing, False
 
@@ -206,7 +215,7 @@ def message_ingest(
                 transaction.on_commit(lambda: _schedule(conversation.pk, shop, first_line))
     except IntegrityError:
         # Another sender recorded the same external id first: theirs is the message.
-        existing = unique_row(Message.objects.filter(shop=shop, external_id=external_id))
+        existing = _message_by_external_id(shop=shop, external_id=external_id)
         if existing is None:
             raise
         return existing, False
