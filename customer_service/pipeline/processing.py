@@ -244,6 +244,23 @@ _LINE_BEFORE_READ = PreparedRead(
     .order_by("-received_at", "-id")
     .values_list("pk", "status", "burst_head_id")[:1]
 )
+# The waiting lines, with the buyer's latest line before them that was taken up: the one read a task makes
+# to find both its burst and a review item to answer again (``_review_to_reopen``).
+_WAITING_READ = PreparedRead(
+    lambda conversation_id: Message.objects.filter(conversation_id=conversation_id, direction=MessageDirection.BUYER)
+    .filter(Q(status__in=(MessageStatus.NEW, MessageStatus.PROCESSING)) | Q(pk=Subquery(
+        Message.objects.filter(
+            conversation_id=conversation_id, direction=MessageDirection.BUYER,
+            received_at__lte=Subquery(
+                Message.objects.filter(
+                    conversation_id=conversation_id, direction=MessageDirection.BUYER, status=MessageStatus.NEW,
+                ).order_by("received_at", "id").values("received_at")[:1]
+            ),
+        ).exclude(status=MessageStatus.NEW).order_by("-received_at", "-id").values("pk")[:1]
+    )))
+    .order_by("received_at", "id")
+    .values_list(*_LINE_FIELDS, "burst_head_id")[:READ_LIMIT + 1]
+)
 _TASK_LINE_READ = PreparedRead(
     lambda message_id: Message.objects.select_related("shop", "conversation").filter(pk=message_id).order_by()[:1]
 )
@@ -260,15 +277,35 @@ def _unanswered(conversation_id: int) -> list[_Line]:
     return [_Line(*row) for row in _UNANSWERED_READ(conversation_id=conversation_id)]
 
 
-def _review_to_reopen(conversation_id: int, lines: Sequence[_Line]) -> tuple[int | None, list[_Line]]:
+def _waiting_and_before(conversation_id: int) -> tuple[list[_Line], tuple | None]:
+    """What ``_unanswered`` reads, and the ``before`` line ``_review_to_reopen`` looks at, in one query."""
+    lines, before = [], None
+    for *fields, burst_head_id in _WAITING_READ(conversation_id=conversation_id):
+        line = _Line(*fields)
+        if line.status in (MessageStatus.NEW, MessageStatus.PROCESSING):
+            lines.append(line)
+        else:
+            before = (line.pk, line.status, burst_head_id)
+    return lines[:READ_LIMIT], before
+
+
+_NOT_READ = object()
+
+
+def _review_to_reopen(
+    conversation_id: int, lines: Sequence[_Line], *, before=_NOT_READ
+) -> tuple[int | None, list[_Line]]:
     """The pending review item of the buyer's latest burst before the waiting lines, and that burst's lines,
     when the pipeline put it there: the buyer wrote more before a person answered, so it is answered
     again with the new lines (the item expires). Not an item a person opened by hand, nor one the outbox
-    held (its reply may already have reached the buyer)."""
+    held (its reply may already have reached the buyer). ``before``: that latest line as
+    ``_waiting_and_before`` read it with ``lines`` (read here when not given)."""
     waiting = [line for line in lines if line.status == MessageStatus.NEW]
     if not waiting or any(line.status == MessageStatus.PROCESSING for line in lines):
         return None, []
-    before = next(iter(_LINE_BEFORE_READ(conversation_id=conversation_id, received_at=waiting[0].received_at)), None)
+    if before is _NOT_READ:
+        before = next(iter(_LINE_BEFORE_READ(conversation_id=conversation_id, received_at=waiting[0].received_at)),
+                      None)
     if before is None or before[1] != MessageStatus.REVIEW:
         return None, []
     head_id = before[2] or before[0]
@@ -618,14 +655,14 @@ def _process_once(
 ) -> ProcessOutcome:
     """One burst of the conversation. ``task_line``: the line whose task this is, on its first round (a later
     waiting line supersedes it; it is the head of a one-line burst more often than not)."""
-    lines = _unanswered(conversation_id)
+    lines, before = _waiting_and_before(conversation_id)
     if task_line is not None and not force and _superseded(task_line, lines):
         # A later line's task answers the conversation (every line enqueues one): this one has nothing to add.
         return ProcessOutcome("superseded")
     if not any(line.status == MessageStatus.NEW for line in lines):
         return ProcessOutcome("none")
     policy = burst_policy_get(shop=shop)
-    reopen_item_id, in_review = _review_to_reopen(conversation_id, lines)
+    reopen_item_id, in_review = _review_to_reopen(conversation_id, lines, before=before)
     burst = _burst_to_answer([*in_review, *lines], policy)
     if not force and now < burst.answer_at:
         return ProcessOutcome("wait", answer_at=burst.answer_at)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 
 from configs import services as config_services
 from customer_service.models import Conversation, Message, OutgoingReply, Reply, ReviewItem
@@ -444,3 +445,48 @@ def test_a_review_item_a_person_decided_first_is_not_taken_back(world, clock):
     message_process(message_id=more.pk)
     assert Message.objects.get(pk=more.pk).burst_head_id is None
     assert Message.objects.get(pk=refund.pk).status == "review"
+
+
+
+def _separately(conversation_id):
+    """The waiting lines and the line ``_review_to_reopen`` looks at, each read on its own."""
+    lines = processing._unanswered(conversation_id)
+    waiting = [line for line in lines if line.status == "new"]
+    before = None
+    if waiting:
+        before = (Message.objects.filter(conversation_id=conversation_id, direction="buyer",
+                                         received_at__lte=waiting[0].received_at)
+                  .exclude(status="new").order_by("-received_at", "-id")
+                  .values_list("pk", "status", "burst_head_id").first())
+    return lines, before
+
+
+def test_a_task_reads_its_waiting_lines_and_the_burst_before_them_in_one_query(world, clock):
+    shop_settings_template_ensure()
+    first = say(world, "我要退款")
+    clock.shift(2)
+    message_process(message_id=first.pk)  # to review: a handoff intent
+
+    def read():
+        with CaptureQueriesContext(connection) as queries:
+            lines, before = processing._waiting_and_before(first.conversation_id)
+        assert len(queries) == 1
+        expected_lines, expected_before = _separately(first.conversation_id)
+        assert lines == expected_lines
+        if not any(line.status == "processing" for line in lines):  # else nothing is reopened: not needed
+            assert before == expected_before
+        return lines, before
+
+    assert read() == ([], None)
+    clock.shift(30)
+    second = say(world, "快点")
+    clock.shift(0.1)
+    third = say(world, "在吗")
+    lines, before = read()
+    assert [line.pk for line in lines] == [second.pk, third.pk] and before == (first.pk, "review", None)
+    Message.objects.filter(pk=second.pk).update(status="processing", lease_owner="other")
+    assert [line.pk for line in read()[0]] == [second.pk, third.pk]
+    Message.objects.filter(pk=second.pk).update(status="answered", lease_owner="")
+    assert read() == ([line for line in lines if line.pk == third.pk], (second.pk, "answered", None))
+    Message.objects.filter(pk=second.pk).update(status="review", burst_head_id=first.pk)
+    assert read()[1] == (second.pk, "review", first.pk)
