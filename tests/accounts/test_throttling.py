@@ -19,7 +19,7 @@ def throttle_cache(request, settings, tmp_path):
             backend = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}
         else:
             server = request.getfixturevalue("redis_server")
-            backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": server.url}
+            backend = {"BACKEND": "kefu.cache.RedisCache", "LOCATION": server.url}
         settings.CACHES = {"default": {**backend, "TIMEOUT": timeout}}
         cache.clear()
 

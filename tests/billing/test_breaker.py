@@ -43,7 +43,7 @@ def test_one_half_open_trial_on_the_file_cache_with_concurrent_callers():
 
 
 def test_one_half_open_trial_on_redis_with_concurrent_callers(redis_server, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "kefu.cache.RedisCache",
                                    "LOCATION": redis_server.url, "KEY_PREFIX": "breaker-test"}}
     cache.clear()
     try:

@@ -18,7 +18,7 @@ import json, os, sys
 import django
 import kefu.settings.test as test_settings
 if os.environ.get("KEFU_TEST_CACHE_REDIS"):
-    test_settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    test_settings.CACHES = {"default": {"BACKEND": "kefu.cache.RedisCache",
                                         "LOCATION": os.environ["KEFU_TEST_CACHE_REDIS"]}}
 django.setup()
 from configs.selectors import config_values_get
@@ -43,7 +43,7 @@ def shared_cache(request, settings):
     """The two shared caches kefu runs on: the file cache (no server) and Redis (REDIS_URL)."""
     if request.param == "redis":
         server = request.getfixturevalue("redis_server")
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+        settings.CACHES = {"default": {"BACKEND": "kefu.cache.RedisCache",
                                        "LOCATION": server.url}}
     cache.clear()
     return request.param

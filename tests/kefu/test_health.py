@@ -86,6 +86,6 @@ def test_answers_are_reused_for_a_few_seconds(client, django_assert_max_num_quer
 @pytest.mark.django_db
 def test_a_cache_that_is_down_is_reported_not_a_500(client, settings):
     settings.CACHES = {**settings.CACHES, "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+        "BACKEND": "kefu.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
     response = client.get("/health")  # (changing CACHES resets Django's cache handlers)
     assert response.status_code == 503 and "cache" in response.json()["down"]
