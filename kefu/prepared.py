@@ -14,8 +14,8 @@ Nothing about the statement is guessed:
   statements; a read whose statement does not match is never prepared again in the process, and is run
   through the ORM (a lookup that transforms its value, such as ``__contains``, ends up there);
 * a value of another kind than the markers (``None``, which the ORM turns into ``IS NULL``; a naive
-  datetime; a bool; a list) is run through the ORM, as is a read inside a test that swaps the database
-  connection.
+  datetime; a bool; a list) is run through the ORM, and so is a read that prefetches (prefetching
+  happens after the statement); a thread whose connection object was replaced builds again.
 
 Django has no such cache; the libraries that offered one stopped at Django 2.
 """
@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from django.db import connections, router
+from django.db import connections
 from django.db.models import QuerySet
 
 logger = logging.getLogger(__name__)
@@ -115,8 +115,13 @@ class PreparedRead:
                 markers[name] = _STR_MARKER.format(number)
             else:
                 markers[name] = _DATETIME_MARKER_BASE.replace(microsecond=number)
-        queryset = self.build(**markers)
-        alias = queryset.db if queryset._db else router.db_for_read(queryset.model)
+        try:
+            queryset = self.build(**markers)
+        except Exception as exc:  # a builder that looks at its values: the ORM builds it every time
+            return self._refuse(f"it cannot be built with marker values ({type(exc).__name__})")
+        if queryset._prefetch_related_lookups:
+            return self._refuse("prefetching runs after the statement, outside it")
+        alias = queryset.db
         connection = connections[alias]
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()

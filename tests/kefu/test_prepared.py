@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from customer_service.models import Message
+from customer_service.models import Conversation, Message
 from kefu.prepared import PreparedRead
 from tests.customer_service.factories import ConversationFactory, MessageFactory
 
@@ -140,3 +140,13 @@ def test_each_thread_builds_its_own_statement_for_its_own_connection(chat):
     worker.start()
     worker.join()
     assert seen == [expected]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_that_prefetches_is_run_through_the_orm_with_its_prefetch(chat):
+    conversation, _, _, lines = chat
+    read = PreparedRead(lambda pk: Conversation.objects.filter(pk=pk).prefetch_related("messages"))
+    (row,) = read(pk=conversation.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert sorted(m.pk for m in row.messages.all()) == [line.pk for line in lines]
+    assert len(queries) == 0
