@@ -104,27 +104,35 @@ def _queued_replies_cancel(*, conversation: Conversation) -> int:
     return cancelled
 
 
-def _conversation_touch(*, shop: Shop, buyer_id: str, now: datetime) -> tuple[Conversation, bool]:
+def _conversation_touch(
+    *, shop: Shop, buyer_id: str, now: datetime, external_id: str
+) -> tuple[Conversation, bool] | None:
     """The buyer's conversation with its last activity moved forward to ``now``, opened if it is their first
-    line; returns ``(conversation, opened)``. Safe against a concurrent first line of the same buyer.
+    line; returns ``(conversation, opened)``, or None when the shop has a line with ``external_id`` already
+    (then nothing is written). Safe against a concurrent first line of the same buyer.
 
-    One statement (INSERT … ON CONFLICT … RETURNING, on PostgreSQL and SQLite alike): every line runs it,
-    and ``get_or_create`` and the activity update took a read, a savepoint, an insert and its release for
-    a new buyer, a read and an update for a known one.
+    One statement (INSERT … SELECT … ON CONFLICT … RETURNING, on PostgreSQL and SQLite alike): every line
+    runs it, and a separate read of the external id, ``get_or_create`` and the activity update took a
+    round trip each.
     """
     table = connection.ops.quote_name(Conversation._meta.db_table)
-    # The table's name comes from the model's _meta, quoted; every value is a parameter. The row opened here is
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    # The tables' names come from the models' _meta, quoted; every value is a parameter. The row opened here is
     # the one whose creation time is this line's (a known conversation keeps its own).
     sql = (
         f"INSERT INTO {table} (created_at, updated_at, shop_id, buyer_id, last_activity_at)"  # noqa: S608
-        " VALUES (%s, %s, %s, %s, %s)"
+        " SELECT %s, %s, %s, %s, %s"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {messages} WHERE shop_id = %s AND external_id = %s)"
         " ON CONFLICT (shop_id, buyer_id) DO UPDATE SET last_activity_at = CASE"
         f" WHEN {table}.last_activity_at < excluded.last_activity_at THEN excluded.last_activity_at"
         f" ELSE {table}.last_activity_at END"
         " RETURNING id, created_at, updated_at, shop_id, buyer_id, takeover_until, last_activity_at,"
         " away_sent_at, created_at = %s AS opened"
     )
-    conversation = next(iter(Conversation.objects.raw(sql, [now, now, shop.pk, buyer_id, now, now])))
+    conversation = next(iter(Conversation.objects.raw(
+        sql, [now, now, shop.pk, buyer_id, now, shop.pk, external_id, now])), None)
+    if conversation is None:
+        return None
     conversation.shop = shop
     return conversation, bool(conversation.opened)
 
@@ -140,6 +148,23 @@ def _schedule(conversation_id: int, shop: Shop, first_line: Message | None = Non
         conversation_schedule(conversation_id=conversation_id, shop=shop, first_line=first_line)
     except (KombuError, OSError):
         logger.exception("processing of conversation %s not enqueued; the lease sweep will", conversation_id)
+
+
+class _KnownLine(Exception):
+    """The shop has a line with this external id already: nothing is written."""
+
+
+def _line_check(message: Message, *, buyer_id: str) -> None:
+    """Refuse a line that cannot be recorded (:class:`KefuError`, ``validation_error``, fields named)."""
+    # A saved shop is the caller's row: checking that it exists is a query per model for nothing.
+    known_shop = ["shop"] if getattr(message.shop, "pk", None) is not None else []
+    full_clean(Conversation(shop=message.shop, buyer_id=buyer_id), code="validation_error", exclude=known_shop,
+               validate_unique=False, validate_constraints=False)
+    if not (message.content or "").strip():
+        raise KefuError(_("content: the message is empty."), code="validation_error",
+                        detail={"content": [_("The message is empty.")]})
+    full_clean(message, code="validation_error", exclude=["conversation", *known_shop], validate_unique=False,
+               validate_constraints=False)
 
 
 def message_ingest(
@@ -178,29 +203,26 @@ def message_ingest(
         raise KefuError(_("sent_at: the time needs a time zone."), code="validation_error",
                         detail={"sent_at": [_("The time needs a time zone.")]})
 
-    existing = _message_by_external_id(shop=shop, external_id=external_id) if external_id else None
-    if existing is not None:
-        return existing, False
-
     now = timezone.now()
-    # A saved shop is the caller's row: checking that it exists is a query per model for nothing.
-    known_shop = ["shop"] if getattr(shop, "pk", None) is not None else []
-    conversation = Conversation(shop=shop, buyer_id=buyer_id)
-    full_clean(conversation, code="validation_error", exclude=known_shop, validate_unique=False,
-               validate_constraints=False)
     message = Message(
         shop=shop, direction=direction, content=content, source=source, external_id=external_id,
         sent_at=sent_at, received_at=now,
     )
-    if not (content or "").strip():
-        raise KefuError(_("content: the message is empty."), code="validation_error",
-                        detail={"content": [_("The message is empty.")]})
-    full_clean(message, code="validation_error", exclude=["conversation", *known_shop], validate_unique=False,
-               validate_constraints=False)
+    try:
+        _line_check(message, buyer_id=buyer_id)
+    except KefuError:
+        # The same id again is the first line, whatever was sent the second time.
+        existing = _message_by_external_id(shop=shop, external_id=external_id) if external_id else None
+        if existing is None:
+            raise
+        return existing, False
 
     try:
         with transaction.atomic():
-            conversation, conversation_created = _conversation_touch(shop=shop, buyer_id=buyer_id, now=now)
+            touched = _conversation_touch(shop=shop, buyer_id=buyer_id, now=now, external_id=external_id)
+            if touched is None:
+                raise _KnownLine
+            conversation, conversation_created = touched
             message.conversation = conversation
             if direction == MessageDirection.SELLER:
                 echo = _is_echo(conversation=conversation, content=content, now=now)
@@ -213,8 +235,8 @@ def message_ingest(
             if direction == MessageDirection.BUYER:
                 first_line = message if conversation_created else None
                 transaction.on_commit(lambda: _schedule(conversation.pk, shop, first_line))
-    except IntegrityError:
-        # Another sender recorded the same external id first: theirs is the message.
+    except (_KnownLine, IntegrityError):
+        # Recorded before, or by another sender at the same time: theirs is the message.
         existing = _message_by_external_id(shop=shop, external_id=external_id)
         if existing is None:
             raise

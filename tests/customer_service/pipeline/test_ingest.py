@@ -4,6 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -125,11 +126,37 @@ def test_the_line_that_opens_a_conversation_is_scheduled_without_reading_it_back
     assert len(_scheduling_reads_of_lines(callbacks)) == 1
 
 
-def test_a_lookup_by_external_id_orders_nothing(world):
+def _statements(queries):
+    return [q["sql"] for q in queries.captured_queries
+            if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT"))]
+
+
+def test_a_known_external_id_writes_nothing_and_its_lookup_orders_nothing(world):
+    first, _ = ingest(world.shop, external_id="a")
+    stored = Conversation.objects.values().get()
+    later = timezone.now() + timedelta(minutes=5)
+    with time_machine.travel(later, tick=False), CaptureQueriesContext(connection) as queries:
+        again, created = ingest(world.shop, external_id="a", buyer_id="小红")
+    assert not created and again.pk == first.pk
+    assert list(Conversation.objects.values()) == [stored]  # no activity moved, no conversation opened
+    statements = _statements(queries)
+    assert len(statements) == 2 and not any("ORDER BY" in sql for sql in statements)
+
+
+def test_a_new_line_is_recorded_in_two_statements(world, django_capture_on_commit_callbacks):
     ingest(world.shop, external_id="a")
-    with CaptureQueriesContext(connection) as queries:
-        ingest(world.shop, external_id="a")
-    assert len(queries.captured_queries) == 1 and "ORDER BY" not in queries.captured_queries[0]["sql"]
+    with django_capture_on_commit_callbacks(), CaptureQueriesContext(connection) as queries:
+        ingest(world.shop, external_id="b")
+    # The conversation, with the check that the external id is new; then the line.
+    assert len(_statements(queries)) == 2
+
+
+def test_the_same_external_id_with_content_that_cannot_be_recorded_returns_the_first_row(world):
+    first, _ = ingest(world.shop, external_id="a")
+    again, created = ingest(world.shop, external_id="a", content="   ")
+    assert (again.pk, created) == (first.pk, False)
+    with pytest.raises(KefuError):
+        ingest(world.shop, external_id="new", content="   ")
 
 
 @pytest.mark.parametrize(("field", "value"), [
