@@ -1,7 +1,7 @@
 """The reply pipeline end to end: ingest → decision → outbox / review. Prints figures; not a test.
 
-    .venv/bin/python bench/pipeline.py [--messages 200] [--overhead 100] [--db sqlite postgres]
-                                       [--phases throughput rate overhead]
+    .venv/bin/python bench/pipeline.py [--messages 200] [--rate-lines 600] [--overhead 100]
+                                       [--db sqlite postgres] [--phases throughput rate overhead]
 
 For each database — SQLite with the embedded filesystem broker (the default install), and PostgreSQL
 with Redis (servers started in temporary folders, as the tests do) — it builds a fresh database with
@@ -16,12 +16,13 @@ Celery worker processes (prefork):
 - ingest API: p50 / p95 of those POST /api/messages/ calls under the 50 concurrent clients;
 - errors: non-201 answers, lines not answered / in review at the end, failed lines, worker log errors.
 
-Worker rate (the ≥ 100 knowledge-answered lines/s per worker target): ``--messages`` buyer lines the
+Worker rate (the ≥ 100 knowledge-answered lines/s per worker target): ``--rate-lines`` buyer lines the
 knowledge base answers on its own (the demo questions auto mode sends, one buyer each) are queued with no
 worker running; then 1 (and 2) worker processes answer them; lines/s = lines answered after every worker
 process finished its first task (which loads the knowledge index) / the time from then to the end of the last
 line's task, from the worker's log: a task that answers a batch of lines leaves the others' tasks to run, and
-they count. Per worker = that / processes.
+they count. Per worker = that / processes. Too few lines for the workers' speed leave nothing after the first
+tasks: the table then says so, and more ``--rate-lines`` measure it.
 
 Per-message kefu overhead excluding the LLM: in this process, with tasks run inline (no broker, no quiet
 window), ``message_ingest`` of ``--overhead`` lines through decision to the outbox (knowledge answers) or
@@ -88,7 +89,7 @@ def _wait_http(url: str, timeout: float) -> None:
 
 # -- the child: one database, every combination --------------------------------------------------------------
 
-def child(db: str, messages: int, overhead: int, phases=PHASES) -> dict:
+def child(db: str, messages: int, overhead: int, phases=PHASES, rate_lines: int = 600) -> dict:
     from tests.plugins.servers import PostgresServer, RedisServer
 
     var = Path(tempfile.mkdtemp(prefix=f"kefu-bench-pipeline-{db}-"))
@@ -109,7 +110,7 @@ def child(db: str, messages: int, overhead: int, phases=PHASES) -> dict:
     os.environ.update(env)
     processes = []
     try:
-        return _run_child(db, messages, overhead, env, var, processes, phases)
+        return _run_child(db, messages, overhead, env, var, processes, phases, rate_lines)
     finally:
         for process in processes:
             _stop(process)
@@ -118,7 +119,7 @@ def child(db: str, messages: int, overhead: int, phases=PHASES) -> dict:
         shutil.rmtree(var, ignore_errors=True)
 
 
-def _run_child(db, messages, overhead, env, var, processes, phases) -> dict:
+def _run_child(db, messages, overhead, env, var, processes, phases, rate_lines) -> dict:
     import django
 
     django.setup()
@@ -197,7 +198,7 @@ def _run_child(db, messages, overhead, env, var, processes, phases) -> dict:
     if "rate" in phases:
         answered = _auto_answered(shop, admin, faq)
         for workers in (1, 2):
-            results.append(_worker_rate(db, shop, admin, answered, messages, workers, var, processes))
+            results.append(_worker_rate(db, shop, admin, answered, rate_lines, workers, var, processes))
             print(f"{db} worker rate × {workers}: {results[-1]}", file=sys.stderr, flush=True)
     if "overhead" in phases:
         results.append({"db": db, "overhead": _overhead(shop, admin, faq, overhead, llm)})
@@ -364,20 +365,23 @@ def _overhead(shop, admin, faq, count, llm) -> dict:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--rate-lines", type=int, default=600)
     parser.add_argument("--overhead", type=int, default=100)
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
     parser.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES)
     parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(child(args.child, args.messages, args.overhead, args.phases), ensure_ascii=False))
+        print("RESULT " + json.dumps(child(args.child, args.messages, args.overhead, args.phases, args.rate_lines),
+                                     ensure_ascii=False))
         return
     rows = []
     for db in args.db:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEFU_", "DATABASE_URL",
                                                                         "REDIS", "CELERY"))}
         done = subprocess.run([sys.executable, __file__, "--child", db, "--messages", str(args.messages),
-                               "--overhead", str(args.overhead), "--phases", *args.phases], cwd=PROJECT, env=env,
+                               "--rate-lines", str(args.rate_lines), "--overhead", str(args.overhead),
+                               "--phases", *args.phases], cwd=PROJECT, env=env,
                               stdout=subprocess.PIPE, text=True)
         found = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if not found:
@@ -393,11 +397,14 @@ def main():
             continue
         print(f"{names[row['db']]:22}{row['llm_ms']:>5}ms{row['workers']:>9}{row['per_s']:>9.1f}"
               f"{row['ingest_p50']:>10.0f}ms{row['ingest_p95']:>10.0f}ms{row['errors']:>8}")
-    print(f"\nworker rate: {args.messages} knowledge-answered lines queued beforehand, answered by the worker(s)")
+    print(f"\nworker rate: {args.rate_lines} knowledge-answered lines queued beforehand, answered by the worker(s)")
     print(f"{'database':22}{'workers':>9}{'lines/s':>10}{'per worker':>12}{'ms/line':>9}{'measured':>10}"
           f"{'not answered':>14}")
     for row in rows:
-        if "rate_workers" in row:
+        if "rate_workers" in row and not row["measured_lines"]:
+            print(f"{names[row['db']]:22}{row['rate_workers']:>9}   not measured: every line was answered before each "
+                  f"worker had finished its first task; rerun with more --rate-lines")
+        elif "rate_workers" in row:
             print(f"{names[row['db']]:22}{row['rate_workers']:>9}{row['per_s']:>10.1f}{row['per_worker']:>12.1f}"
                   f"{1000 / row['per_worker']:>9.1f}{row['measured_lines']:>10}{row['not_answered']:>14}"
                   f"   tasks: {row['task_outcomes']}")
@@ -410,7 +417,8 @@ def main():
     for row in rows:
         if "detail" in row and row["errors"]:
             print(f"errors in {row['db']} {row['llm_ms']} ms × {row['workers']}: {row['detail']}")
-    print(f"\nrerun: .venv/bin/python bench/pipeline.py --messages {args.messages} --overhead {args.overhead} "
+    print(f"\nrerun: .venv/bin/python bench/pipeline.py --messages {args.messages} --rate-lines {args.rate_lines} "
+          f"--overhead {args.overhead} "
           f"--db {' '.join(args.db)} --phases {' '.join(args.phases)}")
 
 
