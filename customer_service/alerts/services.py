@@ -38,6 +38,7 @@ from customer_service.models import (
 )
 from customer_service.shops.selectors import shop_is_manageable
 from kefu.exceptions import KefuError, PermissionDenied, full_clean
+from kefu.prepared import PreparedRead
 from kefu.scoping import is_superadmin
 from kefu.validators import without_control_characters
 
@@ -167,13 +168,21 @@ def alert_resolve(*, kind: str, shop=None, key: str = "") -> AlertEvent | None:
         shop_id, key = _shop_id(shop), str(key or "")[:200]
         # Nearly every call finds nothing open (each successful draft, send or check says so): a plain read
         # then, not a transaction, which on SQLite would take the database's write lock.
-        if not _open_events(kind=kind, shop_id=shop_id, key=key).exists():
+        if not _OPEN_EVENT_READ(kind=str(kind), shop_id=shop_id, key=key):
             return None
         with transaction.atomic():
             return _resolve(kind=kind, shop_id=shop_id, key=key)
     except Exception:
         logger.exception("Could not resolve the %s alert (shop %s, key %r).", kind, _safe_shop_id(shop), key)
         return None
+
+
+# Read after every draft and every send: built once per thread (a shop's alerts; the system's, shop None,
+# go through the ORM).
+_OPEN_EVENT_READ = PreparedRead(
+    lambda kind, shop_id, key: AlertEvent.objects.filter(kind=kind, shop_id=shop_id, key=key, resolved_at__isnull=True)
+    .order_by().values_list("pk", flat=True)[:1]
+)
 
 
 def _open_events(*, kind, shop_id, key):

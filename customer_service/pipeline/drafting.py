@@ -25,6 +25,7 @@ SQLite's write lock, or a PostgreSQL row lock, would be held all along.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -44,6 +45,7 @@ from billing.models import UsageRecord
 from configs.exceptions import ConfigNotFound
 from configs.selectors import config_values_get, shop_settings_get
 from customer_service.models import Message, MessageDirection, Reply
+from kefu.prepared import PreparedRead
 from kefu.validators import without_control_characters
 
 from .decision import SHOP_TIME_ZONE
@@ -112,20 +114,31 @@ def reply_prompts_get(*, shop) -> dict:
     return {**DEFAULT_PROMPTS, **values}
 
 
+def _earlier_lines(*, conversation_id, received_at, message_id, lines: int):
+    return (
+        Message.objects.filter(conversation_id=conversation_id, received_at__lte=received_at)
+        .exclude(pk=message_id)
+        .exclude(burst_head_id=message_id)  # the burst's earlier lines are in ``text``
+        .order_by("-received_at", "-pk")
+        .values_list("direction", "content")[:lines]
+    )
+
+
+# One prepared read per history length (the limit is part of the statement): a shop setting, few values.
+_history_reads: dict[int, PreparedRead] = {}
+
+
 def conversation_history(*, message: Message, lines: int) -> list[dict]:
     """The conversation before ``message``'s burst, oldest first: at most ``lines`` chat turns
     (buyer → ``user``, seller → ``assistant``), consecutive lines of one side joined."""
     if lines <= 0:
         return []
-    earlier = (
-        Message.objects.filter(conversation_id=message.conversation_id, received_at__lte=message.received_at)
-        .exclude(pk=message.pk)
-        .exclude(burst_head=message)  # the burst's earlier lines are in ``text``
-        .order_by("-received_at", "-pk")
-        .values_list("direction", "content")[:lines]
-    )
+    read = _history_reads.get(lines)
+    if read is None:
+        read = _history_reads.setdefault(lines, PreparedRead(functools.partial(_earlier_lines, lines=lines)))
+    earlier = read(conversation_id=message.conversation_id, received_at=message.received_at, message_id=message.pk)
     turns: list[dict] = []
-    for direction, content in reversed(list(earlier)):
+    for direction, content in reversed(earlier):
         role = "assistant" if direction == MessageDirection.SELLER else "user"
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"] += "\n" + content

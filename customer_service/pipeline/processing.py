@@ -468,12 +468,15 @@ def _hold_ungrown(claim: Claim, *, until: datetime) -> str:
     return "grew" if _hold(claim, until=until) else "lost"
 
 
+_CLAIMED_LINES_READ = PreparedRead(
+    lambda owner: Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner)
+    .order_by("received_at", "id")
+    .values_list(*_LINE_FIELDS)
+)
+
+
 def _claim_load(*, head: Message, owner: str, seen_id: int) -> Claim | None:
-    lines = [
-        _Line(*row) for row in Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner)
-        .order_by("received_at", "id")
-        .values_list(*_LINE_FIELDS)
-    ]
+    lines = [_Line(*row) for row in _CLAIMED_LINES_READ(owner=owner)]
     if not lines or lines[-1].pk != head.pk:
         return None
     policy = burst_policy_get(shop=head.shop)
