@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 
@@ -117,14 +118,14 @@ class PreparedRead:
                 markers[name] = _DATETIME_MARKER_BASE.replace(microsecond=number)
         try:
             queryset = self.build(**markers)
+            if queryset._prefetch_related_lookups:
+                return self._refuse("prefetching runs after the statement, outside it")
+            alias = queryset.db
+            compiler = queryset.query.get_compiler(using=alias)
+            sql, params = compiler.as_sql()
         except Exception as exc:  # a builder that looks at its values: the ORM builds it every time
             return self._refuse(f"it cannot be built with marker values ({type(exc).__name__})")
-        if queryset._prefetch_related_lookups:
-            return self._refuse("prefetching runs after the statement, outside it")
-        alias = queryset.db
         connection = connections[alias]
-        compiler = queryset.query.get_compiler(using=alias)
-        sql, params = compiler.as_sql()
         slots = {}
         for name, marker in markers.items():
             adapt = _identity
@@ -138,7 +139,12 @@ class PreparedRead:
             slots[name] = (positions, adapt)
         compiled = _Compiled(queryset, compiler, sql, tuple(params), slots, connection)
         queryset.query.get_compiler = lambda *args, **kwargs: compiler
-        expected = self.build(**values).query.get_compiler(using=alias).as_sql()
+        try:
+            expected = self.build(**values).query.get_compiler(using=alias).as_sql()
+        except EmptyResultSet:
+            # These values need no statement at all (an id beyond its column's range): the ORM answers this
+            # call, and the next one checks again.
+            return None
         if compiled.statement(values) != (expected[0], tuple(expected[1])):
             return self._refuse("the statement built with the real values differs from the prepared one")
         return compiled

@@ -150,3 +150,14 @@ def test_a_read_that_prefetches_is_run_through_the_orm_with_its_prefetch(chat):
     with CaptureQueriesContext(connection) as queries:
         assert sorted(m.pk for m in row.messages.all()) == [line.pk for line in lines]
     assert len(queries) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_value_that_needs_no_statement_is_answered_by_the_orm_and_the_next_is_prepared(chat):
+    _, _, _, lines = chat
+    build = CountingBuild(lambda pk: Message.objects.filter(pk=pk).values_list("content", flat=True))
+    read = PreparedRead(build)
+    assert read(pk=2**70) == []  # past the key's range: the ORM knows no row can match and sends nothing
+    assert read(pk=lines[1].pk) == [lines[1].content]
+    assert read(pk=lines[2].pk) == [lines[2].content]
+    assert not read._refused and build.calls == 5  # markers + check, twice; the ORM once; then nothing
