@@ -180,7 +180,7 @@ def alert_resolve(*, kind: str, shop=None, key: str = "") -> AlertEvent | None:
 # Read after every draft and every send: built once per thread (a shop's alerts; the system's, shop None,
 # go through the ORM).
 _OPEN_EVENT_READ = PreparedRead(
-    lambda kind, shop_id, key: AlertEvent.objects.filter(kind=kind, shop_id=shop_id, key=key, resolved_at__isnull=True)
+    lambda kind, shop_id, key: _open_events(kind=kind, shop_id=shop_id, key=key)
     .order_by().values_list("pk", flat=True)[:1]
 )
 

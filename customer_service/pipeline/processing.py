@@ -235,15 +235,6 @@ _UNANSWERED_READ = PreparedRead(
     .order_by("received_at", "id")
     .values_list(*_LINE_FIELDS)[:READ_LIMIT]
 )
-# The buyer's latest line before ``received_at`` that was taken up (its burst may be in review).
-_LINE_BEFORE_READ = PreparedRead(
-    lambda conversation_id, received_at: Message.objects.filter(
-        conversation_id=conversation_id, direction=MessageDirection.BUYER, received_at__lte=received_at,
-    )
-    .exclude(status=MessageStatus.NEW)
-    .order_by("-received_at", "-id")
-    .values_list("pk", "status", "burst_head_id")[:1]
-)
 # The waiting lines, with the buyer's latest line before them that was taken up: the one read a task makes
 # to find both its burst and a review item to answer again (``_review_to_reopen``).
 _WAITING_READ = PreparedRead(
@@ -289,23 +280,15 @@ def _waiting_and_before(conversation_id: int) -> tuple[list[_Line], tuple | None
     return lines[:READ_LIMIT], before
 
 
-_NOT_READ = object()
-
-
-def _review_to_reopen(
-    conversation_id: int, lines: Sequence[_Line], *, before=_NOT_READ
-) -> tuple[int | None, list[_Line]]:
+def _review_to_reopen(lines: Sequence[_Line], before: tuple | None) -> tuple[int | None, list[_Line]]:
     """The pending review item of the buyer's latest burst before the waiting lines, and that burst's lines,
     when the pipeline put it there: the buyer wrote more before a person answered, so it is answered
     again with the new lines (the item expires). Not an item a person opened by hand, nor one the outbox
-    held (its reply may already have reached the buyer). ``before``: that latest line as
-    ``_waiting_and_before`` read it with ``lines`` (read here when not given)."""
+    held (its reply may already have reached the buyer). ``lines`` and ``before``: as
+    ``_waiting_and_before`` reads them."""
     waiting = [line for line in lines if line.status == MessageStatus.NEW]
     if not waiting or any(line.status == MessageStatus.PROCESSING for line in lines):
         return None, []
-    if before is _NOT_READ:
-        before = next(iter(_LINE_BEFORE_READ(conversation_id=conversation_id, received_at=waiting[0].received_at)),
-                      None)
     if before is None or before[1] != MessageStatus.REVIEW:
         return None, []
     head_id = before[2] or before[0]
@@ -665,7 +648,7 @@ def _process_once(
     if not any(line.status == MessageStatus.NEW for line in lines):
         return ProcessOutcome("none")
     policy = burst_policy_get(shop=shop)
-    reopen_item_id, in_review = _review_to_reopen(conversation_id, lines, before=before)
+    reopen_item_id, in_review = _review_to_reopen(lines, before)
     burst = _burst_to_answer([*in_review, *lines], policy)
     if not force and now < burst.answer_at:
         return ProcessOutcome("wait", answer_at=burst.answer_at)

@@ -19,7 +19,6 @@ def _reads():
     return [
         (ingest._EXTERNAL_ID_READ, {"shop_id": 1, "external_id": "m-1"}),
         (processing._UNANSWERED_READ, {"conversation_id": 1}),
-        (processing._LINE_BEFORE_READ, {"conversation_id": 1, "received_at": now}),
         (processing._WAITING_READ, {"conversation_id": 1}),
         (processing._TASK_LINE_READ, {"message_id": 1}),
         (processing._NEWEST_WAITING_READ, {"message_id": 1}),

@@ -434,8 +434,8 @@ def test_a_review_item_a_person_decided_first_is_not_taken_back(world, clock):
     item = ReviewItem.objects.get()
     clock.shift(30)
     more = say(world, "快点处理。")
-    lines = processing._unanswered(more.conversation_id)
-    item_id, in_review = processing._review_to_reopen(more.conversation_id, lines)
+    lines, before = processing._waiting_and_before(more.conversation_id)
+    item_id, in_review = processing._review_to_reopen(lines, before)
     assert (item_id, [line.pk for line in in_review]) == (item.pk, [refund.pk])
     ReviewItem.objects.filter(pk=item.pk).update(status="rejected")  # the person was first
     assert processing._claim([*in_review, *lines], full=False, now=processing.timezone.now(), seen_id=more.pk,
