@@ -27,8 +27,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import QuerySet
+from django.db.models.sql import UpdateQuery
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,11 @@ _DATETIME_MARKER_BASE = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
 
 
 def _kind(value) -> type | None:
-    if type(value) is int or type(value) is str:
-        return type(value)
+    # A choice (a str or int enum member) reaches the statement as the ORM passes it: the member itself.
+    if isinstance(value, str):
+        return str
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int
     if type(value) is datetime and value.tzinfo is not None:
         return datetime
     return None
@@ -55,16 +59,11 @@ class _Compiled:
         self.compiler = compiler
         self.sql = sql
         self.params = params
-        self.slots = slots  # name -> (positions, adapt)
+        self.slots = slots  # name -> ((position, adapt), ...)
         self.connection = connection
 
     def statement(self, values: dict) -> tuple[str, tuple]:
-        params = list(self.params)
-        for name, (positions, adapt) in self.slots.items():
-            value = adapt(values[name])
-            for position in positions:
-                params[position] = value
-        return self.sql, tuple(params)
+        return self.sql, _bound(self.params, self.slots, values)
 
     def run(self, values: dict) -> list:
         statement = self.statement(values)
@@ -108,14 +107,7 @@ class PreparedRead:
         return compiled.run(values)
 
     def _compile(self, values: dict, kinds: tuple) -> _Compiled | None:
-        markers = {}
-        for number, (name, kind) in enumerate(kinds):
-            if kind is int:
-                markers[name] = _INT_MARKER_BASE + number
-            elif kind is str:
-                markers[name] = _STR_MARKER.format(number)
-            else:
-                markers[name] = _DATETIME_MARKER_BASE.replace(microsecond=number)
+        markers = _markers(kinds)
         try:
             queryset = self.build(**markers)
             if queryset._prefetch_related_lookups:
@@ -126,17 +118,9 @@ class PreparedRead:
         except Exception as exc:  # a builder that looks at its values: the ORM builds it every time
             return self._refuse(f"it cannot be built with marker values ({type(exc).__name__})")
         connection = connections[alias]
-        slots = {}
-        for name, marker in markers.items():
-            adapt = _identity
-            if isinstance(marker, datetime):
-                adapted = connection.ops.adapt_datetimefield_value(marker)
-                if adapted != marker:
-                    marker, adapt = adapted, connection.ops.adapt_datetimefield_value
-            positions = tuple(n for n, param in enumerate(params) if type(param) is type(marker) and param == marker)
-            if not positions:
-                return self._refuse(f"the value of {name!r} does not reach the statement as it was given")
-            slots[name] = (positions, adapt)
+        slots = _slots(markers, params, connection)
+        if isinstance(slots, str):
+            return self._refuse(slots)
         compiled = _Compiled(queryset, compiler, sql, tuple(params), slots, connection)
         queryset.query.get_compiler = lambda *args, **kwargs: compiler
         try:
@@ -157,3 +141,153 @@ class PreparedRead:
 
 def _identity(value):
     return value
+
+
+def _markers(kinds, start: int = 0) -> dict:
+    """A marker for each (name, kind): numbered from ``start``, so that no two markers of a statement are equal."""
+    markers = {}
+    for number, (name, kind) in enumerate(kinds, start=start):
+        if kind is int:
+            markers[name] = _INT_MARKER_BASE + number
+        elif kind is str:
+            markers[name] = _STR_MARKER.format(number)
+        elif kind is datetime:
+            markers[name] = _DATETIME_MARKER_BASE.replace(microsecond=number)
+    return markers
+
+
+def _slots(markers: dict, params, connection) -> dict | str:
+    """Where each marker landed among ``params``, each place with how the value is adapted there, or why it
+    cannot be told. An adapted value is the field's: a datetime as the database takes it, an integer in the
+    type of its column (psycopg 3's Int2, Int4…)."""
+    slots = {}
+    for name, marker in markers.items():
+        if isinstance(marker, datetime):
+            adapted = connection.ops.adapt_datetimefield_value(marker)
+            adapt = _identity if adapted == marker else connection.ops.adapt_datetimefield_value
+            places = [(n, adapt) for n, param in enumerate(params) if type(param) is type(adapted) and param == adapted]
+        elif isinstance(marker, int):
+            places = [(n, _identity if type(param) is int else type(param)) for n, param in enumerate(params)
+                      if isinstance(param, int) and not isinstance(param, bool) and param == marker]
+        else:
+            places = [(n, _identity) for n, param in enumerate(params) if type(param) is str and param == marker]
+        if not places:
+            return f"the value of {name!r} does not reach the statement as it was given"
+        slots[name] = tuple(places)
+    return slots
+
+
+def _bound(params: tuple, slots: dict, values: dict) -> tuple:
+    """``params`` with each marker replaced by its value, adapted as the ORM adapts it there."""
+    params = list(params)
+    for name, places in slots.items():
+        value = values[name]
+        for position, adapt in places:
+            params[position] = adapt(value)
+    return tuple(params)
+
+
+def _written_kind(value):
+    """The kind of a value an UPDATE writes: as for a read, or the value itself for None and bools, which a
+    statement of that shape always writes as they are."""
+    if value is None or type(value) is bool:
+        return ("constant", value)
+    return _kind(value)
+
+
+class _CompiledUpdate:
+    def __init__(self, sql: str, params: tuple, slots: dict, connection, alias: str):
+        self.sql, self.params, self.slots, self.connection, self.alias = sql, params, slots, connection, alias
+
+    def statement(self, values: dict) -> tuple[str, tuple]:
+        return self.sql, _bound(self.params, self.slots, values)
+
+
+class PreparedUpdate:
+    """A conditional ``UPDATE`` the ORM builds once per thread and shape, then run with other values.
+
+    ``build(**where)`` → the queryset whose rows to change; ``update(where={...}, values={...})`` writes
+    ``values`` (field name → value) to them and returns how many rows it changed, as
+    ``build(**where).update(**values)`` does. The shape of a call is the names and kinds of its values: a
+    where value is an int, a str or an aware datetime (as for :class:`PreparedRead`); a written value one of
+    those, or None or a bool (written as they are in every statement of their shape). A call of another
+    shape, an update that changes other tables or reads them (the ORM then updates through a subquery), and
+    one whose statement differs from the ORM's own for the first real values, go through the ORM.
+    """
+
+    _names = itertools.count()
+
+    def __init__(self, build: Callable[..., QuerySet]):
+        self.build = build
+        self.name = f"{getattr(build, '__module__', '')}.{getattr(build, '__qualname__', 'update')}#{next(self._names)}"
+        self._local = threading.local()
+        self._refused = False
+
+    def update(self, *, where: dict, values: dict) -> int:
+        # In the order given: the ORM writes the SET clause in the order of the values.
+        where_kinds = tuple((name, _kind(value)) for name, value in where.items())
+        value_kinds = tuple((name, _written_kind(value)) for name, value in values.items())
+        if self._refused or any(kind is None for _, kind in where_kinds + value_kinds) or set(where) & set(values):
+            return self.build(**where).update(**values)
+        cache = getattr(self._local, "compiled", None)
+        if cache is None:
+            cache = self._local.compiled = {}
+        shape = (where_kinds, value_kinds)
+        compiled = cache.get(shape)
+        if compiled is not None and compiled.connection is not connections[compiled.alias]:
+            compiled = None  # the thread's connection object was replaced (tests swap it)
+        if compiled is None:
+            compiled = self._compile(where, values, shape)
+            if compiled is None:
+                return self.build(**where).update(**values)
+            cache[shape] = compiled
+        sql, params = compiled.statement({**where, **values})
+        with transaction.mark_for_rollback_on_error(using=compiled.alias), compiled.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    def _statement(self, where: dict, values: dict) -> tuple[str, tuple, str] | str:
+        """The ORM's own statement for these values, as ``QuerySet.update`` builds it, or why it is not one."""
+        queryset = self.build(**where)
+        queryset._for_write = True
+        if queryset.query.is_sliced or queryset.query.combinator or queryset.query.order_by:
+            return "it is sliced, combined or ordered"
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        query.clear_select_clause()
+        query.get_initial_alias()
+        if query.related_updates or query.count_active_tables() != 1:
+            return "it changes or reads other tables"
+        sql, params = query.get_compiler(using=queryset.db).as_sql()
+        return sql, tuple(params), queryset.db
+
+    def _compile(self, where: dict, values: dict, shape) -> _CompiledUpdate | None:
+        where_kinds, value_kinds = shape
+        where_markers = _markers(where_kinds)
+        value_markers = _markers(value_kinds, start=len(where_kinds))
+        # a constant's kind is ("constant", value): the statement is built with the value itself
+        marked_values = {name: value_markers[name] if name in value_markers else kind[1] for name, kind in value_kinds}
+        try:
+            built = self._statement(where_markers, marked_values)
+        except Exception as exc:  # a builder that looks at its values: the ORM builds it every time
+            return self._refuse(f"it cannot be built with marker values ({type(exc).__name__})")
+        if isinstance(built, str):
+            return self._refuse(built)
+        sql, params, alias = built
+        connection = connections[alias]
+        slots = _slots({**where_markers, **value_markers}, params, connection)
+        if isinstance(slots, str):
+            return self._refuse(slots)
+        compiled = _CompiledUpdate(sql, params, slots, connection, alias)
+        try:
+            expected = self._statement(where, values)
+        except EmptyResultSet:
+            return None  # these values need no statement: the ORM answers this call, the next one checks again
+        if isinstance(expected, str) or compiled.statement({**where, **values}) != expected[:2]:
+            return self._refuse("the statement built with the real values differs from the prepared one")
+        return compiled
+
+    def _refuse(self, why: str) -> None:
+        logger.warning("update %s is run through the ORM every time: %s", self.name, why)
+        self._refused = True
+        return None

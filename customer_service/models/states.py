@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.db.models import Model
 from django.utils.translation import gettext as _
 
 from kefu.exceptions import Conflict
+from kefu.prepared import PreparedUpdate
 
 
 class TransitionRefused(Conflict):
@@ -27,6 +29,7 @@ class StateMachine:
         self.name = name
         self.field = field
         self.edges = {old: frozenset(new) for old, new in edges.items()}
+        self._updates: dict[tuple[type, int], PreparedUpdate] = {}
 
     def allows(self, old: str, new: str) -> bool:
         return new in self.edges.get(old, frozenset())
@@ -41,8 +44,10 @@ class StateMachine:
                 _("%(name)s cannot go from %(old)s to %(new)s.") % {"name": self.name, "old": forbidden[0], "new": new},
                 code="transition_forbidden",
             )
-        updated = model._default_manager.filter(pk=pk, **{f"{self.field}__in": olds}).update(
-            **{self.field: new}, **changes
+        olds = tuple(dict.fromkeys(olds))
+        updated = self._update(model, len(olds)).update(
+            where={"pk": pk, **{f"old{number}": state for number, state in enumerate(olds)}},
+            values={self.field: new, **_by_id(model, changes)},
         )
         if updated != 1:
             current = model._default_manager.filter(pk=pk).values_list(self.field, flat=True).first()
@@ -51,3 +56,28 @@ class StateMachine:
                 % {"name": self.name, "current": current or _("gone"), "old": "/".join(olds)},
                 detail={"current": current},
             )
+
+    def _update(self, model, olds: int = 1) -> PreparedUpdate:
+        """The conditional UPDATE of a row of ``model`` from one of ``olds`` statuses, prepared."""
+        update = self._updates.get((model, olds))
+        if update is None:
+            field = self.field
+
+            def rows(pk, **olds_given):
+                return model._default_manager.filter(pk=pk, **{f"{field}__in": list(olds_given.values())})
+
+            update = self._updates.setdefault((model, olds), PreparedUpdate(rows))
+        return update
+
+
+def _by_id(model, changes: Mapping) -> dict:
+    """``changes`` with each saved related row given by its id: the same UPDATE, with a value a prepared
+    update can take."""
+    by_id = {}
+    for name, value in changes.items():
+        if isinstance(value, Model) and value.pk is not None:
+            field = model._meta.get_field(name)
+            if field.is_relation:
+                name, value = field.attname, value.pk
+        by_id[name] = value
+    return by_id

@@ -78,7 +78,7 @@ from customer_service.models import (
 )
 from customer_service.outbox.services import outgoing_reply_enqueue
 from customer_service.review.services import review_item_open
-from kefu.prepared import PreparedRead
+from kefu.prepared import PreparedRead, PreparedUpdate
 
 from .batch import batch_size, lines_give_back, messages_batch_answer
 from .bursts import RULE_BURST_GREW, BurstLine, BurstPolicy, burst_split, burst_status, burst_text
@@ -360,6 +360,9 @@ def _release(*, owner: str) -> int:
     return released
 
 
+_CLAIM_NEW_LINE = PreparedUpdate(lambda pk: Message.objects.filter(pk=pk, status=MessageStatus.NEW))
+
+
 def _claim(
     chunk: Sequence[_Line], *, full: bool, now: datetime, seen_id: int, reopen_item_id: int | None = None
 ) -> Claim | None:
@@ -374,7 +377,7 @@ def _claim(
              "lease_until": now + timedelta(seconds=LEASE_SECONDS), "burst_head": None}
     if len(ids) == 1 and not in_review:
         # One conditional UPDATE is atomic on its own: no transaction to open and close.
-        if not Message.objects.filter(pk=ids[0], status=MessageStatus.NEW).update(**lease):
+        if not _CLAIM_NEW_LINE.update(where={"pk": ids[0]}, values=lease):
             return None
         return _claim_of(chunk, owner=owner, full=full, seen_id=seen_id)
     with transaction.atomic():

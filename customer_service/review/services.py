@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Min, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +26,7 @@ from customer_service.models import (
 from customer_service.shops.selectors import shop_is_manageable
 from kefu.exceptions import PermissionDenied, full_clean
 from kefu.models import unique_row
+from kefu.prepared import PreparedRead
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,20 @@ def review_settings_get(*, shop) -> ReviewSettings:
 def burst_messages(message: Message):
     """The message and the earlier lines of its burst that its reply answers too."""
     return Message.objects.filter(pk=message.pk) | Message.objects.filter(burst_head=message)
+
+
+# A burst answered again after the buyer wrote more keeps its clock (its first line), and a buyer already told
+# to wait for it is not told twice (the latest holding reply of its earlier items). The same read says whether
+# an item is pending for the message already, as is seldom the case. One row, aggregated over the whole burst
+# (grouped by a constant, which the ORM leaves out of GROUP BY), so that the read can be prepared.
+_BURST_REVIEW_READ = PreparedRead(lambda message_id: (
+    Message.objects.filter(Q(pk=message_id) | Q(burst_head_id=message_id)).order_by()
+    .annotate(burst=Value(1)).values("burst")
+    .annotate(first_line_at=Min("received_at"), holding_sent_at=Max("review_items__holding_sent_at"),
+              pending_id=Max("review_items__id", filter=Q(review_items__message=message_id,
+                                                          review_items__status=ReviewStatus.PENDING)))
+    .values("first_line_at", "holding_sent_at", "pending_id")
+))
 
 
 def review_item_open(
@@ -73,14 +88,7 @@ def review_item_open(
             Message.objects.filter(burst_head=message).exclude(status=MessageStatus.REVIEW).update(
                 status=MessageStatus.REVIEW, status_rule=reason
             )
-        # A burst answered again after the buyer wrote more keeps its clock (its first line), and a buyer
-        # already told to wait for it is not told twice (the latest holding reply of its earlier items).
-        # The same read says whether an item is pending for the message already, as is seldom the case.
-        burst = burst_messages(message).aggregate(
-            first_line_at=Min("received_at"), holding_sent_at=Max("review_items__holding_sent_at"),
-            pending_id=Max("review_items__id", filter=Q(review_items__message=message.pk,
-                                                        review_items__status=ReviewStatus.PENDING)),
-        )
+        (burst,) = _BURST_REVIEW_READ(message_id=message.pk)
         if burst["pending_id"] is not None:
             # One pending item per message (a constraint): no ordering to build, nor to lock rows by.
             pending = unique_row(

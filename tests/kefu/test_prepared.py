@@ -1,15 +1,16 @@
-"""Prepared reads give what the ORM gives, build their statement once per thread, and fall back safely."""
+"""Prepared reads and updates do what the ORM does, build their statement once per thread and shape, and fall
+back to the ORM safely."""
 
 import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customer_service.models import Conversation, Message
-from kefu.prepared import PreparedRead
+from kefu.prepared import PreparedRead, PreparedUpdate
 from tests.customer_service.factories import ConversationFactory, MessageFactory
 
 
@@ -161,3 +162,118 @@ def test_a_first_value_that_needs_no_statement_is_answered_by_the_orm_and_the_ne
     assert read(pk=lines[1].pk) == [lines[1].content]
     assert read(pk=lines[2].pk) == [lines[2].content]
     assert not read._refused and build.calls == 5  # markers + check, twice; the ORM once; then nothing
+
+
+# -- prepared updates ------------------------------------------------------------------------------------------
+
+
+def _claimable(pk):
+    return Message.objects.filter(pk=pk, status="new")
+
+
+def _columns(pk):
+    return Message.objects.filter(pk=pk).values("status", "lease_owner", "lease_until", "burst_head_id",
+                                                "status_rule").get()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_writes_what_the_orm_writes_and_is_built_once_per_shape(chat):
+    _, _, _, lines = chat
+    build = CountingBuild(_claimable)
+    update = PreparedUpdate(build)
+    until = timezone.now() + timedelta(minutes=2)
+    for number, line in enumerate(lines[:3]):
+        values = {"status": "processing", "lease_owner": f"owner-{number}", "lease_until": until, "burst_head": None}
+        assert update.update(where={"pk": line.pk}, values=values) == 1
+        assert _columns(line.pk) == {"status": "processing", "lease_owner": f"owner-{number}", "lease_until": until,
+                                     "burst_head_id": None, "status_rule": ""}
+    # The row is no longer "new": nothing matches, as with the ORM.
+    assert update.update(where={"pk": lines[0].pk}, values={"status": "processing", "lease_owner": "late",
+                                                             "lease_until": until, "burst_head": None}) == 0
+    assert _columns(lines[0].pk)["lease_owner"] == "owner-0"
+    assert build.calls == 2 and not update._refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_shape_of_an_update_has_its_statement_and_the_set_clause_keeps_its_order(chat):
+    _, _, _, lines = chat
+    update = PreparedUpdate(lambda pk, old: Message.objects.filter(pk=pk, status=old))
+    # the same names in another order, a constant written (None, then an id), an id for a relation
+    assert update.update(where={"pk": lines[0].pk, "old": "new"},
+                         values={"status_rule": "kb.auto", "status": "answered"}) == 1
+    assert update.update(where={"pk": lines[1].pk, "old": "new"},
+                         values={"status": "answered", "status_rule": "kb.auto"}) == 1
+    assert update.update(where={"pk": lines[2].pk, "old": "new"},
+                         values={"status": "review", "burst_head_id": lines[1].pk}) == 1
+    assert update.update(where={"pk": lines[3].pk, "old": "new"},
+                         values={"status": "review", "burst_head_id": None}) == 1
+    rows = [_columns(line.pk) for line in lines]
+    assert [(r["status"], r["status_rule"], r["burst_head_id"]) for r in rows] == [
+        ("answered", "kb.auto", None), ("answered", "kb.auto", None), ("review", "", lines[1].pk), ("review", "", None)]
+    assert len(update._local.compiled) == 4 and not update._refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_of_another_kind_or_through_other_tables_goes_through_the_orm(chat, caplog):
+    conversation, _, _, lines = chat
+    build = CountingBuild(_claimable)
+    update = PreparedUpdate(build)
+    # a model instance is not a value a statement takes: the ORM writes its id, this time
+    assert update.update(where={"pk": lines[0].pk}, values={"burst_head": lines[1]}) == 1
+    assert _columns(lines[0].pk)["burst_head_id"] == lines[1].pk and build.calls == 1
+    assert not update._refused
+    # rows chosen through another table: the ORM updates through a subquery, never prepared
+    joined = PreparedUpdate(lambda buyer_id: Message.objects.filter(conversation__buyer_id=buyer_id))
+    assert joined.update(where={"buyer_id": conversation.buyer_id}, values={"status_rule": "moved"}) == len(lines)
+    assert joined._refused and "reads other tables" in caplog.text
+    assert {r["status_rule"] for r in map(_columns, (line.pk for line in lines))} == {"moved"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_runs_through_the_connection_and_a_failure_marks_the_transaction(chat):
+    _, _, _, lines = chat
+    update = PreparedUpdate(lambda pk: Message.objects.filter(pk=pk))
+    update.update(where={"pk": lines[0].pk}, values={"status_rule": "first"})
+    with CaptureQueriesContext(connection) as queries:
+        assert update.update(where={"pk": lines[1].pk}, values={"status_rule": "second"}) == 1
+    assert len(queries) == 1 and queries[0]["sql"].startswith("UPDATE")
+    # A statement that fails inside a transaction leaves it to be rolled back, as the ORM's update does.
+    for _ in range(2):  # the first call prepares the shape, the second runs it prepared
+        with transaction.atomic():
+            with pytest.raises(IntegrityError):
+                update.update(where={"pk": lines[2].pk}, values={"status_rule": None})
+            assert transaction.get_rollback()
+    assert _columns(lines[2].pk)["status_rule"] == "" and not update._refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_prepares_its_own_update(chat):
+    _, _, _, lines = chat
+    update = PreparedUpdate(lambda pk: Message.objects.filter(pk=pk))
+    assert update.update(where={"pk": lines[0].pk}, values={"status_rule": "main"}) == 1
+    seen = []
+
+    def other_thread():
+        from django.db import connections
+
+        try:
+            seen.append(update.update(where={"pk": lines[1].pk}, values={"status_rule": "other"}))
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    worker.join()
+    assert seen == [1] and _columns(lines[1].pk)["status_rule"] == "other"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_integer_is_written_in_the_type_of_its_column(chat):
+    # PostgreSQL's backend hands psycopg a small integer column's value as Int2, a bigint's as Int8
+    _, _, _, lines = chat
+    update = PreparedUpdate(lambda pk: Message.objects.filter(pk=pk))
+    for attempts, line in enumerate(lines[:3], start=1):
+        assert update.update(where={"pk": line.pk}, values={"attempts": attempts}) == 1
+    assert [m.attempts for m in Message.objects.filter(pk__in=[line.pk for line in lines[:3]]).order_by("pk")] == [
+        1, 2, 3]
+    assert not update._refused
