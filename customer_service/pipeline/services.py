@@ -6,6 +6,8 @@ messages for the shop's retention period in :mod:`.retention`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 from datetime import datetime, timedelta
 
@@ -104,6 +106,30 @@ def _queued_replies_cancel(*, conversation: Conversation) -> int:
     return cancelled
 
 
+_TOUCH_RETURNING = ("id, created_at, updated_at, shop_id, buyer_id, takeover_until, last_activity_at, away_sent_at,"
+                    " created_at = %s AS opened")
+
+
+def _touch_statement() -> str:
+    """The conversation's INSERT … SELECT … WHERE NOT EXISTS … ON CONFLICT … (without its RETURNING)."""
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    messages = connection.ops.quote_name(Message._meta.db_table)
+    # The tables' names come from the models' _meta, quoted; every value is a parameter. The row opened here is
+    # the one whose creation time is this line's (a known conversation keeps its own).
+    return (
+        f"INSERT INTO {table} (created_at, updated_at, shop_id, buyer_id, last_activity_at)"  # noqa: S608
+        " SELECT %s, %s, %s, %s, %s"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {messages} WHERE shop_id = %s AND external_id = %s)"
+        " ON CONFLICT (shop_id, buyer_id) DO UPDATE SET last_activity_at = CASE"
+        f" WHEN {table}.last_activity_at < excluded.last_activity_at THEN excluded.last_activity_at"
+        f" ELSE {table}.last_activity_at END"
+    )
+
+
+def _touch_params(*, shop: Shop, buyer_id: str, now: datetime, external_id: str) -> list:
+    return [now, now, shop.pk, buyer_id, now, shop.pk, external_id]
+
+
 def _conversation_touch(
     *, shop: Shop, buyer_id: str, now: datetime, external_id: str
 ) -> tuple[Conversation, bool] | None:
@@ -115,25 +141,50 @@ def _conversation_touch(
     runs it, and a separate read of the external id, ``get_or_create`` and the activity update took a
     round trip each.
     """
-    table = connection.ops.quote_name(Conversation._meta.db_table)
-    messages = connection.ops.quote_name(Message._meta.db_table)
-    # The tables' names come from the models' _meta, quoted; every value is a parameter. The row opened here is
-    # the one whose creation time is this line's (a known conversation keeps its own).
-    sql = (
-        f"INSERT INTO {table} (created_at, updated_at, shop_id, buyer_id, last_activity_at)"  # noqa: S608
-        " SELECT %s, %s, %s, %s, %s"
-        f" WHERE NOT EXISTS (SELECT 1 FROM {messages} WHERE shop_id = %s AND external_id = %s)"
-        " ON CONFLICT (shop_id, buyer_id) DO UPDATE SET last_activity_at = CASE"
-        f" WHEN {table}.last_activity_at < excluded.last_activity_at THEN excluded.last_activity_at"
-        f" ELSE {table}.last_activity_at END"
-        " RETURNING id, created_at, updated_at, shop_id, buyer_id, takeover_until, last_activity_at,"
-        " away_sent_at, created_at = %s AS opened"
-    )
+    sql = f"{_touch_statement()} RETURNING {_TOUCH_RETURNING}"
     conversation = next(iter(Conversation.objects.raw(
-        sql, [now, now, shop.pk, buyer_id, now, shop.pk, external_id, now])), None)
+        sql, [*_touch_params(shop=shop, buyer_id=buyer_id, now=now, external_id=external_id), now])), None)
     if conversation is None:
         return None
     conversation.shop = shop
+    return conversation, bool(conversation.opened)
+
+
+@functools.cache
+def _line_columns() -> tuple:
+    """The line's columns the INSERT writes (all but its id and its conversation, which the statement
+    takes from the conversation it touched)."""
+    return tuple(f for f in Message._meta.concrete_fields if not f.primary_key and f.name != "conversation")
+
+
+def _buyer_line_record(message: Message, *, buyer_id: str, now: datetime) -> tuple[Conversation, bool]:
+    """PostgreSQL, a buyer's line: :func:`_line_record` in one statement (a data-modifying WITH). In autocommit
+    that statement is its own transaction, without BEGIN and COMMIT: three round trips fewer than touching,
+    inserting and committing. The values are each field's own ``get_db_prep_save`` (what ``save()`` writes).
+    Returns ``(conversation, opened)``, ``message`` saved; raises :class:`_KnownLine`.
+    """
+    quote = connection.ops.quote_name
+    fields = _line_columns()
+    values = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"WITH touched AS ({_touch_statement()} RETURNING {_TOUCH_RETURNING}),"  # noqa: S608
+        f" line AS (INSERT INTO {quote(Message._meta.db_table)} ({columns}, {quote('conversation_id')})"
+        f" SELECT {placeholders}, touched.id FROM touched RETURNING id)"
+        " SELECT touched.*, line.id AS line_id FROM touched, line"
+    )
+    params = [*_touch_params(shop=message.shop, buyer_id=buyer_id, now=now, external_id=message.external_id),
+              now, *values]
+    # A savepoint only inside a caller's transaction, which a failed INSERT must not abort.
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        conversation = next(iter(Conversation.objects.raw(sql, params)), None)
+    if conversation is None:
+        raise _KnownLine
+    conversation.shop = message.shop
+    message.conversation = conversation
+    message.pk = conversation.line_id
+    message._state.adding, message._state.db = False, connection.alias
     return conversation, bool(conversation.opened)
 
 
@@ -148,6 +199,26 @@ def _schedule(conversation_id: int, shop: Shop, first_line: Message | None = Non
         conversation_schedule(conversation_id=conversation_id, shop=shop, first_line=first_line)
     except (KombuError, OSError):
         logger.exception("processing of conversation %s not enqueued; the lease sweep will", conversation_id)
+
+
+def _line_record(message: Message, *, buyer_id: str, now: datetime) -> tuple[Conversation, bool]:
+    """Touch the conversation and save ``message`` in one transaction, with what a seller line does there
+    (kefu's echo or a takeover). Returns ``(conversation, opened)``; raises :class:`_KnownLine`."""
+    with transaction.atomic():
+        touched = _conversation_touch(shop=message.shop, buyer_id=buyer_id, now=now, external_id=message.external_id)
+        if touched is None:
+            raise _KnownLine
+        conversation, opened = touched
+        message.conversation = conversation
+        if message.direction == MessageDirection.SELLER:
+            echo = _is_echo(conversation=conversation, content=message.content, now=now)
+            message.status = MessageStatus.IGNORED
+            message.status_rule = RULE_SELLER_ECHO if echo else RULE_SELLER_TAKEOVER
+        message.save(force_insert=True)
+        if message.status_rule == RULE_SELLER_TAKEOVER:
+            conversation_takeover_start(conversation=conversation, now=now)
+            _queued_replies_cancel(conversation=conversation)
+    return conversation, opened
 
 
 class _KnownLine(Exception):
@@ -218,29 +289,19 @@ def message_ingest(
         return existing, False
 
     try:
-        with transaction.atomic():
-            touched = _conversation_touch(shop=shop, buyer_id=buyer_id, now=now, external_id=external_id)
-            if touched is None:
-                raise _KnownLine
-            conversation, conversation_created = touched
-            message.conversation = conversation
-            if direction == MessageDirection.SELLER:
-                echo = _is_echo(conversation=conversation, content=content, now=now)
-                message.status = MessageStatus.IGNORED
-                message.status_rule = RULE_SELLER_ECHO if echo else RULE_SELLER_TAKEOVER
-            message.save(force_insert=True)
-            if message.status_rule == RULE_SELLER_TAKEOVER:
-                conversation_takeover_start(conversation=conversation, now=now)
-                _queued_replies_cancel(conversation=conversation)
-            if direction == MessageDirection.BUYER:
-                first_line = message if conversation_created else None
-                transaction.on_commit(lambda: _schedule(conversation.pk, shop, first_line))
+        if direction == MessageDirection.BUYER and connection.vendor == "postgresql":
+            conversation, conversation_created = _buyer_line_record(message, buyer_id=buyer_id, now=now)
+        else:
+            conversation, conversation_created = _line_record(message, buyer_id=buyer_id, now=now)
     except (_KnownLine, IntegrityError):
         # Recorded before, or by another sender at the same time: theirs is the message.
         existing = _message_by_external_id(shop=shop, external_id=external_id)
         if existing is None:
             raise
         return existing, False
+    if direction == MessageDirection.BUYER:
+        first_line = message if conversation_created else None
+        transaction.on_commit(lambda: _schedule(conversation.pk, shop, first_line))
     logger.info("message %s ingested (shop %s, %s, %s)", message.pk, shop.pk, direction, source)
     return message, True
 

@@ -143,12 +143,20 @@ def test_a_known_external_id_writes_nothing_and_its_lookup_orders_nothing(world)
     assert len(statements) == 2 and not any("ORDER BY" in sql for sql in statements)
 
 
-def test_a_new_line_is_recorded_in_two_statements(world, django_capture_on_commit_callbacks):
-    ingest(world.shop, external_id="a")
+def test_a_new_line_is_recorded_in_as_few_statements_as_the_database_allows(
+    world, django_capture_on_commit_callbacks
+):
+    first, _ = ingest(world.shop, external_id="a")
     with django_capture_on_commit_callbacks(), CaptureQueriesContext(connection) as queries:
-        ingest(world.shop, external_id="b")
-    # The conversation, with the check that the external id is new; then the line.
-    assert len(_statements(queries)) == 2
+        line, created = ingest(world.shop, external_id="b", content="有XL吗")
+    # PostgreSQL: the conversation, with the check that the external id is new, and the line in one statement;
+    # SQLite (no INSERT inside WITH): the conversation, then the line.
+    assert len(_statements(queries)) == (1 if connection.vendor == "postgresql" else 2)
+    stored = Message.objects.get(pk=line.pk)
+    assert created
+    assert (stored.conversation_id, stored.content, stored.status) == (first.conversation_id, "有XL吗", "new")
+    assert (stored.received_at, stored.created_at, stored.updated_at) == (line.received_at, line.created_at,
+                                                                          line.updated_at)
 
 
 def test_the_same_external_id_with_content_that_cannot_be_recorded_returns_the_first_row(world):
@@ -310,3 +318,16 @@ def test_kefus_queued_reply_read_back_from_the_window_cancels_nothing(world):
     assert echo.status_rule == "seller.echo"
     queued.refresh_from_db()
     assert queued.state == OutgoingState.QUEUED
+
+
+def test_a_buyer_line_written_in_one_statement_is_the_row_save_writes(world, monkeypatch):
+    from customer_service.pipeline import services
+
+    sent_at = timezone.now() - timedelta(seconds=3)
+    one_statement, _ = ingest(world.shop, external_id="a", sent_at=sent_at, source="qianniu")
+    monkeypatch.setattr(services.connection, "vendor", "other")  # the path every other line takes
+    saved, _ = ingest(world.shop, external_id="b", sent_at=sent_at, source="qianniu")
+    apart = {"id", "external_id", "created_at", "updated_at", "received_at"}
+    rows = [{k: v for k, v in Message.objects.filter(pk=line.pk).values().get().items() if k not in apart}
+            for line in (one_statement, saved)]
+    assert rows[0] == rows[1] and rows[0]["sent_at"] == sent_at and rows[0]["source"] == "qianniu"

@@ -1,8 +1,10 @@
 """Every prepared read and update of the pipeline is prepared for real: none falls back to the ORM for good."""
 
+import dataclasses
 import functools
 import logging
 import threading
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -73,3 +75,22 @@ def test_a_line_answered_and_a_line_sent_to_review_change_their_rows_with_prepar
     assert "through the ORM" not in caplog.text, caplog.text
     for update in updates:
         assert not update._refused and getattr(update._local, 'compiled', None), update.name
+
+
+def test_a_one_line_claim_is_held_by_a_prepared_update(monkeypatch, caplog):
+    from tests.customer_service.factories import MessageFactory
+
+    monkeypatch.setattr(processing._HOLD_ONE_LINE, "_local", threading.local())
+    monkeypatch.setattr(processing._HOLD_ONE_LINE, "_refused", False)
+    now = timezone.now()
+    lines = [MessageFactory(status="processing", lease_owner=f"{n}" * 32, lease_until=now) for n in range(2)]
+    claims = [processing.Claim(owner=line.lease_owner, line_ids=(line.pk,), full=False, seen_id=line.pk,
+                               texts=(line.content,), conversation_id=line.conversation_id, head_at=line.received_at)
+              for line in lines]
+    later = now + timedelta(minutes=1)
+    with caplog.at_level(logging.WARNING, logger="kefu.prepared"):
+        assert [processing._hold(claim, until=later) for claim in claims] == [True, True]
+        lost = dataclasses.replace(claims[0], owner="x" * 32)  # another worker holds it
+        assert processing._hold(lost, until=later) is False
+    assert list(Message.objects.order_by("pk").values_list("lease_until", flat=True)) == [later, later]
+    assert "through the ORM" not in caplog.text and processing._HOLD_ONE_LINE._local.compiled
