@@ -489,17 +489,24 @@ class _ClaimLost(Exception):
     pass
 
 
-def _write(claim: Claim, write, *, now: datetime, until: datetime | None = None):
+def _write(claim: Claim, write=None, *, now: datetime, until: datetime | None = None):
     """Run ``write()`` in one transaction, only while the claim holds and the burst did not grow; the lease
-    is extended to ``until`` (default: a lease from ``now``).
+    is extended to ``until`` (default: a lease from ``now``). Without ``write``, only the check and the
+    lease, one statement that needs no transaction as is usual (the burst held and did not grow).
 
     Raises :class:`_ClaimLost` (another worker answers it) or :class:`_BurstGrew` (the claim was given
     back: process again).
     """
-    with transaction.atomic():
-        state = _hold_ungrown(claim, until=until or now + timedelta(seconds=LEASE_SECONDS))
+    until = until or now + timedelta(seconds=LEASE_SECONDS)
+    if write is None:
+        state = _hold_ungrown(claim, until=until)
         if state == "held":
-            return write()
+            return None
+    else:
+        with transaction.atomic():
+            state = _hold_ungrown(claim, until=until)
+            if state == "held":
+                return write()
     if state == "lost":
         raise _ClaimLost
     # Given back outside the transaction above: raising inside it would roll the release back, and the lines
@@ -619,11 +626,10 @@ def _decide_and_act(claim: Claim, *, now: datetime, read: Message | None = None,
             hold_until = timezone.now() + timedelta(seconds=budget + LLM_QUEUE_SECONDS)
 
             def hand_over():
-                if decision.away_message:
-                    _send_away_message(claim, decision.away_message, now=now)
+                _send_away_message(claim, decision.away_message, now=now)
 
             # The lease covers the wait on the ``llm`` queue and the call's budget.
-            _write(claim, hand_over, now=now, until=hold_until)
+            _write(claim, hand_over if decision.away_message else None, now=now, until=hold_until)
             from .tasks import message_draft_task
 
             payload = _decision_payload(decision)

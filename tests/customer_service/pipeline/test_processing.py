@@ -198,6 +198,23 @@ def test_a_draft_decision_goes_through_the_llm_queue_to_review(world, clock, mon
     assert Message.objects.get(pk=line.pk).status == "review"
 
 
+def test_a_draft_decision_hands_its_burst_to_the_llm_queue_in_one_statement(world, clock, monkeypatch, on_commit):
+    shop_settings_template_ensure()
+    line = say(world, "这个有没有XL码的")
+    clock.shift(2)
+    sent = []
+    monkeypatch.setattr(processing.transaction, "on_commit", lambda task, *a, **kw: sent.append(task))
+    with CaptureQueriesContext(connection) as queries:
+        assert message_process(message_id=line.pk).action == "draft"
+    # After the claim, the check that it holds with the lease for the llm queue: no transaction (savepoint)
+    statements = [q["sql"] for q in queries.captured_queries]
+    claimed = next(n for n, sql in enumerate(statements) if sql.startswith("UPDATE"))
+    after_claim = statements[claimed + 1:]
+    assert next(sql for sql in after_claim if sql.startswith("UPDATE")).count("NOT EXISTS") == 1
+    assert not any(sql.startswith("SAVEPOINT") for sql in after_claim), after_claim
+    assert len(sent) == 1 and Message.objects.get(pk=line.pk).status == "processing"
+
+
 def test_a_draft_that_could_not_be_made_goes_to_review_with_the_error(world, clock, monkeypatch, on_commit):
     shop_settings_template_ensure()
     monkeypatch.setattr(drafting, "reply_draft", lambda **kw: drafting.Draft(
