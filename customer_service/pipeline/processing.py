@@ -463,21 +463,26 @@ def _hold_ungrown(claim: Claim, *, until: datetime) -> str:
     return "grew" if _hold(claim, until=until) else "lost"
 
 
-_CLAIMED_LINES_READ = PreparedRead(
-    lambda owner: Message.objects.filter(status=MessageStatus.PROCESSING, lease_owner=owner)
+# The burst a claim holds, with its head's shop and conversation: what a draft task reloads, in one read.
+_CLAIMED_BURST_READ = PreparedRead(
+    lambda owner: Message.objects.select_related("shop", "conversation")
+    .filter(status=MessageStatus.PROCESSING, lease_owner=owner)
     .order_by("received_at", "id")
-    .values_list(*_LINE_FIELDS)
 )
 
 
-def _claim_load(*, head: Message, owner: str, seen_id: int) -> Claim | None:
-    lines = [_Line(*row) for row in _CLAIMED_LINES_READ(owner=owner)]
-    if not lines or lines[-1].pk != head.pk:
+def _claim_load(*, head_id: int, owner: str, seen_id: int) -> tuple[Message, Claim] | None:
+    """The head and the claim of the burst ``owner`` still holds with ``head_id`` as its head, or None (the
+    claim was lost, or the burst is another's now)."""
+    rows = _CLAIMED_BURST_READ(owner=owner)
+    if not rows or rows[-1].pk != head_id:
         return None
+    head = rows[-1]
+    lines = [_Line(*(getattr(row, name) for name in _LINE_FIELDS)) for row in rows]
     policy = burst_policy_get(shop=head.shop)
     chars = sum(len(line.content.strip()) for line in lines)
-    return _claim_of(lines, owner=owner, full=len(lines) >= policy.max_lines or chars >= policy.max_chars,
-                     seen_id=seen_id)
+    return head, _claim_of(lines, owner=owner, full=len(lines) >= policy.max_lines or chars >= policy.max_chars,
+                           seen_id=seen_id)
 
 
 # Outcomes ------------------------------------------------------------------------------------------
@@ -774,10 +779,10 @@ def message_draft_finish(
 
     from .drafting import ERROR_FAILED, reply_draft
 
-    head = next(iter(_TASK_LINE_READ(message_id=head_id)), None)
-    claim = _claim_load(head=head, owner=owner, seen_id=seen_id or head_id) if head is not None else None
-    if claim is None:
+    loaded = _claim_load(head_id=head_id, owner=owner, seen_id=seen_id or head_id)
+    if loaded is None:
         return "lost"
+    head, claim = loaded
     decided = _decision_from_payload(decision)
     budget = pipeline_settings_get(shop=head.shop).llm_time_budget_seconds
     if not _hold(claim, until=timezone.now() + timedelta(seconds=budget + LEASE_SECONDS)):

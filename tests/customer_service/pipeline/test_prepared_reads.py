@@ -32,7 +32,7 @@ def _reads():
         (processing._WAITING_READ, {"conversation_id": 1}),
         (processing._TASK_LINE_READ, {"message_id": 1}),
         (processing._NEWEST_WAITING_READ, {"message_id": 1}),
-        (processing._CLAIMED_LINES_READ, {"owner": "0" * 32}),
+        (processing._CLAIMED_BURST_READ, {"owner": "0" * 32}),
         (outbox._LAST_TEXT_READ, {"conversation_id": 1}),
         (alerts._OPEN_EVENT_READ, {"kind": "providers_down", "shop_id": 1, "key": "chat"}),
         (processing.PreparedRead(functools.partial(drafting._earlier_lines, lines=6)),
