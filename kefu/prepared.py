@@ -210,9 +210,11 @@ class PreparedUpdate:
     ``values`` (field name → value) to them and returns how many rows it changed, as
     ``build(**where).update(**values)`` does. The shape of a call is the names and kinds of its values: a
     where value is an int, a str or an aware datetime (as for :class:`PreparedRead`); a written value one of
-    those, or None or a bool (written as they are in every statement of their shape). A call of another
-    shape, an update that changes other tables or reads them (the ORM then updates through a subquery), and
-    one whose statement differs from the ORM's own for the first real values, go through the ORM.
+    those, or None or a bool (written as they are in every statement of their shape). A value of another
+    kind (a model instance, a list) goes through the ORM, and so does every call of a shape that could not be
+    prepared: an update that changes or reads other tables (the ORM then updates through a subquery), a
+    builder that cannot take marker values, a statement that differs from the ORM's own for the first real
+    values. The other shapes stay prepared.
     """
 
     _names = itertools.count()
@@ -221,18 +223,21 @@ class PreparedUpdate:
         self.build = build
         self.name = f"{getattr(build, '__module__', '')}.{getattr(build, '__qualname__', 'update')}#{next(self._names)}"
         self._local = threading.local()
-        self._refused = False
+        # The shapes whose statement could not be prepared: run through the ORM in every thread. A caller's
+        # odd shape (an id given as a str, say) leaves the others prepared.
+        self._refused: set = set()
 
     def update(self, *, where: dict, values: dict) -> int:
         # In the order given: the ORM writes the SET clause in the order of the values.
         where_kinds = tuple((name, _kind(value)) for name, value in where.items())
         value_kinds = tuple((name, _written_kind(value)) for name, value in values.items())
-        if self._refused or any(kind is None for _, kind in where_kinds + value_kinds) or set(where) & set(values):
+        shape = (where_kinds, value_kinds)
+        if (shape in self._refused or any(kind is None for _, kind in where_kinds + value_kinds)
+                or set(where) & set(values)):
             return self.build(**where).update(**values)
         cache = getattr(self._local, "compiled", None)
         if cache is None:
             cache = self._local.compiled = {}
-        shape = (where_kinds, value_kinds)
         compiled = cache.get(shape)
         if compiled is not None and compiled.connection is not connections[compiled.alias]:
             compiled = None  # the thread's connection object was replaced (tests swap it)
@@ -270,24 +275,24 @@ class PreparedUpdate:
         try:
             built = self._statement(where_markers, marked_values)
         except Exception as exc:  # a builder that looks at its values: the ORM builds it every time
-            return self._refuse(f"it cannot be built with marker values ({type(exc).__name__})")
+            return self._refuse(shape, f"it cannot be built with marker values ({type(exc).__name__})")
         if isinstance(built, str):
-            return self._refuse(built)
+            return self._refuse(shape, built)
         sql, params, alias = built
         connection = connections[alias]
         slots = _slots({**where_markers, **value_markers}, params, connection)
         if isinstance(slots, str):
-            return self._refuse(slots)
+            return self._refuse(shape, slots)
         compiled = _CompiledUpdate(sql, params, slots, connection, alias)
         try:
             expected = self._statement(where, values)
         except EmptyResultSet:
             return None  # these values need no statement: the ORM answers this call, the next one checks again
         if isinstance(expected, str) or compiled.statement({**where, **values}) != expected[:2]:
-            return self._refuse("the statement built with the real values differs from the prepared one")
+            return self._refuse(shape, "the statement built with the real values differs from the prepared one")
         return compiled
 
-    def _refuse(self, why: str) -> None:
-        logger.warning("update %s is run through the ORM every time: %s", self.name, why)
-        self._refused = True
+    def _refuse(self, shape, why: str) -> None:
+        logger.warning("update %s is run through the ORM every time for the shape %s: %s", self.name, shape, why)
+        self._refused.add(shape)
         return None

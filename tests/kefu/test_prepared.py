@@ -277,3 +277,16 @@ def test_an_integer_is_written_in_the_type_of_its_column(chat):
     assert [m.attempts for m in Message.objects.filter(pk__in=[line.pk for line in lines[:3]]).order_by("pk")] == [
         1, 2, 3]
     assert not update._refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shape_that_cannot_be_prepared_leaves_the_others_prepared(chat, caplog):
+    _, _, _, lines = chat
+    update = PreparedUpdate(lambda pk: Message.objects.filter(pk=pk))
+    # an id given as text: the ORM turns it into a number, a marker cannot go that way
+    assert update.update(where={"pk": str(lines[0].pk)}, values={"status_rule": "by text"}) == 1
+    assert update.update(where={"pk": str(lines[1].pk)}, values={"status_rule": "by text"}) == 1
+    assert update.update(where={"pk": lines[2].pk}, values={"status_rule": "by id"}) == 1
+    assert len(update._refused) == 1 and len(update._local.compiled) == 1
+    assert caplog.text.count("run through the ORM") == 1
+    assert [_columns(line.pk)["status_rule"] for line in lines[:3]] == ["by text", "by text", "by id"]

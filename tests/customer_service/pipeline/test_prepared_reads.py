@@ -61,7 +61,7 @@ def test_a_line_answered_and_a_line_sent_to_review_change_their_rows_with_prepar
     updates = (processing._CLAIM_NEW_LINE, MESSAGE_STATES._update(Message, 2), MESSAGE_STATES._update(Message, 1))
     for update in updates:
         monkeypatch.setattr(update, "_local", threading.local())
-        monkeypatch.setattr(update, "_refused", False)
+        monkeypatch.setattr(update, "_refused", set())
     lines = []
     with caplog.at_level(logging.WARNING, logger="kefu.prepared"):
         for number, (buyer, text) in enumerate([("甲", SHELF_LIFE), ("乙", SHELF_LIFE), ("丙", "我要退款")]):
@@ -81,7 +81,7 @@ def test_a_one_line_claim_is_held_by_a_prepared_update(monkeypatch, caplog):
     from tests.customer_service.factories import MessageFactory
 
     monkeypatch.setattr(processing._HOLD_ONE_LINE, "_local", threading.local())
-    monkeypatch.setattr(processing._HOLD_ONE_LINE, "_refused", False)
+    monkeypatch.setattr(processing._HOLD_ONE_LINE, "_refused", set())
     now = timezone.now()
     lines = [MessageFactory(status="processing", lease_owner=f"{n}" * 32, lease_until=now) for n in range(2)]
     claims = [processing.Claim(owner=line.lease_owner, line_ids=(line.pk,), full=False, seen_id=line.pk,
