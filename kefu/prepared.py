@@ -1,4 +1,4 @@
-"""Reads whose SQL the ORM builds once per thread, then runs again with other values.
+"""Reads and conditional updates whose SQL the ORM builds once per thread, then runs again with other values.
 
 Building a queryset's SQL costs more than PostgreSQL takes to run a short indexed read: about 0.4 ms
 against 0.3 ms on the reply pipeline's reads, and the pipeline makes several for every buyer line. A
@@ -16,6 +16,9 @@ Nothing about the statement is guessed:
 * a value of another kind than the markers (``None``, which the ORM turns into ``IS NULL``; a naive
   datetime; a bool; a list) is run through the ORM, and so is a read that prefetches (prefetching
   happens after the statement); a thread whose connection object was replaced builds again.
+
+A :class:`PreparedUpdate` does the same for ``queryset.update(...)``, once per shape of its values (see
+the class).
 
 Django has no such cache; the libraries that offered one stopped at Django 2.
 """

@@ -151,10 +151,19 @@ def _conversation_touch(
 
 
 @functools.cache
-def _line_columns() -> tuple:
-    """The line's columns the INSERT writes (all but its id and its conversation, which the statement
-    takes from the conversation it touched)."""
-    return tuple(f for f in Message._meta.concrete_fields if not f.primary_key and f.name != "conversation")
+def _buyer_line_statement() -> tuple[tuple, str]:
+    """The line's fields the one-statement INSERT writes (all but its id and its conversation, which it takes
+    from the conversation it touched), and the statement; built once per process (PostgreSQL only)."""
+    quote = connection.ops.quote_name
+    fields = tuple(f for f in Message._meta.concrete_fields if not f.primary_key and f.name != "conversation")
+    sql = (
+        f"WITH touched AS ({_touch_statement()} RETURNING {_TOUCH_RETURNING}),"  # noqa: S608
+        f" line AS (INSERT INTO {quote(Message._meta.db_table)}"
+        f" ({', '.join(quote(field.column) for field in fields)}, {quote('conversation_id')})"
+        f" SELECT {', '.join(['%s'] * len(fields))}, touched.id FROM touched RETURNING id)"
+        " SELECT touched.*, line.id AS line_id FROM touched, line"
+    )
+    return fields, sql
 
 
 def _buyer_line_record(message: Message, *, buyer_id: str, now: datetime) -> tuple[Conversation, bool]:
@@ -163,17 +172,8 @@ def _buyer_line_record(message: Message, *, buyer_id: str, now: datetime) -> tup
     inserting and committing. The values are each field's own ``get_db_prep_save`` (what ``save()`` writes).
     Returns ``(conversation, opened)``, ``message`` saved; raises :class:`_KnownLine`.
     """
-    quote = connection.ops.quote_name
-    fields = _line_columns()
+    fields, sql = _buyer_line_statement()
     values = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"WITH touched AS ({_touch_statement()} RETURNING {_TOUCH_RETURNING}),"  # noqa: S608
-        f" line AS (INSERT INTO {quote(Message._meta.db_table)} ({columns}, {quote('conversation_id')})"
-        f" SELECT {placeholders}, touched.id FROM touched RETURNING id)"
-        " SELECT touched.*, line.id AS line_id FROM touched, line"
-    )
     params = [*_touch_params(shop=message.shop, buyer_id=buyer_id, now=now, external_id=message.external_id),
               now, *values]
     # A savepoint only inside a caller's transaction, which a failed INSERT must not abort.
